@@ -1,0 +1,1 @@
+"""sargasses core."""

@@ -1,0 +1,5 @@
+import sys
+
+from sargasses.cli import main
+
+sys.exit(main())
