@@ -15,7 +15,7 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 COMMANDS = {
     "detect": ("sargasses.detect_cli", "find Sargassum rafts on a raster and write polygons"),
     "synth": ("sargasses.synth_cli", "write synthetic Sentinel-2 scenes with their label masks"),
-    "export-model": ("sargasses.model_file", "make a distributable model file from a checkpoint"),
+    "export-model": ("sargasses.export_model", "make a distributable model file from a checkpoint"),
     "engine": ("sargasses.engine", "serve detections to the QGIS plugin over stdin/stdout (JSON lines)"),
 }
 
