@@ -1,0 +1,74 @@
+# sargasses: one command sets up and tests everything (`make test`), one shows it working (`make demo`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+QGIS_VENV := .venv-qgis
+PY := $(VENV)/bin/python
+QGIS_PY := $(QGIS_VENV)/bin/python
+# The torch build this project is tested with; installed first so that pip does not pick another one.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: help setup system-deps test lint format test-core test-qgis demo plugin qgis benchmark clean
+
+help:
+	@echo "make test       set up everything missing (QGIS, venvs), then lint and run every test"
+	@echo "make demo       detect Sargassum on a synthetic scene with the bundled model"
+	@echo "make plugin     build dist/sargasses_qgis.zip (QGIS: Plugins > Install from ZIP)"
+	@echo "make qgis       start QGIS with the plugin from this tree and a synthetic scene"
+	@echo "make benchmark  speed and memory of detection (prints a table)"
+	@echo "make format     format the code with ruff"
+
+setup: system-deps $(VENV)/.installed $(QGIS_VENV)/.installed
+
+system-deps:
+	@bash scripts/setup_system.sh
+
+# The core environment: torch, Lightning, mfai, rasterio, geopandas. Reinstalled when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+# The QGIS test environment: QGIS's own Python (system, numpy 1.x) plus pure-Python test tools only.
+$(QGIS_VENV)/.installed: system-deps
+	@test -x $(QGIS_PY) || /usr/bin/python3 -m venv --system-site-packages $(QGIS_VENV)
+	@test -f $@ || $(QGIS_PY) -m pip install -q pytest pytest-qgis pytest-timeout
+	@touch $@
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test-core: $(VENV)/.installed
+	$(PY) -m pytest tests/core
+
+test-qgis: setup
+	cd tests/qgis && QT_QPA_PLATFORM=offscreen SARGASSES_PYTHON=$(abspath $(PY)) ../../$(QGIS_PY) -m pytest
+
+test: setup lint test-core test-qgis
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/sargasses synth demo --count 1 --seed 7 --size 1024 --overwrite
+	$(VENV)/bin/sargasses detect demo/scene_0007.tif -o demo/rafts.shp --probabilities demo/probabilities.tif \
+		--quicklook demo/quicklook.png --overwrite
+	@echo "Results in demo/: rafts.shp (polygons), probabilities.tif, quicklook.png, rafts.summary.json"
+
+plugin:
+	/usr/bin/python3 scripts/build_plugin.py
+
+qgis: setup
+	bash scripts/run_qgis.sh
+
+benchmark: $(VENV)/.installed
+	$(PY) benchmarks/benchmark_detect.py
+
+clean:
+	rm -rf build dist demo .pytest_cache .ruff_cache
