@@ -35,9 +35,7 @@ def core_scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         capture_output=True,
     )
     tif = out / "scene_0003.tif"
-    grid = subprocess.run(
-        [ENGINE_PYTHON, "-c", READ_GRID, str(tif)], check=True, capture_output=True, text=True
-    )
+    grid = subprocess.run([ENGINE_PYTHON, "-c", READ_GRID, str(tif)], check=True, capture_output=True, text=True)
     return tif, json.loads(grid.stdout)
 
 
