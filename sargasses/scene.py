@@ -1,0 +1,433 @@
+"""Reading a scene: the bands a model needs, as float32 reflectance on one grid, one window at a time.
+
+`open_scene` accepts a multi-band GeoTIFF/VRT (any GDAL raster), a Sentinel-2 `.SAFE` folder, or any one band file
+inside a `.SAFE` folder. It only finds and describes the bands; pixels are read by `Scene.read(window)`, so a
+scene far larger than memory can be processed tile by tile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import ColorInterp, Resampling
+from rasterio.errors import RasterioIOError
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
+
+from sargasses import safe
+from sargasses.errors import SargassesError
+from sargasses.sensors import (
+    DEFAULT_BANDS,
+    DEFAULT_RESOLUTION_M,
+    PROFILES,
+    SENTINEL2_L2A,
+    SensorProfile,
+    get_profile,
+    is_sentinel2,
+)
+
+# Tags written by sargasses' synthetic scenes, and by anyone who exports a product to GeoTIFF with its metadata.
+_OFFSET_TAGS = ("BOA_ADD_OFFSET", "RADIO_ADD_OFFSET")
+_QUANTIFICATION_TAGS = ("BOA_QUANTIFICATION_VALUE", "QUANTIFICATION_VALUE")
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """Where one band of the stack lives, and how its numbers become reflectance: (DN + offset) * scale."""
+
+    name: str  # the sensor profile's band name
+    path: str
+    index: int  # 1-based band index in the file
+    scale: float = 1.0
+    offset: float = 0.0
+    nodata: float | None = None  # the file's nodata value (NaN allowed); None: every value is valid
+
+
+class Scene:
+    """A stack of bands on one grid; `read(window)` returns (C, h, w) float32 reflectance, NaN where nodata."""
+
+    def __init__(
+        self,
+        sources: list[BandSource],
+        crs: CRS | None,
+        transform: Affine,
+        width: int,
+        height: int,
+        sensor: str | None = None,
+        product_id: str | None = None,
+        acquisition_date: str | None = None,
+    ) -> None:
+        self.sources = sources
+        self.crs = crs
+        self.transform = transform
+        self.width = width
+        self.height = height
+        self.sensor = sensor
+        self.product_id = product_id
+        self.acquisition_date = acquisition_date
+        self._datasets: dict[str, rasterio.DatasetReader] = {}
+        self._warped: dict[tuple[str, Resampling], WarpedVRT] = {}
+
+    @property
+    def band_names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+    @property
+    def count(self) -> int:
+        return len(self.sources)
+
+    @property
+    def resolution(self) -> float:
+        """Pixel size of the stack along x, in the CRS's units (metres for projected scenes)."""
+        return abs(self.transform.a)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.count, self.height, self.width)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return rasterio.transform.array_bounds(self.height, self.width, self.transform)
+
+    def read(self, window: Window | None = None) -> np.ndarray:
+        """Reflectance of `window` (all of the scene when None), NaN where nodata or outside the scene."""
+        if window is None:
+            window = Window(0, 0, self.width, self.height)
+        col, row = round(window.col_off), round(window.row_off)
+        w, h = round(window.width), round(window.height)
+        out = np.full((self.count, h, w), np.nan, dtype=np.float32)
+        # Only the part inside the scene is read; the rest stays NaN, so tiles may overhang the edges.
+        c0, r0 = max(col, 0), max(row, 0)
+        c1, r1 = min(col + w, self.width), min(row + h, self.height)
+        if c1 <= c0 or r1 <= r0:
+            return out
+        inside = Window(c0, r0, c1 - c0, r1 - r0)
+        target = (slice(r0 - row, r1 - row), slice(c0 - col, c1 - col))
+        for i, source in enumerate(self.sources):
+            out[i][target] = self._read_band(source, inside)
+        return out
+
+    def _read_band(self, source: BandSource, window: Window) -> np.ndarray:
+        dataset = self._dataset(source.path)
+        if self._on_grid(dataset):
+            data = dataset.read(source.index, window=window)
+            valid = _valid(data, source.nodata)
+        else:
+            data = self._warped_vrt(dataset).read(source.index, window=window)
+            valid = ~np.isnan(data)  # the warped view is float32 with NaN for nodata
+        values = data.astype(np.float32)
+        if source.scale != 1.0 or source.offset != 0.0:
+            values = (values + np.float32(source.offset)) * np.float32(source.scale)
+        values[~valid] = np.nan
+        return values
+
+    def _dataset(self, path: str) -> rasterio.DatasetReader:
+        if path not in self._datasets:
+            self._datasets[path] = rasterio.open(path)
+        return self._datasets[path]
+
+    def _on_grid(self, dataset: rasterio.DatasetReader) -> bool:
+        return (
+            dataset.width == self.width
+            and dataset.height == self.height
+            and dataset.transform.almost_equals(self.transform)
+            and (dataset.crs == self.crs or self.crs is None)
+        )
+
+    def _warped_vrt(self, dataset: rasterio.DatasetReader) -> WarpedVRT:
+        """A view of `dataset` on the scene's grid: average when coarsening, bilinear when refining."""
+        resampling = _resampling(abs(dataset.transform.a), self.resolution)
+        key = (dataset.name, resampling)
+        if key not in self._warped:
+            nodata = next((s.nodata for s in self.sources if s.path == dataset.name), None)
+            self._warped[key] = WarpedVRT(
+                dataset,
+                crs=self.crs or dataset.crs,
+                transform=self.transform,
+                width=self.width,
+                height=self.height,
+                resampling=resampling,
+                src_nodata=nodata,
+                nodata=np.nan,
+                dtype="float32",
+            )
+        return self._warped[key]
+
+    def close(self) -> None:
+        for vrt in self._warped.values():
+            vrt.close()
+        for dataset in self._datasets.values():
+            dataset.close()
+        self._warped.clear()
+        self._datasets.clear()
+
+    def __enter__(self) -> Scene:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Scene({self.sensor or 'unknown sensor'}, {len(self.sources)} bands {self.band_names}, "
+            f"{self.width}x{self.height} px at {self.resolution:g}, crs={self.crs})"
+        )
+
+
+def _valid(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    if nodata is None:
+        return ~np.isnan(data) if data.dtype.kind == "f" else np.ones(data.shape, dtype=bool)
+    if isinstance(nodata, float) and math.isnan(nodata):
+        return ~np.isnan(data)
+    valid = data != nodata
+    if data.dtype.kind == "f":
+        valid &= ~np.isnan(data)
+    return valid
+
+
+def _resampling(source_resolution: float, target_resolution: float) -> Resampling:
+    """Average when coarsening (keeps thin filaments' signal), bilinear when refining, nearest when equal."""
+    ratio = target_resolution / source_resolution
+    if ratio > 1.001:
+        return Resampling.average
+    if ratio < 0.999:
+        return Resampling.bilinear
+    return Resampling.nearest
+
+
+def open_scene(
+    path: str | Path,
+    bands: list[str] | tuple[str, ...] | None = None,
+    resolution: float | None = DEFAULT_RESOLUTION_M,
+    sensor: str | None = None,
+) -> Scene:
+    """Find `bands` (default: the sensor's model bands, `DEFAULT_BANDS` for Sentinel-2) in `path`.
+
+    `path`: a GeoTIFF/VRT or any GDAL raster, a `.SAFE` folder, or a band file inside one.
+    `resolution`: the stack's pixel size in metres. A `.SAFE` product is always stacked at it (20 m by default);
+    a raster in a metric CRS is resampled to it only when its pixels differ; None keeps a raster's own grid.
+    `sensor`: a profile name (see `sargasses.sensors.PROFILES`) overriding what the file says.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SargassesError(f"{path} does not exist. Check the path of the input image.")
+    product = safe.find_product(path)
+    if product is not None:
+        return _open_safe(product, bands, resolution, sensor)
+    if path.is_dir():
+        raise SargassesError(
+            f"{path} is a folder but not a Sentinel-2 .SAFE product. Give a GeoTIFF/VRT, a .SAFE folder, "
+            "or one band file of a .SAFE product."
+        )
+    return _open_raster(path, bands, resolution, sensor)
+
+
+def _open_safe(
+    product: safe.SafeProduct,
+    bands: list[str] | tuple[str, ...] | None,
+    resolution: float | None,
+    sensor: str | None,
+) -> Scene:
+    profile = get_profile(sensor) if sensor else product.profile
+    resolution = resolution or DEFAULT_RESOLUTION_M
+    names = _wanted_bands(profile, bands)
+    sources = []
+    for name in names:
+        band_file = product.band_file(name, resolution)
+        sources.append(
+            BandSource(
+                name,
+                str(band_file),
+                1,
+                scale=1.0 / product.quantification,
+                offset=product.offset(name),
+                nodata=product.nodata,
+            )
+        )
+    with rasterio.open(sources[0].path) as first:
+        crs, bounds = first.crs, first.bounds
+    width = round((bounds.right - bounds.left) / resolution)
+    height = round((bounds.top - bounds.bottom) / resolution)
+    transform = Affine(resolution, 0.0, bounds.left, 0.0, -resolution, bounds.top)
+    return Scene(sources, crs, transform, width, height, profile.name, product.product_id, product.date)
+
+
+def _open_raster(
+    path: Path,
+    bands: list[str] | tuple[str, ...] | None,
+    resolution: float | None,
+    sensor: str | None,
+) -> Scene:
+    try:
+        dataset = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise SargassesError(
+            f"{path} is not a raster GDAL can read ({exc}). Give a GeoTIFF/VRT, a .SAFE folder, "
+            "or one band file of a .SAFE product."
+        ) from exc
+    with dataset:
+        _check_dtype(dataset, path)
+        tags = {k.upper(): v for k, v in dataset.tags().items()}
+        labels = [_band_label(dataset, i) for i in range(1, dataset.count + 1)]
+        profile = _raster_profile(sensor or tags.get("SENSOR"), labels)
+        names = _wanted_bands(profile, bands)
+        indexes = _match_bands(profile, names, labels, path)
+        sources = [
+            _raster_source(dataset, tags, profile, name, index) for name, index in zip(names, indexes, strict=True)
+        ]
+        crs, transform, width, height = _raster_grid(dataset, resolution)
+        return Scene(
+            sources,
+            crs,
+            transform,
+            width,
+            height,
+            profile.name,
+            tags.get("PRODUCT_ID"),
+            _iso_date(tags.get("ACQUISITION_DATE") or tags.get("TIFFTAG_DATETIME")),
+        )
+
+
+def _check_dtype(dataset: rasterio.DatasetReader, path: Path) -> None:
+    for dtype in set(dataset.dtypes):
+        if np.dtype(dtype).kind == "c":
+            raise SargassesError(
+                f"{path} holds complex numbers ({dtype}), not reflectance. Give reflectance or digital numbers."
+            )
+    if dataset.count == 1 and dataset.colorinterp[0] == ColorInterp.palette:
+        raise SargassesError(
+            f"{path} is a single-band image with a colour palette, not bands of reflectance. "
+            "Export it as a 3-band RGB image (e.g. gdal_translate -expand rgb) or give the original bands."
+        )
+
+
+def _band_label(dataset: rasterio.DatasetReader, index: int) -> str | None:
+    """What a band says it is: its description, else a band-level BANDNAME tag, else its RGB colour."""
+    description = dataset.descriptions[index - 1]
+    if description:
+        return description
+    band_tags = {k.upper(): v for k, v in dataset.tags(index).items()}
+    for key in ("BANDNAME", "BAND_NAME", "NAME"):
+        if band_tags.get(key):
+            return band_tags[key]
+    colour = dataset.colorinterp[index - 1]
+    if colour in (ColorInterp.red, ColorInterp.green, ColorInterp.blue):
+        return colour.name
+    return None
+
+
+def _raster_profile(sensor: str | None, labels: list[str | None]) -> SensorProfile:
+    """The named profile, else the one whose band names match the most labels (Sentinel-2 L2A on a tie)."""
+    if sensor:
+        return get_profile(sensor)
+    best, best_hits = SENTINEL2_L2A, 0
+    for profile in PROFILES.values():
+        hits = len({profile.match_band(label) for label in labels} - {None})
+        if hits > best_hits:
+            best, best_hits = profile, hits
+    return best
+
+
+def _wanted_bands(profile: SensorProfile, bands: list[str] | tuple[str, ...] | None) -> list[str]:
+    if bands is None:
+        return list(DEFAULT_BANDS) if is_sentinel2(profile) else profile.band_names
+    return [profile.canonical_band(b) for b in bands]
+
+
+def _match_bands(profile: SensorProfile, names: list[str], labels: list[str | None], path: Path) -> list[int]:
+    """1-based band indexes of `names`: by label when the labels name bands, else by position if counts agree."""
+    found: dict[str, int] = {}
+    for index, label in enumerate(labels, start=1):
+        name = profile.match_band(label)
+        if name is not None and name not in found:
+            found[name] = index
+    if found:
+        missing = [n for n in names if n not in found]
+        if not missing:
+            return [found[n] for n in names]
+        raise SargassesError(
+            f"{path} lacks band(s) {', '.join(missing)}; its bands are "
+            f"{', '.join(label or '(unnamed)' for label in labels)}. Give a raster with "
+            f"{', '.join(names)}, or choose the bands to use with --bands."
+        )
+    if len(labels) == len(names):
+        return list(range(1, len(names) + 1))
+    described = ", ".join(label or "(unnamed)" for label in labels)
+    raise SargassesError(
+        f"{path} has {len(labels)} band(s) ({described}) whose names do not say which {profile.title} bands "
+        f"they are, and {len(names)} are needed ({', '.join(names)}). Name the bands in the file "
+        "(band descriptions such as B02, B8A) or give exactly these bands in this order."
+    )
+
+
+def _raster_source(
+    dataset: rasterio.DatasetReader, tags: dict[str, str], profile: SensorProfile, name: str, index: int
+) -> BandSource:
+    """Float data is reflectance as is; integer data is scaled by the file's tags, else by the profile."""
+    nodata = dataset.nodatavals[index - 1]
+    if np.dtype(dataset.dtypes[index - 1]).kind == "f":
+        return BandSource(name, dataset.name, index, nodata=nodata)
+    band_tags = {k.upper(): v for k, v in dataset.tags(index).items()}
+    quantification = _first_number(band_tags, tags, _QUANTIFICATION_TAGS)
+    offset = _first_number(band_tags, tags, _OFFSET_TAGS)
+    if nodata is None and is_sentinel2(profile):
+        nodata = 0.0  # Sentinel-2 digital numbers use 0 for "no data" even where a file does not say so.
+    return BandSource(
+        name,
+        dataset.name,
+        index,
+        scale=1.0 / quantification if quantification else profile.scale,
+        offset=offset if offset is not None else profile.offset,
+        nodata=nodata,
+    )
+
+
+def _first_number(band_tags: dict[str, str], tags: dict[str, str], keys: tuple[str, ...]) -> float | None:
+    """A band-level tag wins over a dataset-level one."""
+    for source in (band_tags, tags):
+        for key in keys:
+            if key in source:
+                try:
+                    return float(source[key])
+                except ValueError:
+                    continue
+    return None
+
+
+def _raster_grid(dataset: rasterio.DatasetReader, resolution: float | None) -> tuple[CRS | None, Affine, int, int]:
+    """The raster's own grid, or the same extent at `resolution` when its CRS is metric and its pixels differ."""
+    transform = dataset.transform
+    crs = dataset.crs
+    metric = crs is not None and crs.is_projected and (crs.linear_units or "").lower() in ("metre", "meter", "m")
+    rotated = transform.b != 0 or transform.d != 0
+    if resolution is None or not metric or rotated:
+        return crs, transform, dataset.width, dataset.height
+    if math.isclose(abs(transform.a), resolution, rel_tol=1e-3) and math.isclose(
+        abs(transform.e), resolution, rel_tol=1e-3
+    ):
+        return crs, transform, dataset.width, dataset.height
+    left, bottom, right, top = dataset.bounds
+    width = max(1, round((right - left) / resolution))
+    height = max(1, round((top - bottom) / resolution))
+    return crs, Affine(resolution, 0.0, left, 0.0, -resolution, top), width, height
+
+
+def _iso_date(text: str | None) -> str | None:
+    """ "2022-01-31", "20220131T101431" or "2022:01:31 10:14:31" (TIFF) as "2022-01-31"; None if unreadable."""
+    if not text:
+        return None
+    m = re.search(r"(\d{4})[-:/]?(\d{2})[-:/]?(\d{2})", text)
+    if m is None:
+        return None
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+    except ValueError:
+        return None
