@@ -117,12 +117,18 @@ class Scene:
 
     def _read_band(self, source: BandSource, window: Window) -> np.ndarray:
         dataset = self._dataset(source.path)
-        if self._on_grid(dataset):
-            data = dataset.read(source.index, window=window)
-            valid = _valid(data, source.nodata)
-        else:
-            data = self._warped_vrt(dataset).read(source.index, window=window)
-            valid = ~np.isnan(data)  # the warped view is float32 with NaN for nodata
+        try:
+            if self._on_grid(dataset):
+                data = dataset.read(source.index, window=window)
+                valid = _valid(data, source.nodata)
+            else:
+                data = self._warped_vrt(dataset).read(source.index, window=window)
+                valid = ~np.isnan(data)  # the warped view is float32 with NaN for nodata
+        except RasterioIOError as exc:
+            raise SargassesError(
+                f"band {source.name} of {source.path} could not be read ({exc}); the file may be damaged "
+                "or incomplete. Download or export it again."
+            ) from exc
         values = data.astype(np.float32)
         if source.scale != 1.0 or source.offset != 0.0:
             values = (values + np.float32(source.offset)) * np.float32(source.scale)
@@ -325,12 +331,16 @@ def _band_label(dataset: rasterio.DatasetReader, index: int) -> str | None:
 
 
 def _raster_profile(sensor: str | None, labels: list[str | None]) -> SensorProfile:
-    """The named profile, else the one whose band names match the most labels (Sentinel-2 L2A on a tie)."""
+    """The named profile, else the one whose band names match the most labels (Sentinel-2 L2A on a tie).
+
+    Whole-label matches count first: "SR_B4" is Landsat's name, though its "B4" part also spells a Sentinel-2 band.
+    """
     if sensor:
         return get_profile(sensor)
-    best, best_hits = SENTINEL2_L2A, 0
+    best, best_hits = SENTINEL2_L2A, (0, 0)
     for profile in PROFILES.values():
-        hits = len({profile.match_band(label) for label in labels} - {None})
+        exact = len({profile.exact_match(label) for label in labels} - {None})
+        hits = (exact, len({profile.match_band(label) for label in labels} - {None}))
         if hits > best_hits:
             best, best_hits = profile, hits
     return best

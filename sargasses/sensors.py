@@ -48,11 +48,18 @@ class SensorProfile:
         if not label:
             return None
         keys = self._match_keys()
+        exact = self.exact_match(label)
+        if exact is not None:
+            return exact
         for token in re.split(r"[^0-9A-Za-z]+", label.strip()):
             name = keys.get(_normalise_label(token))
             if name is not None:
                 return name
         return None
+
+    def exact_match(self, label: str | None) -> str | None:
+        """The band the whole label names ("B8A", "SR_B4"), None when only a part of it might ("B8A_865")."""
+        return self._match_keys().get(_normalise_label(label.strip())) if label else None
 
     def canonical_band(self, name: str) -> str:
         """The profile's spelling of a band name a user or model file gave; a SargassesError when none."""
@@ -127,6 +134,7 @@ LANDSAT_OLI = SensorProfile(
     ),
     scale=2.75e-5,
     offset=-0.2 / 2.75e-5,
+    aliases={f"SR_B{i}": f"B{i}" for i in range(1, 8)},  # the names USGS gives surface reflectance files
 )
 
 # Meteo-France's original project: OLCI OTCI maps rendered as RGB images, values 0-255 used as float.
