@@ -52,7 +52,11 @@ class BandSource:
 
 
 class Scene:
-    """A stack of bands on one grid; `read(window)` returns (C, h, w) float32 reflectance, NaN where nodata."""
+    """A stack of bands on one grid; `read(window)` returns (C, h, w) float32 reflectance, NaN where nodata.
+
+    Files are opened at the first read and kept open until `close()`. One Scene per thread: GDAL handles are
+    not thread-safe. A pickled Scene (e.g. sent to a DataLoader worker) reopens its files on its own.
+    """
 
     def __init__(
         self,
@@ -97,10 +101,12 @@ class Scene:
     def bounds(self) -> tuple[float, float, float, float]:
         return rasterio.transform.array_bounds(self.height, self.width, self.transform)
 
-    def read(self, window: Window | None = None) -> np.ndarray:
+    def read(self, window: Window | tuple | None = None) -> np.ndarray:
         """Reflectance of `window` (all of the scene when None), NaN where nodata or outside the scene."""
         if window is None:
             window = Window(0, 0, self.width, self.height)
+        elif not isinstance(window, Window):  # ((row_start, row_stop), (col_start, col_stop)), as rasterio takes
+            window = Window.from_slices(*window)
         col, row = round(window.col_off), round(window.row_off)
         w, h = round(window.width), round(window.height)
         out = np.full((self.count, h, w), np.nan, dtype=np.float32)
@@ -166,6 +172,12 @@ class Scene:
                 dtype="float32",
             )
         return self._warped[key]
+
+    def __getstate__(self) -> dict:
+        """Picklable (e.g. for DataLoader workers): open files are not carried over, each process reopens them."""
+        state = self.__dict__.copy()
+        state["_datasets"], state["_warped"] = {}, {}
+        return state
 
     def close(self) -> None:
         for vrt in self._warped.values():
@@ -283,7 +295,7 @@ def _open_raster(
         _check_dtype(dataset, path)
         tags = {k.upper(): v for k, v in dataset.tags().items()}
         labels = [_band_label(dataset, i) for i in range(1, dataset.count + 1)]
-        profile = _raster_profile(sensor or tags.get("SENSOR"), labels)
+        profile = _raster_profile(sensor, tags.get("SENSOR"), labels)
         names = _wanted_bands(profile, bands)
         indexes = _match_bands(profile, names, labels, path)
         sources = [
@@ -330,13 +342,18 @@ def _band_label(dataset: rasterio.DatasetReader, index: int) -> str | None:
     return None
 
 
-def _raster_profile(sensor: str | None, labels: list[str | None]) -> SensorProfile:
-    """The named profile, else the one whose band names match the most labels (Sentinel-2 L2A on a tie).
+def _raster_profile(sensor: str | None, tagged: str | None, labels: list[str | None]) -> SensorProfile:
+    """The profile the user named, else the one the SENSOR tag names, else the one whose band names match the most labels (Sentinel-2 L2A on a tie).
 
     Whole-label matches count first: "SR_B4" is Landsat's name, though its "B4" part also spells a Sentinel-2 band.
     """
     if sensor:
         return get_profile(sensor)
+    if tagged:
+        try:
+            return get_profile(tagged)
+        except SargassesError:
+            pass  # a tag from another tool ("MSI", "OLI_TIRS"): the band names decide
     best, best_hits = SENTINEL2_L2A, (0, 0)
     for profile in PROFILES.values():
         exact = len({profile.exact_match(label) for label in labels} - {None})

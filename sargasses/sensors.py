@@ -151,6 +151,10 @@ PROFILES: dict[str, SensorProfile] = {
 # Other names people and files use for the same profiles.
 _PROFILE_ALIASES = {
     "sentinel2": "sentinel2_l2a",
+    "sentinel_2": "sentinel2_l2a",
+    "sentinel_2a": "sentinel2_l2a",
+    "sentinel_2b": "sentinel2_l2a",
+    "sentinel_2c": "sentinel2_l2a",
     "s2": "sentinel2_l2a",
     "s2_l2a": "sentinel2_l2a",
     "msil2a": "sentinel2_l2a",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import pickle
+
 import numpy as np
 import pytest
 import rasterio
@@ -273,3 +276,26 @@ def test_unknown_sensor_lists_the_known_ones(tmp_path, write_raster) -> None:
     path = write_raster(tmp_path / "s.tif", _dn(10))
     with pytest.raises(SargassesError, match="known sensors are sentinel2_l2a, sentinel2_l1c"):
         open_scene(path, sensor="modis")
+
+
+def test_foreign_sensor_tag_falls_back_to_band_names(tmp_path, write_raster) -> None:
+    path = write_raster(tmp_path / "f.tif", _dn(10), descriptions=DEFAULT_BANDS, tags={"SENSOR": "MSI"})
+    with open_scene(path) as scene:
+        assert scene.sensor == "sentinel2_l2a" and scene.band_names == list(DEFAULT_BANDS)
+
+
+def test_a_pickled_scene_reopens_its_files(tmp_path, write_raster) -> None:
+    path = write_raster(tmp_path / "p.tif", _dn(10), resolution=10.0, descriptions=DEFAULT_BANDS)
+    with open_scene(path) as scene:
+        before = scene.read(((2, 6), (1, 5)))  # rasterio's ((row_start, row_stop), (col_start, col_stop))
+        with pickle_roundtrip(scene) as copy:
+            np.testing.assert_array_equal(copy.read(Window(1, 2, 4, 4)), before)
+
+
+@contextlib.contextmanager
+def pickle_roundtrip(scene):
+    copy = pickle.loads(pickle.dumps(scene))
+    try:
+        yield copy
+    finally:
+        copy.close()
