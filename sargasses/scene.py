@@ -310,7 +310,7 @@ def _open_raster(
             height,
             profile.name,
             tags.get("PRODUCT_ID"),
-            _iso_date(tags.get("ACQUISITION_DATE") or tags.get("TIFFTAG_DATETIME")),
+            _iso_date(tags.get("ACQUISITION_DATE")),
         )
 
 
@@ -448,7 +448,7 @@ def _raster_grid(dataset: rasterio.DatasetReader, resolution: float | None) -> t
 
 
 def _iso_date(text: str | None) -> str | None:
-    """ "2022-01-31", "20220131T101431" or "2022:01:31 10:14:31" (TIFF) as "2022-01-31"; None if unreadable."""
+    """Dates as tools write them ("2022-01-31", "20220131T101431", "2022/01/31") as "2022-01-31"; else None."""
     if not text:
         return None
     m = re.search(r"(\d{4})[-:/]?(\d{2})[-:/]?(\d{2})", text)
