@@ -1,0 +1,277 @@
+"""Training crops: scenes and labels -> normalized (x, y) tensors for Lightning.
+
+- `SceneStore` reads each scene once (or window by window for scenes too big to keep) and its label on the same grid;
+  pixels where any band is nodata become label 255 (not scorable).
+- `PositiveCrops` draws training crops: most with at least `min_positive_share` Sargassum pixels (positives are rare,
+  about 0.25 % of a scene), the rest anywhere (`background_share`), so the model also meets clouds, glint, foam
+  and land; each with a random flip and 90-degree rotation.
+- `GridCrops` tiles every scene without overlap for validation and test, so scores cover whole scenes;
+  `PredictTiles` does the same without labels for `sargasses predict`.
+Normalization comes from the sensor profile (`profile_normalization`) and is stored in the model card, so the
+detection engine normalizes exactly as training did.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sargasses.errors import SargassesError
+from sargasses.labels import IGNORE, LabelledScene, read_label
+from sargasses.sensors import SensorProfile
+
+# Typical open-ocean surface reflectance against wavelength (nm), from the water class of the MARIDA means
+# (Kikaki et al. 2022): the centre of the data a Sargassum model sees. Bands are normalized as
+# (reflectance - typical water) / REFLECTANCE_SCALE, so dark water sits near 0, algae a few units above it
+# and clouds tens of units above: contrast where it matters, without statistics that depend on one data set.
+_WATER_SPECTRUM_NM = (490, 560, 665, 705, 740, 783, 842, 865, 1610, 2190)
+_WATER_SPECTRUM = (0.034, 0.024, 0.017, 0.014, 0.014, 0.015, 0.013, 0.014, 0.009, 0.007)
+REFLECTANCE_SCALE = 0.02
+# Rendered 8-bit channels (the original project's OTCI PNG images): 0-255 to about -1..1.
+RENDERED_MEAN, RENDERED_STD = 127.5, 64.0
+
+
+def profile_normalization(profile: SensorProfile, band_names: Sequence[str]) -> dict[str, list[float]]:
+    """Per-band mean and std for `band_names` of `profile`, as the model card stores them."""
+    mean, std = [], []
+    for name in band_names:
+        wavelength = profile.band(name).wavelength_nm
+        if wavelength is None:  # an RGB rendering, not reflectance
+            mean.append(RENDERED_MEAN)
+            std.append(RENDERED_STD)
+        else:
+            mean.append(float(np.interp(wavelength, _WATER_SPECTRUM_NM, _WATER_SPECTRUM)))
+            std.append(REFLECTANCE_SCALE)
+    return {"mean": mean, "std": std}
+
+
+def normalize(reflectance: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(C, h, w) reflectance -> normalized float32; nodata (NaN) becomes 0, the typical-water value."""
+    x = (reflectance - mean[:, None, None]) / std[:, None, None]
+    return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)
+
+
+@dataclass
+class SceneReadOptions:
+    """How scenes are read: the sensor profile name, the bands in model order, the grid's pixel size."""
+
+    sensor: str | None
+    bands: list[str]
+    resolution: float | None
+    all_touched: bool = False
+    class_column: str | None = "class"
+
+
+class SceneStore:
+    """The scenes of one split: labels in memory, reflectance in memory (`preload`) or read per window.
+
+    Scene files are opened lazily in each process, so the store can be handed to DataLoader workers.
+    """
+
+    def __init__(self, scenes: Sequence[LabelledScene], options: SceneReadOptions, preload: bool = True):
+        from sargasses.scene import open_scene
+
+        self.scenes = list(scenes)
+        self.options = options
+        self.preload = preload
+        self.labels: list[np.ndarray | None] = []
+        self.shapes: list[tuple[int, int]] = []
+        self.grids: list[tuple] = []  # (crs, transform) for writing predictions
+        self._images: list[np.ndarray | None] = []
+        self._open: dict[int, object] = {}
+        self._pid = os.getpid()
+        for item in self.scenes:
+            with self._open_scene(open_scene, item) as scene:
+                if scene.count != len(options.bands):
+                    raise SargassesError(
+                        f"{item.image} gives {scene.count} bands, the model wants {len(options.bands)}"
+                    )
+                reflectance = scene.read() if preload else None
+                label = None
+                if item.label is not None:
+                    label = read_label(item.label, scene, options.all_touched, options.class_column)
+                    if reflectance is not None:
+                        label = np.where(np.isnan(reflectance).any(axis=0), IGNORE, label).astype(np.uint8)
+                self.labels.append(label)
+                self._images.append(reflectance)
+                self.shapes.append((scene.height, scene.width))
+                self.grids.append((scene.crs, scene.transform))
+
+    def _open_scene(self, open_scene, item: LabelledScene):
+        try:
+            return open_scene(
+                item.image, bands=self.options.bands, resolution=self.options.resolution, sensor=self.options.sensor
+            )
+        except SargassesError as exc:
+            raise SargassesError(f"scene {item.image}: {exc}") from None
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    def read(self, index: int, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Reflectance (C, h, w) and label (h, w) of a window; outside the scene: NaN and 255."""
+        image = self._images[index]
+        if image is not None:
+            x = _padded_window(image, row, col, height, width, np.nan)
+        else:
+            from rasterio.windows import Window
+
+            x = self._scene(index).read(Window(col, row, width, height))
+        label = self.labels[index]
+        y = None
+        if label is not None:
+            y = _padded_window(label[None], row, col, height, width, IGNORE)[0]
+            y = np.where(np.isnan(x).any(axis=0), IGNORE, y).astype(np.uint8)
+        return x, y
+
+    def _scene(self, index: int):
+        from sargasses.scene import open_scene
+
+        if self._pid != os.getpid():  # a DataLoader worker: never share GDAL handles across processes
+            self._open, self._pid = {}, os.getpid()
+        if index not in self._open:
+            self._open[index] = self._open_scene(open_scene, self.scenes[index])
+        return self._open[index]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_open"] = {}
+        return state
+
+
+def _padded_window(array: np.ndarray, row: int, col: int, height: int, width: int, fill) -> np.ndarray:
+    """array[:, row:row+height, col:col+width], with `fill` where the window leaves the array."""
+    _, rows, cols = array.shape
+    out = np.full((array.shape[0], height, width), fill, dtype=array.dtype)
+    r0, c0 = max(row, 0), max(col, 0)
+    r1, c1 = min(row + height, rows), min(col + width, cols)
+    if r1 > r0 and c1 > c0:
+        out[:, r0 - row : r1 - row, c0 - col : c1 - col] = array[:, r0:r1, c0:c1]
+    return out
+
+
+def _window_sums(mask: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum of `mask` over every size x size window whose origin lies on the stride grid: (rows, cols, sums)."""
+    height, width = mask.shape
+    integral = np.zeros((height + 1, width + 1), dtype=np.int64)
+    integral[1:, 1:] = mask.astype(np.int64).cumsum(0).cumsum(1)
+    rows = np.arange(0, max(height - size, 0) + 1, stride)
+    cols = np.arange(0, max(width - size, 0) + 1, stride)
+    r, c = np.meshgrid(rows, cols, indexing="ij")
+    r1, c1 = np.minimum(r + size, height), np.minimum(c + size, width)
+    sums = integral[r1, c1] - integral[r, c1] - integral[r1, c] + integral[r, c]
+    return r.ravel(), c.ravel(), sums.ravel()
+
+
+def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random flip and a random number of quarter turns, the same for image and label."""
+    k = int(rng.integers(4))
+    x, y = np.rot90(x, k, axes=(1, 2)), np.rot90(y, k)
+    if rng.random() < 0.5:
+        x, y = x[:, :, ::-1], y[:, ::-1]
+    return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+
+class PositiveCrops(Dataset):
+    """`length` random training crops per epoch, `1 - background_share` of them with enough Sargassum."""
+
+    def __init__(
+        self,
+        store: SceneStore,
+        crop_size: int,
+        normalization: dict[str, list[float]],
+        length: int,
+        min_positive_share: float = 0.01,
+        background_share: float = 0.3,
+        min_scorable_share: float = 0.5,
+        augment: bool = True,
+        stride: int | None = None,
+    ):
+        self.store = store
+        self.crop_size = crop_size
+        self.mean = np.asarray(normalization["mean"], dtype=np.float32)
+        self.std = np.asarray(normalization["std"], dtype=np.float32)
+        self.length = length
+        self.min_positive_share = min_positive_share
+        self.background_share = background_share
+        self.augment = augment
+        stride = stride or max(crop_size // 16, 1)
+        area = crop_size * crop_size
+        positive, anywhere = [], []
+        for index, label in enumerate(store.labels):
+            if label is None:
+                raise SargassesError(f"training scene {store.scenes[index].image} has no label")
+            rows, cols, pos = _window_sums(label == 1, crop_size, stride)
+            _, _, scorable = _window_sums(label != IGNORE, crop_size, stride)
+            ok = scorable >= min_scorable_share * area
+            keep = ok & (pos >= max(min_positive_share * area, 1))
+            scene = np.full(rows.shape, index)
+            positive.append(np.stack([scene, rows, cols], 1)[keep])
+            anywhere.append(np.stack([scene, rows, cols], 1)[ok])
+        self.positive_origins = np.concatenate(positive) if positive else np.zeros((0, 3), int)
+        self.any_origins = np.concatenate(anywhere) if anywhere else np.zeros((0, 3), int)
+        if len(self.positive_origins) == 0:
+            total = sum(int((lab == 1).sum()) for lab in store.labels)
+            raise SargassesError(
+                f"no {crop_size}x{crop_size} training crop reaches {min_positive_share:.2%} Sargassum pixels "
+                f"({total} labelled Sargassum pixels in {len(store)} training scenes): the label set is empty or "
+                "too sparse; check the labels, or lower data.min_positive_share / data.crop_size"
+            )
+
+    def __len__(self) -> int:
+        return self.length
+
+    def origin(self, rng: np.random.Generator) -> tuple[int, int, int]:
+        pool = self.any_origins if rng.random() < self.background_share else self.positive_origins
+        scene, row, col = pool[int(rng.integers(len(pool)))]
+        return int(scene), int(row), int(col)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # torch's RNG is seeded per worker and per epoch by Lightning; the index keeps DDP ranks apart
+        rng = np.random.default_rng([int(torch.randint(0, 2**31 - 1, (1,))), index])
+        scene, row, col = self.origin(rng)
+        x, y = self.store.read(scene, row, col, self.crop_size, self.crop_size)
+        x = normalize(x, self.mean, self.std)
+        if self.augment:
+            x, y = augment(x, y, rng)
+        return torch.from_numpy(x), torch.from_numpy(y[None].astype(np.float32))
+
+
+class GridCrops(Dataset):
+    """Every scene cut into crop_size tiles without overlap (edge tiles padded as not scorable)."""
+
+    with_labels = True
+
+    def __init__(self, store: SceneStore, crop_size: int, normalization: dict[str, list[float]]):
+        self.store = store
+        self.crop_size = crop_size
+        self.mean = np.asarray(normalization["mean"], dtype=np.float32)
+        self.std = np.asarray(normalization["std"], dtype=np.float32)
+        self.tiles = [
+            (index, row, col)
+            for index, (height, width) in enumerate(store.shapes)
+            for row in range(0, height, crop_size)
+            for col in range(0, width, crop_size)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def __getitem__(self, index: int):
+        scene, row, col = self.tiles[index]
+        x, y = self.store.read(scene, row, col, self.crop_size, self.crop_size)
+        x = torch.from_numpy(normalize(x, self.mean, self.std))
+        if not self.with_labels:
+            return x
+        return x, torch.from_numpy(y[None].astype(np.float32))
+
+
+class PredictTiles(GridCrops):
+    """GridCrops without labels: batches of x only, as mfai's `predict_step` expects."""
+
+    with_labels = False

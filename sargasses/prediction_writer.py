@@ -1,0 +1,76 @@
+"""`sargasses predict` output: one probability GeoTIFF per scene, stitched from the predicted tiles.
+
+Add it to `trainer.callbacks` (configs/ do); it writes `<output_dir>/<scene>_probability.tif` (float32, 0-1,
+NaN where the scene has no data) on the scene's grid, under a temporary name then renamed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from lightning.pytorch.callbacks import BasePredictionWriter
+
+from sargasses.errors import SargassesError
+
+
+class ProbabilityWriter(BasePredictionWriter):
+    def __init__(self, output_dir: str = "predictions", overwrite: bool = False) -> None:
+        """
+        Args:
+            output_dir: folder for the probability GeoTIFFs (created when missing).
+            overwrite: replace existing files of the same name (default: refuse, so nothing is lost).
+        """
+        super().__init__(write_interval="batch")
+        self.output_dir = Path(output_dir)
+        self.overwrite = overwrite
+        self._maps: dict[int, np.ndarray] = {}
+
+    def on_predict_start(self, trainer, pl_module) -> None:
+        if trainer.world_size > 1:
+            raise SargassesError("predict writes whole scenes from one process; run it with trainer.devices=1")
+        self._maps = {}
+
+    def write_on_batch_end(
+        self, trainer, pl_module, prediction: Any, batch_indices, batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        tiles = trainer.datamodule.predict_tiles
+        size = tiles.crop_size
+        for probability, index in zip(prediction.float().cpu().numpy(), batch_indices, strict=False):
+            scene, row, col = tiles.tiles[index]
+            height, width = tiles.store.shapes[scene]
+            target = self._maps.setdefault(scene, np.full((height, width), np.nan, dtype=np.float32))
+            h, w = min(size, height - row), min(size, width - col)
+            target[row : row + h, col : col + w] = probability[0, :h, :w]
+
+    def on_predict_epoch_end(self, trainer, pl_module) -> None:
+        tiles = trainer.datamodule.predict_tiles
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        for scene, probability in self._maps.items():
+            store = tiles.store
+            crs, transform = store.grids[scene]
+            x, _ = store.read(scene, 0, 0, *store.shapes[scene])
+            probability = np.where(np.isnan(x).any(axis=0), np.nan, probability).astype(np.float32)
+            path = self.output_dir / f"{store.scenes[scene].image.stem}_probability.tif"
+            if path.exists() and not self.overwrite:
+                raise SargassesError(f"{path} exists; move it away or set the writer's overwrite: true")
+            part = path.with_name(f".{path.name}.part")
+            profile = {
+                "driver": "GTiff",
+                "height": probability.shape[0],
+                "width": probability.shape[1],
+                "count": 1,
+                "dtype": "float32",
+                "crs": crs,
+                "transform": transform,
+                "nodata": float("nan"),
+                "compress": "deflate",
+            }
+            with rasterio.open(part, "w", **profile) as out:
+                out.write(probability, 1)
+                out.set_band_description(1, "Sargassum probability")
+            os.replace(part, path)
+        self._maps = {}
