@@ -401,7 +401,8 @@ def _raster_source(
     """Float data is reflectance as is; integer data is scaled by the file's tags, else by the profile."""
     nodata = dataset.nodatavals[index - 1]
     if np.dtype(dataset.dtypes[index - 1]).kind == "f":
-        return BandSource(name, dataset.name, index, nodata=nodata)
+        # NaN is nodata even when undeclared, so resampling leaves it out of averages instead of spreading it.
+        return BandSource(name, dataset.name, index, nodata=np.nan if nodata is None else nodata)
     band_tags = {k.upper(): v for k, v in dataset.tags(index).items()}
     quantification = _first_number(band_tags, tags, _QUANTIFICATION_TAGS)
     offset = _first_number(band_tags, tags, _OFFSET_TAGS)

@@ -299,3 +299,13 @@ def pickle_roundtrip(scene):
         yield copy
     finally:
         copy.close()
+
+
+def test_undeclared_nan_is_left_out_of_averages(tmp_path, write_raster) -> None:
+    refl = np.arange(1, 17, dtype=np.float32).reshape(1, 4, 4).repeat(10, axis=0) / 1000
+    refl[:, 0, 0] = np.nan
+    path = write_raster(tmp_path / "n.tif", refl, resolution=10.0, descriptions=DEFAULT_BANDS)
+    with open_scene(path) as scene:
+        data = scene.read()
+    assert data[0, 0, 0] == pytest.approx((0.002 + 0.005 + 0.006) / 3)
+    assert data[0, 1, 1] == pytest.approx((0.011 + 0.012 + 0.015 + 0.016) / 4)
