@@ -1,0 +1,85 @@
+"""`sargasses synth OUTDIR`: write synthetic Sentinel-2 scenes with their label masks and what was planted."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from sargasses.errors import SargassesError
+from sargasses.synth import DTYPES, FULL_TILE_SIZE, KINDS, make_scene, scene_paths, write_scene
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sargasses synth",
+        description="Write synthetic Sentinel-2 L2A 20 m scenes (10 bands B02..B12) with label masks "
+        "(1 Sargassum, 0 not, 255 not scorable) and a JSON of what was planted, one set per seed.",
+    )
+    p.add_argument("outdir", type=Path, help="folder for scene_SEED.tif, scene_SEED_label.tif, scene_SEED.json")
+    p.add_argument("--count", type=int, default=1, help="number of scenes (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first scene; the next ones count up (default 0)")
+    p.add_argument(
+        "--size", type=int, default=1024, help=f"scene width and height in pixels, {FULL_TILE_SIZE} = a full tile"
+    )
+    p.add_argument("--kind", choices=KINDS, default="mixed", help="mixed (default), confounders (no Sargassum), clean")
+    p.add_argument("--dtype", choices=DTYPES, default="float32", help="float32 reflectance or uint16 L2A numbers")
+    p.add_argument("--figure", type=Path, help="also save a PNG of the first scene (true colour, red edge, mask)")
+    p.add_argument("--overwrite", action="store_true", help="replace scene files that already exist")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except SargassesError as exc:
+        print(f"sargasses: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    if args.count < 1:
+        raise SargassesError(f"--count {args.count}: give at least 1 scene")
+    seeds = range(args.seed, args.seed + args.count)
+    if args.seed < 0:
+        raise SargassesError(f"--seed {args.seed}: seeds are counted from 0 up")
+    if not args.overwrite:  # check every file before writing any: no half-done batch
+        for seed in seeds:
+            taken = [p for p in scene_paths(args.outdir, seed).values() if p.exists()]
+            if taken:
+                raise SargassesError(
+                    f"{taken[0]} already exists: pass --overwrite to replace it, or pick another folder or --seed"
+                )
+    if args.figure is not None and args.figure.exists() and not args.overwrite:
+        raise SargassesError(f"{args.figure} already exists: pass --overwrite to replace it, or pick another name")
+    started = time.perf_counter()
+    positives = 0.0
+    for i, seed in enumerate(tqdm(seeds, desc="synthetic scenes", unit="scene", disable=None)):
+        scene = make_scene(seed, args.size, args.kind)
+        write_scene(scene, args.outdir, args.dtype, overwrite=args.overwrite)
+        positives += scene.meta["stats"]["positive_share"]
+        if i == 0 and args.figure is not None:
+            _figure(scene, args.figure)
+    elapsed = time.perf_counter() - started
+    print(
+        f"wrote {args.count} {args.kind} scene(s) of {args.size}x{args.size} px to {args.outdir} "
+        f"in {elapsed:.1f} s ({elapsed / args.count:.1f} s each); mean positive share {positives / args.count:.4%}"
+    )
+    return 0
+
+
+def _figure(scene, path: Path) -> None:
+    from sargasses.figures import save_scene_figure, zoom_on_positives
+
+    save_scene_figure(
+        path,
+        scene.reflectance,
+        scene.label,
+        title=f"synthetic scene seed {scene.seed} ({scene.kind}), {scene.meta['product_id']}",
+        zoom=zoom_on_positives(scene.label),
+    )
+    print(f"figure: {path}")
