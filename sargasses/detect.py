@@ -1,0 +1,552 @@
+"""The whole detection: raster in, raft polygons (and optionally probabilities, a quicklook) out, plus a summary.
+
+    scene.py (read, scale) -> inference.py (tiles, batches, blending) -> masking.py (nodata, land, cloud)
+    -> vectorize.py (polygons, measures) -> vector_output.py (gpkg / shp / geojson), quicklook.py
+
+`run_detection(options, progress, cancel)` is what the CLI (`sargasses detect`) and the QGIS plugin's engine call.
+Every output is checked before any work (format, folder writable, not there yet unless `overwrite`), written under
+a temporary name and renamed only when complete; an error, a cancel or Ctrl-C leaves nothing behind.
+
+A loaded model and its prepared scorer stay in a process-level cache keyed by the model file's path, size and
+modification time and by the device, so the plugin's warm engine does not reload them for the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sargasses.errors import DetectionCancelled, SargassesError
+
+METHODS = ("model", "afai", "fai")
+BACKENDS = ("auto", "torch", "onnx")
+GDAL_CACHE_MB = 256  # GDAL's block cache; its default (5% of RAM) would make memory grow with the scene
+BLOCK = 256  # block size of the probability GeoTIFF
+# Bands the index baselines read when the raster lacks the default ten: the index bands, and masking's blue/SWIR.
+BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B02", "B03", "B04", "B8A", "B11"]}
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class DetectOptions:
+    input: str
+    output: str
+    model: str | None = None
+    method: str = "model"
+    threshold: float | None = None
+    min_area: float = 0.0  # m2
+    probabilities: str | None = None  # GeoTIFF path
+    device: str = "auto"
+    bands: list[str] | None = None
+    extent: tuple[float, float, float, float] | None = None  # xmin, ymin, xmax, ymax in the raster's CRS
+    land: str | None = None  # vector or raster land mask
+    overwrite: bool = False
+    quicklook: str | None = None  # PNG path
+    simplify: float | None = None  # tolerance in metres
+    tile_size: int | None = None
+    batch_size: int | None = None
+    backend: str = "auto"  # auto | torch | onnx (ONNX Runtime, CPU only)
+    background: bool = True  # afai/fai: subtract the median background
+
+
+def summary_path(output: str | os.PathLike) -> Path:
+    """`rafts.shp` -> `rafts.summary.json`, beside the output."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.summary.json")
+
+
+# --------------------------------------------------------------------------- model cache
+_CACHE_LOCK = threading.Lock()
+_MODELS: dict[tuple, Any] = {}  # (path, size, mtime_ns) -> LoadedModel
+_SCORERS: dict[tuple, Any] = {}  # (model key, device, backend) -> Scorer
+_CACHE_MODELS = 2
+
+
+def _model_key(path: Path) -> tuple:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def cached_model(path: Path) -> tuple[tuple, Any]:
+    """A loaded model file, from the cache when the same file (path, size, mtime) was loaded before."""
+    from sargasses.model_file import load_model_file
+
+    key = _model_key(path)
+    with _CACHE_LOCK:
+        if key not in _MODELS:
+            for old in list(_MODELS)[: max(0, len(_MODELS) - _CACHE_MODELS + 1)]:
+                _MODELS.pop(old)
+                for scorer_key in [k for k in _SCORERS if k[0] == old]:
+                    _SCORERS.pop(scorer_key)
+            _MODELS[key] = load_model_file(path)
+        return key, _MODELS[key]
+
+
+def cached_scorer(key: tuple, loaded: Any, device: str, backend: str) -> Any:
+    """The scorer for a model on a device: ONNX Runtime on CPU when `auto` (faster there), torch otherwise."""
+    from sargasses import inference
+
+    choice = inference.choose_device(device)
+    if backend == "onnx" and choice.kind != "cpu":
+        raise SargassesError("--backend onnx runs on the CPU only; use --device cpu or --backend torch")
+    if backend == "auto":
+        backend = "onnx" if choice.kind == "cpu" else "torch"
+    scorer_key = (key, choice.kind, backend)
+    with _CACHE_LOCK:
+        if scorer_key not in _SCORERS:
+            if backend == "onnx":
+                _SCORERS[scorer_key] = inference.OnnxScorer(loaded)
+            else:
+                _SCORERS[scorer_key] = inference.TorchScorer(loaded, choice)
+        return _SCORERS[scorer_key]
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _MODELS.clear()
+        _SCORERS.clear()
+
+
+# --------------------------------------------------------------------------- checks
+def _check_options(options: DetectOptions) -> None:
+    if options.method not in METHODS:
+        raise SargassesError(f"unknown method {options.method!r}; use one of {', '.join(METHODS)}")
+    if options.backend not in BACKENDS:
+        raise SargassesError(f"unknown backend {options.backend!r}; use one of {', '.join(BACKENDS)}")
+    if options.method == "model" and options.threshold is not None and not 0.0 < options.threshold < 1.0:
+        raise SargassesError(f"--threshold {options.threshold} must lie between 0 and 1 (a probability)")
+    if options.min_area is not None and options.min_area < 0:
+        raise SargassesError("--min-area must be 0 or more (square metres)")
+    if options.simplify is not None and options.simplify < 0:
+        raise SargassesError("--simplify must be 0 or more (metres)")
+    if options.tile_size is not None and options.tile_size < 32:
+        raise SargassesError("--tile-size must be at least 32 pixels")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise SargassesError("--batch-size must be at least 1")
+    if options.extent is not None and (
+        len(options.extent) != 4
+        or not options.extent[0] < options.extent[2]
+        or not options.extent[1] < options.extent[3]
+    ):
+        raise SargassesError("--extent must be XMIN YMIN XMAX YMAX in the raster's CRS, with XMIN < XMAX, YMIN < YMAX")
+
+
+def _check_outputs(options: DetectOptions) -> dict[str, Path]:
+    """Every output path, checked before any work: format known, distinct, writable, absent unless overwrite."""
+    from sargasses.vector_output import check_target, check_writable, output_files
+
+    outputs = {"output": Path(options.output), "summary": summary_path(options.output)}
+    if options.probabilities:
+        outputs["probabilities"] = Path(options.probabilities)
+        if outputs["probabilities"].suffix.lower() not in (".tif", ".tiff"):
+            raise SargassesError(f"--probabilities {options.probabilities}: give a GeoTIFF name ending in .tif")
+    if options.quicklook:
+        outputs["quicklook"] = Path(options.quicklook)
+        if outputs["quicklook"].suffix.lower() != ".png":
+            raise SargassesError(f"--quicklook {options.quicklook}: give a PNG name ending in .png")
+    check_writable(outputs["output"], options.overwrite)
+    taken = {p.resolve() for p in output_files(outputs["output"])}
+    inputs = {Path(options.input).resolve()}
+    for name, path in outputs.items():
+        if name != "output":
+            if path.resolve() in taken:
+                raise SargassesError(f"{path} is asked for twice; give each output its own name")
+            check_target(path, options.overwrite)
+            taken.add(path.resolve())
+    if taken & inputs:
+        raise SargassesError("an output would replace the input raster; choose another output name")
+    return outputs
+
+
+def _open(options: DetectOptions, bands: list[str] | None, resolution: float | None) -> Any:
+    from sargasses.scene import open_scene
+
+    return open_scene(options.input, bands=bands, resolution=resolution)
+
+
+def _open_scene(options: DetectOptions, card: Any) -> Any:
+    """The scene with the bands the model (or the baseline) needs."""
+    if card is not None:
+        bands = options.bands or list(card.band_names)
+        scene = _open(options, bands, card.gsd_m)
+        if len(scene.band_names) != len(card.band_names):
+            scene.close()
+            raise SargassesError(
+                f"--bands gives {len(bands)} bands but model {card.name} takes {len(card.band_names)} "
+                f"({', '.join(card.band_names)}); give that many bands, in that order"
+            )
+        return scene
+    if options.bands:
+        return _open(options, options.bands, None)
+    try:
+        return _open(options, None, None)
+    except SargassesError as first:
+        try:
+            return _open(options, BASELINE_BANDS[options.method], None)
+        except SargassesError:
+            raise first from None
+
+
+_SENSOR_FAMILY = {"sentinel2_l2a": "sentinel2", "sentinel2_l1c": "sentinel2"}
+
+
+def _check_model_fits(card: Any, scene: Any, options: DetectOptions) -> None:
+    """Model/sensor mismatch and a wrong pixel size are errors: the model would return nonsense."""
+    from sargasses.vectorize import PixelMetric
+
+    if scene.sensor and card.sensor and scene.sensor != card.sensor and not options.bands:
+        raise SargassesError(
+            f"model {card.name} was trained on {card.sensor} data but {options.input} is {scene.sensor}; "
+            f"give a {card.sensor} product or a model trained for {scene.sensor} (or map bands with --bands)"
+        )
+    if scene.crs is not None:
+        metric = PixelMetric(scene.transform, scene.crs)
+        dx, dy, _ = metric.pixel_steps(np.array([scene.height // 2]), np.array([scene.width // 2]))
+        size = float(math.sqrt(dx[0] * dy[0]))
+        if not 0.5 <= size / card.gsd_m <= 2.0:
+            raise SargassesError(
+                f"model {card.name} takes {card.gsd_m:g} m pixels but {options.input} has about {size:.0f} m pixels; "
+                f"resample the input to {card.gsd_m:g} m (e.g. gdalwarp -tr {card.gsd_m:g} {card.gsd_m:g})"
+            )
+    scaling = card.scaling if isinstance(card.scaling, str) else card.scaling.get("type", "")
+    if scaling not in ("reflectance", "raw"):
+        raise SargassesError(
+            f"model {card.name} asks for input scaling {card.scaling!r}, which this sargasses does not know; "
+            "upgrade sargasses"
+        )
+
+
+def _area_window(scene: Any, extent: tuple[float, float, float, float] | None) -> Any:
+    """The pixel window to process: the whole scene, or the part of it inside `extent`."""
+    from rasterio.windows import Window, from_bounds
+
+    full = Window(0, 0, scene.width, scene.height)
+    if extent is None:
+        return full
+    window = from_bounds(*extent, transform=scene.transform)
+    col0, row0 = math.floor(window.col_off + 1e-6), math.floor(window.row_off + 1e-6)
+    col1 = math.ceil(window.col_off + window.width - 1e-6)
+    row1 = math.ceil(window.row_off + window.height - 1e-6)
+    col0, row0, col1, row1 = max(col0, 0), max(row0, 0), min(col1, scene.width), min(row1, scene.height)
+    if col1 <= col0 or row1 <= row0:
+        b = scene.bounds
+        raise SargassesError(
+            f"--extent {extent} does not overlap the raster ({b[0]:.6g}, {b[1]:.6g}, {b[2]:.6g}, {b[3]:.6g} in its CRS); "
+            "give the extent in the raster's CRS"
+        )
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+# --------------------------------------------------------------------------- probability raster
+class ProbabilityWriter:
+    """A tiled, compressed float32 GeoTIFF written strip by strip, in whole rows of blocks."""
+
+    def __init__(self, path: Path, width: int, height: int, crs: Any, transform: Any, tags: dict[str, str]) -> None:
+        import rasterio
+
+        self.dataset = rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=width,
+            height=height,
+            count=1,
+            dtype="float32",
+            crs=crs,
+            transform=transform,
+            nodata=float("nan"),
+            tiled=True,
+            blockxsize=BLOCK,
+            blockysize=BLOCK,
+            compress="deflate",
+            predictor=3,
+            zlevel=1,
+            bigtiff="IF_SAFER",
+        )
+        self.dataset.update_tags(**tags)
+        self.dataset.set_band_description(1, tags.get("SCORE", "probability"))
+        self.width, self.height = width, height
+        self.row = 0
+        self.pending: list[np.ndarray] = []
+
+    def add(self, rows: np.ndarray) -> None:
+        self.pending.append(rows)
+        held = sum(p.shape[0] for p in self.pending)
+        if held >= BLOCK:
+            self._flush(held - held % BLOCK)
+
+    def _flush(self, count: int) -> None:
+        from rasterio.windows import Window
+
+        data = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
+        self.dataset.write(data[:count], 1, window=Window(0, self.row, self.width, count))
+        self.row += count
+        self.pending = [data[count:]] if count < data.shape[0] else []
+
+    def close(self) -> None:
+        held = sum(p.shape[0] for p in self.pending)
+        if held:
+            self._flush(held)
+        self.dataset.close()
+
+
+# --------------------------------------------------------------------------- the run
+def _default_batch(device_kind: str, tile: int) -> int:
+    pixels = max(1, (512 * 512) // (tile * tile))
+    return (8 if device_kind in ("cuda", "mps") else 2) * pixels
+
+
+def run_detection(
+    options: DetectOptions,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Detect rafts as `options` say; returns the summary (also written as JSON beside the output)."""
+    import rasterio
+
+    started = time.perf_counter()
+    report = progress or (lambda fraction, message: None)
+    _check_options(options)
+    if not Path(options.input).exists():
+        raise SargassesError(f"{options.input} does not exist; check the path of the input image")
+    outputs = _check_outputs(options)
+
+    card = None
+    model_path = None
+    scorer = None
+    if options.method == "model":
+        from sargasses.model_file import default_model_path
+
+        model_path = Path(options.model) if options.model else default_model_path()
+        report(0.0, f"loading model {model_path.name}")
+        key, loaded = cached_model(model_path)
+        card = loaded.card
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), _open_scene(options, card) as scene:
+        if card is not None:
+            _check_model_fits(card, scene, options)
+            scorer = cached_scorer(key, loaded, options.device, options.backend)
+            threshold = card.threshold if options.threshold is None else float(options.threshold)
+            tile_size, overlap = options.tile_size or card.tile_size, card.tile_overlap
+            device_kind = getattr(getattr(scorer, "device", None), "kind", "cpu")
+        else:
+            from sargasses import baseline
+            from sargasses.inference import BaselineScorer
+
+            scorer = BaselineScorer(options.method, scene.band_names, background=options.background)
+            threshold = baseline.DEFAULT_THRESHOLDS[options.method] if options.threshold is None else options.threshold
+            tile_size, overlap = options.tile_size or 512, 64
+            device_kind = "cpu"
+        tile_size = max(32, (int(tile_size) // 32) * 32)
+        overlap = min(overlap, tile_size // 4)
+        summary = _run(
+            options,
+            outputs,
+            scene,
+            scorer,
+            card,
+            model_path,
+            threshold,
+            tile_size,
+            overlap,
+            device_kind,
+            report,
+            cancel,
+        )
+    summary["time_s"] = round(time.perf_counter() - started, 2)
+    _write_summary(outputs["summary"], summary)
+    report(1.0, f"{summary['rafts']} rafts found")
+    return summary
+
+
+def _run(
+    options: DetectOptions,
+    outputs: dict[str, Path],
+    scene: Any,
+    scorer: Any,
+    card: Any,
+    model_path: Path | None,
+    threshold: float,
+    tile_size: int,
+    overlap: int,
+    device_kind: str,
+    report: Progress,
+    cancel: threading.Event | None,
+) -> dict[str, Any]:
+    from rasterio.windows import Window
+    from rasterio.windows import transform as window_transform
+
+    from sargasses.inference import RunStats, run_tiles, tile_grid
+    from sargasses.masking import UserLandMask
+    from sargasses.quicklook import Quicklook
+    from sargasses.vector_output import AtomicFolder, rafts_frame, write_rafts
+    from sargasses.vectorize import PixelMetric, RaftCollector
+
+    window = _area_window(scene, options.extent)
+    row_off, col_off = int(window.row_off), int(window.col_off)
+    height, width = int(window.height), int(window.width)
+    transform = window_transform(window, scene.transform)
+    grid = tile_grid(height, width, tile_size, overlap)
+    batch_size = options.batch_size or _default_batch(device_kind, grid.tile_h)
+
+    def read_tile(row: int, col: int, h: int, w: int) -> np.ndarray:
+        return scene.read(Window(col + col_off, row + row_off, w, h))
+
+    land_mask = None
+    read_land = None
+    if options.land:
+        land_mask = UserLandMask(options.land, scene.crs, scene.transform, scene.width, scene.height)
+
+        def read_land(row: int, col: int, h: int, w: int) -> np.ndarray:
+            return land_mask.read(row + row_off, col + col_off, h, w)
+
+    quicklook = Quicklook(height, width, scene.band_names) if options.quicklook else None
+    collector = RaftCollector(transform, scene.crs, width, options.min_area or 0.0, options.simplify)
+    metric = PixelMetric(transform, scene.crs)
+    stats = RunStats()
+    counts = {"valid": 0, "water": 0, "land": 0, "cloud": 0, "nodata": 0, "detected": 0}
+    areas = {"water_m2": 0.0, "valid_m2": 0.0}
+    method_name = card.name if card is not None else options.method
+    tmp_probabilities = AtomicFolder(outputs["probabilities"]) if "probabilities" in outputs else None
+    writer = None
+    try:
+        if tmp_probabilities is not None:
+            tags = {
+                "SCORE": "probability" if card is not None else f"{options.method} index minus background",
+                "METHOD": options.method,
+                "MODEL": method_name,
+                "THRESHOLD": f"{threshold:g}",
+            }
+            writer = ProbabilityWriter(tmp_probabilities.path(), width, height, scene.crs, transform, tags)
+
+        def tiles_done(done: int, total: int) -> None:
+            report(0.02 + 0.9 * done / total, f"tile {done}/{total}")
+
+        report(0.02, f"detecting on {width}x{height} px, {grid.count} tiles, {scorer.description}")
+        strips = run_tiles(
+            grid,
+            read_tile,
+            scorer,
+            batch_size=batch_size,
+            read_land=read_land,
+            on_tile=quicklook.add_tile if quicklook else None,
+            progress=tiles_done,
+            cancel=cancel,
+            stats=stats,
+        )
+        for strip in strips:
+            excluded = strip.excluded
+            with np.errstate(invalid="ignore"):
+                mask = (strip.score >= threshold) & ~excluded
+            collector.add(strip.row, mask, strip.score)
+            if writer is not None:
+                writer.add(strip.score)
+            valid = ~strip.nodata
+            water = valid & ~excluded
+            n_valid, n_water = int(valid.sum()), int(water.sum())
+            counts["valid"] += n_valid
+            counts["water"] += n_water
+            counts["land"] += int(strip.land.sum())
+            counts["cloud"] += int(strip.cloud.sum())
+            counts["nodata"] += int(strip.nodata.sum())
+            counts["detected"] += int(mask.sum())
+            if n_valid:
+                _, _, pixel_area = metric.pixel_steps(np.array([strip.row + strip.height // 2]), np.array([width // 2]))
+                areas["water_m2"] += n_water * float(pixel_area[0])
+                areas["valid_m2"] += n_valid * float(pixel_area[0])
+        if cancel is not None and cancel.is_set():
+            raise DetectionCancelled("detection cancelled; nothing was written")
+        if counts["valid"] == 0:
+            raise SargassesError(
+                f"{options.input} has no valid pixel{' inside --extent' if options.extent else ''} (all nodata); "
+                "check the input (and its nodata value) or the extent"
+            )
+        report(0.93, "polygons")
+        rafts = collector.finish()
+        if writer is not None:
+            writer.close()
+            writer = None
+        attributes = {
+            "acq_date": scene.acquisition_date,
+            "sensor": scene.sensor,
+            "product": scene.product_id,
+            "model": method_name,
+            "model_ver": card.version if card is not None else None,
+        }
+        report(0.96, f"writing {len(rafts)} rafts")
+        write_rafts(rafts_frame(rafts, scene.crs, attributes), outputs["output"], overwrite=options.overwrite)
+        if tmp_probabilities is not None:
+            tmp_probabilities.commit([outputs["probabilities"].name])
+        if quicklook is not None:
+            quicklook.save(outputs["quicklook"], [r.geometry for r in rafts], transform)
+    finally:
+        if writer is not None:
+            writer.dataset.close()
+        if tmp_probabilities is not None:
+            tmp_probabilities.discard()
+        if land_mask is not None:
+            land_mask.close()
+
+    total_m2 = sum(r.area_m2 for r in rafts)
+    device = getattr(scorer, "device", None)
+    return {
+        "input": str(options.input),
+        "output": str(outputs["output"]),
+        "summary": str(outputs["summary"]),
+        "probabilities": str(outputs["probabilities"]) if "probabilities" in outputs else None,
+        "quicklook": str(outputs["quicklook"]) if "quicklook" in outputs else None,
+        "method": options.method,
+        "model": None
+        if card is None
+        else {"name": card.name, "version": card.version, "path": str(model_path), "sensor": card.sensor},
+        "scorer": scorer.description,
+        "device": device.kind if device is not None else "cpu",
+        "device_name": device.name if device is not None else _cpu_name(),
+        "threshold": threshold,
+        "min_area_m2": float(options.min_area or 0.0),
+        "rafts": len(rafts),
+        "total_area_km2": round(total_m2 / 1e6, 6),
+        "water_area_km2": round(areas["water_m2"] / 1e6, 4),
+        "water_share_covered": round(total_m2 / areas["water_m2"], 8) if areas["water_m2"] else 0.0,
+        "rafts_dropped_small": collector.dropped_small,
+        "pixels": {"width": width, "height": height, **counts},
+        "tiles": {
+            "size": [grid.tile_h, grid.tile_w],
+            "overlap": grid.overlap,
+            "total": stats.tiles,
+            "run": stats.tiles_run,
+            "skipped_nodata": stats.tiles_skipped,
+            "batch_size": batch_size,
+        },
+        "crs": scene.crs.to_string() if scene.crs is not None else None,
+        "sensor": scene.sensor,
+        "product_id": scene.product_id,
+        "acquisition_date": scene.acquisition_date,
+        "options": {k: v for k, v in asdict(options).items() if v is not None},
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_name() -> str:
+    from sargasses.inference import _cpu_threads
+
+    return f"CPU ({_cpu_threads()} threads)"
+
+
+def _write_summary(path: Path, summary: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

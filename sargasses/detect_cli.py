@@ -1,0 +1,153 @@
+"""`sargasses detect INPUT -o OUTPUT ...`: the command line over `sargasses.detect.run_detection`.
+
+Errors the user can act on print one line (`sargasses: error: ...`) and exit 1; Ctrl-C exits 130. In both cases
+nothing half-written is left. A progress bar runs on stderr; the summary goes to stdout (`--json` for JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from typing import Any
+
+from sargasses.errors import DetectionCancelled, SargassesError
+
+
+def _bands(text: str) -> list[str]:
+    return [b for b in text.replace(",", " ").split() if b]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sargasses detect",
+        description="Find Sargassum rafts on a raster and write them as polygons.",
+        epilog="Example: sargasses detect scene.tif -o rafts.shp --probabilities prob.tif --quicklook look.png",
+    )
+    p.add_argument("input", help="raster: multi-band GeoTIFF/VRT, Sentinel-2 .SAFE folder, or one band file of it")
+    p.add_argument(
+        "-o", "--output", required=True, help="polygons; the extension picks the format: .gpkg .shp .geojson"
+    )
+    p.add_argument("--model", help="sargasses model file (.pt); default: the bundled model")
+    p.add_argument(
+        "--method", choices=("model", "afai", "fai"), default="model", help="model (default) or an index baseline"
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="probability (model; default from the model file) or index value (afai 0.004, fai 0.006) to call a pixel Sargassum",
+    )
+    p.add_argument("--min-area", type=float, default=0.0, metavar="M2", help="drop rafts smaller than this (m2)")
+    p.add_argument("--probabilities", metavar="FILE.tif", help="also write the probability raster (GeoTIFF)")
+    p.add_argument("--quicklook", metavar="FILE.png", help="also write a false-colour PNG with the rafts outlined")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    p.add_argument(
+        "--backend", choices=("auto", "torch", "onnx"), default="auto", help="auto: ONNX Runtime on CPU, torch on GPU"
+    )
+    p.add_argument("--bands", type=_bands, help="bands of the input to use, in the model's order, e.g. B02,B03,...")
+    p.add_argument(
+        "--extent",
+        type=float,
+        nargs=4,
+        metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+        help="process only this box (raster CRS)",
+    )
+    p.add_argument("--land", metavar="FILE", help="land mask: vector (polygons = land) or raster (non-zero = land)")
+    p.add_argument("--simplify", type=float, metavar="M", help="simplify polygons with this tolerance (metres)")
+    p.add_argument("--no-background", action="store_true", help="afai/fai: do not subtract the median background")
+    p.add_argument("--tile-size", type=int, help="tile side in pixels (default from the model file)")
+    p.add_argument("--batch-size", type=int, help="tiles per batch (default: 2 on CPU, 8 on GPU for 512 px tiles)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _progress_bar(quiet: bool) -> tuple[Any, Any]:
+    if quiet:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}", file=sys.stderr)
+
+    def update(fraction: float, message: str) -> None:
+        target = round(max(0.0, min(1.0, fraction)) * 1000)
+        if target > bar.n:
+            bar.update(target - bar.n)
+        bar.set_postfix_str(message[:60], refresh=True)
+
+    return bar, update
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    model = summary.get("model")
+    lines = [
+        f"rafts found        {summary['rafts']}",
+        f"total area         {summary['total_area_km2']:.4f} km2",
+        f"valid water        {summary['water_area_km2']:.2f} km2, {100 * summary['water_share_covered']:.4f}% covered",
+        f"method             {summary['method']}" + (f" ({model['name']} {model['version']})" if model else ""),
+        f"threshold          {summary['threshold']:g}",
+        f"device             {summary['device_name']} - {summary['scorer']}",
+        f"time               {summary['time_s']:.1f} s",
+        f"polygons           {summary['output']}",
+    ]
+    if summary.get("probabilities"):
+        lines.append(f"probabilities      {summary['probabilities']}")
+    if summary.get("quicklook"):
+        lines.append(f"quicklook          {summary['quicklook']}")
+    lines.append(f"summary            {summary['summary']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from sargasses.detect import DetectOptions, run_detection
+
+    options = DetectOptions(
+        input=args.input,
+        output=args.output,
+        model=args.model,
+        method=args.method,
+        threshold=args.threshold,
+        min_area=args.min_area,
+        probabilities=args.probabilities,
+        device=args.device,
+        bands=args.bands,
+        extent=tuple(args.extent) if args.extent else None,
+        land=args.land,
+        overwrite=args.overwrite,
+        quicklook=args.quicklook,
+        simplify=args.simplify,
+        tile_size=args.tile_size,
+        batch_size=args.batch_size,
+        backend=args.backend,
+        background=not args.no_background,
+    )
+    bar, update = _progress_bar(args.quiet)
+    try:
+        summary = run_detection(options, progress=update, cancel=threading.Event())
+    except DetectionCancelled as exc:
+        _close(bar)
+        print(f"sargasses: cancelled: {exc}", file=sys.stderr)
+        return 130
+    except SargassesError as exc:
+        _close(bar)
+        print(f"sargasses: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        _close(bar)
+        print("sargasses: interrupted; no output was written", file=sys.stderr)
+        return 130
+    _close(bar)
+    print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    return 0
+
+
+def _close(bar: Any) -> None:
+    if bar is not None:
+        bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,492 @@
+"""Tiled inference: a scene of any size through a model a few tiles at a time, blended without seams.
+
+The scene is cut into tiles (size and overlap from the model card). Tiles are read by a background thread a batch
+ahead of the model, run in batches, and blended into a buffer one tile-row high with weights that ramp down across
+the overlaps (every weight > 0, so scene borders covered by one tile need no special case). As soon as a tile row is
+done, the rows above the next tile row are final: they leave as a `Strip` and the buffer moves down. Memory
+therefore depends on the scene's width, never on its height, and never holds the scene.
+
+Edge tiles are moved back inside the scene (the last tile of a row ends at the scene's edge); a scene smaller than a
+tile gets one tile rounded up to a multiple of 32 pixels, the padding read as nodata (0 for the model).
+Tiles with no valid pixel are not run.
+
+Scorers turn a batch of reflectance tiles into per-pixel scores: `TorchScorer` (CUDA / MPS / CPU, half precision on
+GPU where it keeps the result), `OnnxScorer` (ONNX Runtime on CPU, faster there: see docs/performance.md) and
+`BaselineScorer` (AFAI / FAI index, for `--method afai|fai`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import queue
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sargasses.errors import DetectionCancelled, SargassesError
+from sargasses.masking import exclusion_layers
+
+TILE_MULTIPLE = 32  # mfai's U-Nets pool 4-5 times: tiles whose sides are multiples of 32 need no padding
+HALF_TOLERANCE = 0.02  # half precision is used on GPU only if it changes no probability by more than this
+
+
+# --------------------------------------------------------------------------- the tile grid
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile origins along one axis: every `tile - overlap`, the last one moved back to end at the edge."""
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, length - tile, stride))
+    starts.append(length - tile)
+    return sorted(set(starts))
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    height: int
+    width: int
+    tile_h: int
+    tile_w: int
+    overlap: int
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    def tiles(self) -> Iterator[tuple[int, int, int]]:
+        """(tile-row index, row, col) in reading order."""
+        for i, row in enumerate(self.rows):
+            for col in self.cols:
+                yield i, row, col
+
+
+def tile_grid(height: int, width: int, tile_size: int, overlap: int) -> TileGrid:
+    """The tiles covering a height x width scene; a side smaller than a tile gets one tile (multiple of 32)."""
+    if height < 1 or width < 1:
+        raise SargassesError("the area to process is empty; check --extent and the input raster")
+    tile_h = min(tile_size, _round_up(height, TILE_MULTIPLE))
+    tile_w = min(tile_size, _round_up(width, TILE_MULTIPLE))
+    ov_h = min(overlap, tile_h // 4) if tile_h < tile_size else overlap
+    ov_w = min(overlap, tile_w // 4) if tile_w < tile_size else overlap
+    return TileGrid(
+        height,
+        width,
+        tile_h,
+        tile_w,
+        overlap,
+        tuple(tile_starts(height, tile_h, ov_h)),
+        tuple(tile_starts(width, tile_w, ov_w)),
+    )
+
+
+def blend_weights(tile_h: int, tile_w: int, overlap: int) -> np.ndarray:
+    """(tile_h, tile_w) float32 weights: 1 inside, ramping linearly down to 1/(overlap+1) at the tile's edges.
+
+    Neighbouring tiles' ramps cross in the overlap, so the blended result moves smoothly from one tile's
+    prediction to the next: no seam, and the unreliable border pixels of a tile count least.
+    """
+
+    def ramp(n: int) -> np.ndarray:
+        i = np.arange(n, dtype=np.float32)
+        ov = max(overlap, 0)
+        return np.minimum(1.0, np.minimum(i + 1, n - i) / (ov + 1)).astype(np.float32)
+
+    return np.outer(ramp(tile_h), ramp(tile_w)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- scorers
+class Scorer:
+    """Turns reflectance tiles into per-pixel scores (probabilities for a model; index values for baselines)."""
+
+    band_names: list[str]
+    description: str = ""
+
+    def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+        """(B, C, h, w) float32 reflectance with NaN at nodata, (B, h, w) bool -> (B, h, w) float32 (NaN: none)."""
+        raise NotImplementedError
+
+    def prepare(self, tile_h: int, tile_w: int) -> None:
+        """Called once the tile shape is known (ONNX needs it to export its graph)."""
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+@dataclass
+class DeviceChoice:
+    kind: str  # "cuda", "mps" or "cpu"
+    name: str  # for people: the GPU's name or the CPU's thread count
+
+
+def choose_device(requested: str = "auto") -> DeviceChoice:
+    """`auto` takes CUDA, then MPS (Apple), then the CPU; a device asked for but absent is an error."""
+    torch = _torch()
+    requested = (requested or "auto").lower()
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if requested not in ("auto", "cpu", "cuda", "mps") and not requested.startswith("cuda:"):
+        raise SargassesError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
+    if requested == "auto":
+        requested = "cuda" if cuda else "mps" if mps else "cpu"
+    if requested.startswith("cuda"):
+        if not cuda:
+            raise SargassesError("--device cuda was asked but PyTorch sees no CUDA GPU; use --device auto or cpu")
+        index = int(requested.split(":")[1]) if ":" in requested else 0
+        return DeviceChoice(requested, f"CUDA GPU {torch.cuda.get_device_name(index)}")
+    if requested == "mps":
+        if not mps:
+            raise SargassesError("--device mps was asked but PyTorch sees no Apple GPU; use --device auto or cpu")
+        return DeviceChoice("mps", "Apple GPU (MPS)")
+    return DeviceChoice("cpu", f"CPU ({torch.get_num_threads()} threads)")
+
+
+def _model_input(batch: np.ndarray) -> np.ndarray:
+    """Nodata is fed as 0: the card's contract (the caller replaces NaN by 0)."""
+    return np.nan_to_num(batch, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)
+
+
+class TorchScorer(Scorer):
+    """A loaded model file's module on a torch device; channels-last memory on CPU, fp16 autocast on GPU."""
+
+    def __init__(self, loaded: Any, device: DeviceChoice, half: bool | None = None, channels_last: bool = True):
+        torch = _torch()
+        self.loaded = loaded
+        self.band_names = list(loaded.card.band_names)
+        self.device = device
+        self.torch_device = torch.device(device.kind)
+        self.channels_last = channels_last and device.kind == "cpu"
+        module = loaded.module.to(self.torch_device)
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        self.module = module.eval()
+        self.half = False
+        if device.kind in ("cuda", "mps") and half is not False:
+            self.half = self._half_keeps_result() if half is None else True
+        precision = "fp16 autocast" if self.half else "fp32"
+        layout = ", channels-last" if self.channels_last else ""
+        self.description = f"torch {torch.__version__} on {device.name}, {precision}{layout}"
+
+    def _run(self, x: Any, half: bool) -> Any:
+        torch = _torch()
+        with torch.inference_mode():
+            if half:
+                with torch.autocast(self.device.kind, dtype=torch.float16):
+                    return self.module(x).float()
+            return self.module(x)
+
+    def _half_keeps_result(self) -> bool:
+        """Half precision only where it changes no probability by more than HALF_TOLERANCE on a test batch."""
+        torch = _torch()
+        generator = torch.Generator().manual_seed(0)
+        x = (torch.rand(2, len(self.band_names), 128, 128, generator=generator) * 0.15).to(self.torch_device)
+        try:
+            full = self._run(x, False)
+            half = self._run(x, True)
+        except Exception:
+            return False
+        return bool(torch.isfinite(half).all() and (full - half).abs().max().item() <= HALF_TOLERANCE)
+
+    def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+        torch = _torch()
+        x = torch.from_numpy(_model_input(batch)).to(self.torch_device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        try:
+            y = self._run(x, self.half)
+        except torch.cuda.OutOfMemoryError:
+            if x.shape[0] == 1:
+                raise SargassesError(
+                    "the GPU ran out of memory on a single tile; use --device cpu or a smaller --tile-size"
+                ) from None
+            torch.cuda.empty_cache()
+            half = x.shape[0] // 2
+            return np.concatenate(
+                [self.score(batch[:half], excluded[:half]), self.score(batch[half:], excluded[half:])]
+            )
+        return y[:, 0].float().cpu().numpy()
+
+
+class OnnxScorer(Scorer):
+    """The same module exported to ONNX (in memory) and run by ONNX Runtime on the CPU."""
+
+    def __init__(self, loaded: Any, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.loaded = loaded
+        self.band_names = list(loaded.card.band_names)
+        self.threads = threads or _cpu_threads()
+        self.session = None
+        self.shape: tuple[int, int] | None = None
+        self.description = f"ONNX Runtime {ort.__version__} on CPU ({self.threads} threads), fp32"
+
+    def prepare(self, tile_h: int, tile_w: int) -> None:
+        if self.shape == (tile_h, tile_w) and self.session is not None:
+            return
+        self.session = onnx_session(self.loaded, tile_h, tile_w, self.threads)
+        self.shape = (tile_h, tile_w)
+
+    def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+        if self.session is None or self.shape != batch.shape[2:]:
+            self.prepare(*batch.shape[2:])
+        (y,) = self.session.run(None, {"reflectance": _model_input(batch)})
+        return y[:, 0]
+
+
+def _cpu_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def onnx_bytes(loaded: Any, tile_h: int, tile_w: int) -> bytes:
+    """The probability module as an ONNX graph for (batch, C, tile_h, tile_w) inputs, batch dynamic."""
+    torch = _torch()
+    module = loaded.module.to("cpu").eval()
+    sample = torch.zeros(1, len(loaded.card.band_names), tile_h, tile_w)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (sample,),
+            buffer,
+            input_names=["reflectance"],
+            output_names=["probability"],
+            dynamic_axes={"reflectance": {0: "batch"}, "probability": {0: "batch"}},
+            opset_version=17,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    return buffer.getvalue()
+
+
+def onnx_session(loaded: Any, tile_h: int, tile_w: int, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(onnx_bytes(loaded, tile_h, tile_w), options, providers=["CPUExecutionProvider"])
+
+
+class BaselineScorer(Scorer):
+    """AFAI or FAI minus its median background (sargasses.baseline), NaN where excluded."""
+
+    def __init__(self, method: str, band_names: Sequence[str], background: bool = True) -> None:
+        from sargasses import baseline
+
+        self.baseline = baseline
+        self.method = method
+        self.band_names = list(band_names)
+        self.background = background
+        self.description = f"{method.upper()} index" + (" minus median background" if background else "")
+
+    def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [
+                self.baseline.baseline_scores(
+                    tile, self.band_names, self.method, background=self.background, exclusion=mask
+                )
+                for tile, mask in zip(batch, excluded, strict=True)
+            ]
+        ).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- running the grid
+@dataclass
+class Strip:
+    """Final rows [row, row + height) of the area, full width."""
+
+    row: int
+    score: np.ndarray  # (h, W) float32, NaN where nothing could be scored (nodata)
+    nodata: np.ndarray  # (h, W) bool
+    land: np.ndarray  # (h, W) bool (spectral test or the user's land mask)
+    cloud: np.ndarray  # (h, W) bool
+
+    @property
+    def height(self) -> int:
+        return self.score.shape[0]
+
+    @property
+    def excluded(self) -> np.ndarray:
+        return self.nodata | self.land | self.cloud
+
+
+@dataclass
+class _Tile:
+    index: int  # tile-row index
+    row: int
+    col: int
+    reflectance: np.ndarray
+    nodata: np.ndarray
+    land: np.ndarray
+    cloud: np.ndarray
+
+    @property
+    def empty(self) -> bool:
+        return bool(self.nodata.all())
+
+
+@dataclass
+class RunStats:
+    tiles: int = 0
+    tiles_run: int = 0
+    tiles_skipped: int = 0
+    batches: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ReadTile = Callable[[int, int, int, int], np.ndarray]  # (row, col, height, width) -> (C, h, w) reflectance
+ReadLand = Callable[[int, int, int, int], np.ndarray]  # (row, col, height, width) -> (h, w) bool
+
+
+def _reader(
+    grid: TileGrid,
+    read_tile: ReadTile,
+    band_names: Sequence[str],
+    batch_size: int,
+    read_land: ReadLand | None,
+    out: queue.Queue,
+    stop: threading.Event,
+) -> None:
+    """Background thread: read tiles and their exclusion masks, a batch at a time, ahead of the model."""
+    try:
+        batch: list[_Tile] = []
+        for index, row, col in grid.tiles():
+            if stop.is_set():
+                return
+            reflectance = read_tile(row, col, grid.tile_h, grid.tile_w)
+            layers = exclusion_layers(reflectance, band_names)
+            land = layers.land
+            if read_land is not None:
+                land = (land | read_land(row, col, grid.tile_h, grid.tile_w)) & ~layers.nodata
+            batch.append(_Tile(index, row, col, reflectance, layers.nodata, land, layers.cloud & ~land))
+            if len(batch) == batch_size:
+                out.put(batch)
+                batch = []
+        if batch:
+            out.put(batch)
+        out.put(None)
+    except BaseException as exc:  # handed to the main thread, which raises it
+        out.put(exc)
+
+
+def run_tiles(
+    grid: TileGrid,
+    read_tile: ReadTile,
+    scorer: Scorer,
+    batch_size: int = 2,
+    read_land: ReadLand | None = None,
+    on_tile: Callable[[int, int, np.ndarray], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+    stats: RunStats | None = None,
+) -> Iterator[Strip]:
+    """Score the whole grid, yielding final strips top to bottom (see the module docstring).
+
+    `on_tile(row, col, reflectance)` sees every tile read (the quicklook uses it); `progress(done, total)`
+    is called after every batch; `cancel` is checked between batches and raises DetectionCancelled.
+    """
+    stats = stats if stats is not None else RunStats()
+    stats.tiles = grid.count
+    scorer.prepare(grid.tile_h, grid.tile_w)
+    th, width = grid.tile_h, max(grid.width, grid.tile_w)
+    weights = blend_weights(grid.tile_h, grid.tile_w, grid.overlap)
+    acc = np.zeros((th, width), np.float32)
+    wsum = np.zeros((th, width), np.float32)
+    nodata = np.ones((th, width), bool)
+    land = np.zeros((th, width), bool)
+    cloud = np.zeros((th, width), bool)
+    buffers = (acc, wsum, nodata, land, cloud)
+    fills = (0.0, 0.0, True, False, False)
+
+    def finish(top: int, bottom: int) -> Strip:
+        """Rows [top, bottom) of the area leave the buffer (which starts at `top`), and the buffer moves up."""
+        n = bottom - top
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(wsum[:n] > 0, acc[:n] / wsum[:n], np.nan).astype(np.float32)
+        strip_nodata = nodata[:n, : grid.width].copy()
+        score = score[:, : grid.width]
+        score[strip_nodata] = np.nan
+        strip = Strip(top, score, strip_nodata, land[:n, : grid.width].copy(), cloud[:n, : grid.width].copy())
+        for buffer, fill in zip(buffers, fills, strict=True):
+            buffer[: th - n] = buffer[n:] if n < th else buffer[:0]
+            buffer[max(th - n, 0) :] = fill
+        return strip
+
+    tiles: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_reader,
+        args=(grid, read_tile, scorer.band_names, batch_size, read_land, tiles, stop),
+        name="sargasses-tile-reader",
+        daemon=True,
+    )
+    thread.start()
+    done = 0
+    current = 0  # tile-row index whose rows the buffer holds
+    try:
+        while True:
+            item = tiles.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            if cancel is not None and cancel.is_set():
+                raise DetectionCancelled("detection cancelled; nothing was written")
+            run = [t for t in item if not t.empty]
+            scores = None
+            if run:
+                scores = scorer.score(
+                    np.stack([t.reflectance for t in run]), np.stack([t.nodata | t.land | t.cloud for t in run])
+                )
+                stats.batches += 1
+            stats.tiles_run += len(run)
+            stats.tiles_skipped += len(item) - len(run)
+            by_tile = {id(t): s for t, s in zip(run, scores if scores is not None else [], strict=False)}
+            for tile in item:
+                while tile.index != current:  # a new tile row: the rows above it are final
+                    top, bottom = grid.rows[current], min(grid.rows[current + 1], grid.height)
+                    yield finish(top, bottom)
+                    current += 1
+                r = tile.row - grid.rows[current]
+                rows = slice(r, r + grid.tile_h)
+                cols = slice(tile.col, tile.col + grid.tile_w)
+                nodata[rows, cols] = tile.nodata
+                land[rows, cols] = tile.land
+                cloud[rows, cols] = tile.cloud
+                if on_tile is not None:
+                    on_tile(tile.row, tile.col, tile.reflectance)
+                score = by_tile.get(id(tile))
+                if score is not None:
+                    finite = np.isfinite(score)
+                    acc[rows, cols] += np.where(finite, score * weights, 0.0)
+                    wsum[rows, cols] += np.where(finite, weights, 0.0)
+            done += len(item)
+            if progress is not None:
+                progress(done, grid.count)
+        yield finish(grid.rows[current], grid.height)
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                tiles.get(timeout=0.05)
+        thread.join()

@@ -1,0 +1,98 @@
+"""A false-colour PNG of the scene with the detected rafts outlined, built from the tiles as they are read.
+
+Colours: NIR (B8A, else B08) as red, red (B04) as green, green (B03) as blue: floating vegetation shows bright red
+on a dark sea, clouds white, land red-brown. Each channel is stretched between its 1st and 99th percentile over
+valid pixels. The image is the scene decimated to at most `max_size` pixels on its long side; rafts are outlined
+in yellow, one pixel wide; rafts under 3 image pixels across are ringed so that they still show.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from affine import Affine
+
+from sargasses.errors import SargassesError
+
+CHANNELS = (("B8A", "B08", "B07"), ("B04", "B05"), ("B03", "B02"))
+OUTLINE = (255, 230, 0)
+
+
+class Quicklook:
+    def __init__(self, height: int, width: int, band_names: Sequence[str], max_size: int = 2048) -> None:
+        self.height, self.width = height, width
+        self.factor = max(1, math.ceil(max(height, width) / max_size))
+        self.bands = [_pick(band_names, options) for options in CHANNELS]
+        self.image = np.full((3, -(-height // self.factor), -(-width // self.factor)), np.nan, dtype=np.float32)
+
+    def add_tile(self, row: int, col: int, reflectance: np.ndarray) -> None:
+        """Take the tile's pixels that fall on the decimated grid (tiles may overhang the scene)."""
+        f = self.factor
+        r0 = -(-row // f) * f - row  # first row of the tile on the grid
+        c0 = -(-col // f) * f - col
+        part = reflectance[:, r0::f, c0::f]
+        qr, qc = (row + r0) // f, (col + c0) // f
+        h = min(part.shape[1], self.image.shape[1] - qr)
+        w = min(part.shape[2], self.image.shape[2] - qc)
+        if h <= 0 or w <= 0:
+            return
+        for k, band in enumerate(self.bands):
+            if band is not None:
+                self.image[k, qr : qr + h, qc : qc + w] = part[band, :h, :w]
+
+    def render(self) -> np.ndarray:
+        """(h, w, 3) uint8, nodata black."""
+        out = np.zeros((*self.image.shape[1:], 3), dtype=np.uint8)
+        for k in range(3):
+            channel = self.image[k]
+            valid = np.isfinite(channel)
+            if not valid.any():
+                continue
+            low, high = np.percentile(channel[valid], [1, 99])
+            scaled = (channel - low) / max(high - low, 1e-6)
+            out[..., k] = np.where(valid, np.clip(scaled, 0, 1) * 255, 0).astype(np.uint8)
+        return out
+
+    def save(self, path: str | os.PathLike, geometries: Sequence[Any], transform: Affine) -> Path:
+        """Write the PNG with `geometries` (in the CRS of `transform`, the scene's) outlined; atomic."""
+        from PIL import Image, ImageDraw
+
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            raise SargassesError(f"the quicklook {path.name} must be a .png file")
+        image = Image.fromarray(self.render(), mode="RGB")
+        draw = ImageDraw.Draw(image)
+        to_image = Affine.scale(1.0 / self.factor) * ~transform
+        for geometry in geometries:
+            for polygon in getattr(geometry, "geoms", [geometry]):
+                if polygon.geom_type != "Polygon":
+                    continue
+                for ring in [polygon.exterior, *polygon.interiors]:
+                    xs, ys = np.asarray(ring.xy)
+                    px, py = to_image * (xs, ys)
+                    draw.line(list(zip(px.tolist(), py.tolist(), strict=True)), fill=OUTLINE, width=1)
+            x0, y0, x1, y1 = geometry.bounds
+            centre = geometry.centroid
+            small = max(abs(x1 - x0), abs(y1 - y0)) / (self.factor * abs(transform.a)) < 3
+            if small and not centre.is_empty:  # too small to see its outline: ring it
+                cx, cy = to_image * (centre.x, centre.y)
+                draw.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], outline=OUTLINE, width=1)
+        tmp = path.with_name(f".{path.name}.part")
+        try:
+            image.save(tmp, format="PNG")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+
+def _pick(band_names: Sequence[str], options: Sequence[str]) -> int | None:
+    for name in options:
+        if name in band_names:
+            return list(band_names).index(name)
+    return 0 if band_names else None

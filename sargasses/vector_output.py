@@ -1,0 +1,180 @@
+"""Writing the rafts: GeoPackage, shapefile or GeoJSON picked by the output's extension, never half-written.
+
+Every file is first written in a hidden temporary folder beside the output, then renamed into place (a rename within
+one folder is atomic), so an interrupted run never leaves a half-written file under the final name. A shapefile's
+sidecars (.shx, .dbf, .prj, .cpg) are moved first and the .shp last.
+
+Field names are at most 10 characters, so the shapefile keeps the same names as the other formats. Shapefiles are
+written in UTF-8 with a .cpg saying so. GeoJSON is written in WGS84 longitude/latitude as RFC 7946 requires;
+GeoPackage and shapefile keep the raster's CRS.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sargasses.errors import SargassesError
+
+DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg", ".shp")  # .shp last: it appears only when the rest is there
+STALE_SHAPEFILE_PARTS = (".qix", ".sbn", ".sbx", ".qpj", ".shp.xml")  # indexes of an old file, wrong for a new one
+
+# name -> (dtype, description); names fit a shapefile's 10 characters
+FIELDS: dict[str, tuple[str, str]] = {
+    "id": ("int32", "raft number in this output"),
+    "area_m2": ("float64", "area in square metres (on the ellipsoid)"),
+    "length_m": ("float64", "length along the filament in metres"),
+    "prob_mean": ("float64", "mean probability (index value for --method afai/fai)"),
+    "prob_max": ("float64", "maximum probability (index value for --method afai/fai)"),
+    "lon": ("float64", "centroid longitude (WGS84)"),
+    "lat": ("float64", "centroid latitude (WGS84)"),
+    "acq_date": ("object", "acquisition date (ISO 8601) when the input says it"),
+    "sensor": ("object", "sensor profile of the input"),
+    "product": ("object", "product id when the input says it"),
+    "model": ("object", "model name, or afai / fai"),
+    "model_ver": ("object", "model version"),
+}
+
+
+def vector_driver(path: str | os.PathLike) -> str:
+    """The OGR driver for an output path, or an error listing the extensions that work."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in DRIVERS:
+        raise SargassesError(
+            f"cannot tell the output format from {Path(path).name!r}; end the output name with .gpkg, .shp or .geojson"
+        )
+    return DRIVERS[suffix]
+
+
+def output_files(path: str | os.PathLike) -> list[Path]:
+    """Every file an output path stands for (a shapefile is several)."""
+    path = Path(path)
+    if vector_driver(path) == "ESRI Shapefile":
+        return [path.with_suffix(s) for s in SHAPEFILE_PARTS]
+    return [path]
+
+
+def rafts_frame(rafts: Sequence[Any], crs: Any, attributes: dict[str, Any]) -> Any:
+    """A GeoDataFrame of rafts (sargasses.vectorize.Raft) with the fields above; `attributes` fills the rest."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    records = {
+        "id": [i + 1 for i in range(len(rafts))],
+        "area_m2": [round(r.area_m2, 2) for r in rafts],
+        "length_m": [round(r.length_m, 2) for r in rafts],
+        "prob_mean": [round(r.score_mean, 5) for r in rafts],
+        "prob_max": [round(r.score_max, 5) for r in rafts],
+        "lon": [None if r.lon is None else round(r.lon, 7) for r in rafts],
+        "lat": [None if r.lat is None else round(r.lat, 7) for r in rafts],
+    }
+    for name in ("acq_date", "sensor", "product", "model", "model_ver"):
+        records[name] = [attributes.get(name)] * len(rafts)
+    frame = pd.DataFrame({name: pd.Series(records[name], dtype=FIELDS[name][0]) for name in FIELDS})
+    geometries = [shapely.geometry.MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in _polygonal(rafts)]
+    crs_value = None if crs is None else crs.to_wkt()
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometries, crs=crs_value), crs=crs_value)
+
+
+def _polygonal(rafts: Sequence[Any]) -> list[Any]:
+    """Polygons only: make_valid may return a collection with stray lines, which no polygon layer takes."""
+    import shapely
+
+    out = []
+    for raft in rafts:
+        g = raft.geometry
+        if g.geom_type == "GeometryCollection":
+            polys = [p for p in g.geoms if p.geom_type in ("Polygon", "MultiPolygon")]
+            g = shapely.union_all(polys) if polys else shapely.Polygon()
+        out.append(g)
+    return out
+
+
+def check_writable(path: str | os.PathLike, overwrite: bool) -> None:
+    """Before any work: the format is known, the folder can be written, and nothing is overwritten unasked."""
+    path = Path(path)
+    vector_driver(path)
+    check_target(path, overwrite, also=output_files(path))
+
+
+def check_target(path: Path, overwrite: bool, also: Sequence[Path] = ()) -> None:
+    """One output file (or its family): refuse an existing one unless overwrite; the folder must be writable."""
+    existing = [p for p in (also or [path]) if p.exists()]
+    if existing and not overwrite:
+        raise SargassesError(f"{existing[0]} already exists; add --overwrite to replace it, or choose another name")
+    if path.is_dir():
+        raise SargassesError(f"{path} is a folder; give a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SargassesError(f"cannot create the output folder {folder} ({exc.strerror}); choose another") from None
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        raise SargassesError(f"the output folder {folder} is not writable; choose a folder you can write to") from None
+
+
+class AtomicFolder:
+    """A hidden temporary folder beside the output; `commit` renames what was written into place."""
+
+    def __init__(self, target: str | os.PathLike) -> None:
+        self.target = Path(target)
+        folder = self.target.parent if str(self.target.parent) else Path(".")
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".part", dir=folder))
+
+    def path(self, name: str | None = None) -> Path:
+        return self.tmp / (name or self.target.name)
+
+    def commit(self, names: Sequence[str]) -> None:
+        folder = self.target.parent
+        for name in names:
+            source = self.tmp / name
+            if source.exists():
+                os.replace(source, folder / name)
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> AtomicFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()  # nothing left after a commit; everything removed after an error
+
+
+def write_rafts(frame: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write a rafts GeoDataFrame to `path` (format from the extension), atomically."""
+    import pyogrio
+
+    path = Path(path)
+    driver = vector_driver(path)
+    check_writable(path, overwrite)
+    if driver == "GeoJSON" and frame.crs is not None:
+        frame = frame.to_crs("EPSG:4326")
+    with AtomicFolder(path) as tmp:
+        options: dict[str, Any] = {}
+        if driver == "ESRI Shapefile":
+            options["encoding"] = "UTF-8"
+        if driver == "GeoJSON":
+            options["layer_options"] = {"RFC7946": "YES", "WRITE_NAME": "NO"}
+        if driver == "GPKG":
+            options["layer"] = "rafts"
+        pyogrio.write_dataframe(
+            frame, tmp.path(), driver=driver, geometry_type="MultiPolygon", promote_to_multi=True, **options
+        )
+        if driver == "ESRI Shapefile":
+            for stale in STALE_SHAPEFILE_PARTS:
+                path.with_suffix(stale).unlink(missing_ok=True)
+            tmp.commit([path.with_suffix(s).name for s in SHAPEFILE_PARTS])
+        else:
+            tmp.commit([path.name])
+    return path

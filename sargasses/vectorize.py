@@ -1,0 +1,256 @@
+"""From a detection mask to raft polygons with their attributes, strip by strip.
+
+`RaftCollector` takes the mask and the scores a strip at a time (top to bottom, as inference produces them) and
+labels 8-connected groups of pixels: a filament one pixel wide running diagonally is one raft. A raft still touching
+the strip's last row may continue below: its rows are kept and labelled again with the next strip; every other raft
+is final, is polygonized (holes kept) and measured, and its pixels leave memory. So memory follows the rafts'
+height, not the scene's.
+
+Measures are true metres whatever the raster's CRS: each raft's pixel size is measured on the ellipsoid (WGS84
+geodesics) at its centroid. area_m2 is the raft's pixel count times that pixel area, which is the area of the
+unsimplified polygon; length_m is the longest path through the raft's pixels (8-neighbour steps), plus one pixel,
+so a straight filament N pixels long measures N pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+
+EIGHT = np.ones((3, 3), dtype=bool)
+MAX_PATH_PIXELS = 400_000  # larger blobs (not filaments) take their bounding-box diagonal as length
+
+
+@dataclass
+class Raft:
+    geometry: Any  # shapely (Multi)Polygon in the raster's CRS
+    pixels: int
+    area_m2: float
+    length_m: float
+    score_mean: float
+    score_max: float
+    lon: float | None
+    lat: float | None
+    row: int = 0  # top row of the raft, for ordering
+    col: int = 0
+
+
+@dataclass
+class PixelMetric:
+    """Converts the raster's pixels to true metres near any point."""
+
+    transform: Affine
+    crs: Any  # rasterio CRS or None
+    _to_lonlat: Any = field(default=None, init=False)
+    _geod: Any = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        from pyproj import Geod, Transformer
+
+        self._geod = Geod(ellps="WGS84")
+        if self.crs is not None:
+            self._to_lonlat = Transformer.from_crs(self.crs.to_wkt(), "EPSG:4326", always_xy=True)
+
+    @property
+    def georeferenced(self) -> bool:
+        return self._to_lonlat is not None
+
+    def lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._to_lonlat.transform(x, y)
+
+    def pixel_steps(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Metres of one pixel step along x, along y, and the pixel's area (m2), at pixel centres (rows, cols)."""
+        rows = np.asarray(rows, dtype=np.float64) + 0.5
+        cols = np.asarray(cols, dtype=np.float64) + 0.5
+        t = self.transform
+        if not self.georeferenced:  # no CRS: take the transform's units as metres
+            dx = np.full(rows.shape, np.hypot(t.a, t.d))
+            dy = np.full(rows.shape, np.hypot(t.b, t.e))
+            return dx, dy, dx * dy * abs(np.sin(np.arctan2(t.d, t.a) - np.arctan2(t.e, t.b)))
+        x0, y0 = t * (cols, rows)
+        x1, y1 = t * (cols + 1, rows)
+        x2, y2 = t * (cols, rows + 1)
+        lon0, lat0 = self.lonlat(x0, y0)
+        lon1, lat1 = self.lonlat(x1, y1)
+        lon2, lat2 = self.lonlat(x2, y2)
+        az1, _, dx = self._geod.inv(lon0, lat0, lon1, lat1)
+        az2, _, dy = self._geod.inv(lon0, lat0, lon2, lat2)
+        angle = np.radians(np.asarray(az2) - np.asarray(az1))
+        return np.asarray(dx), np.asarray(dy), np.asarray(dx) * np.asarray(dy) * np.abs(np.sin(angle))
+
+    def metres_to_crs(self, metres: float) -> float:
+        """A distance in metres as CRS units near the raster's first pixel (for simplification tolerances)."""
+        dx, _, _ = self.pixel_steps(np.array([0]), np.array([0]))
+        return float(metres * np.hypot(self.transform.a, self.transform.d) / dx[0])
+
+
+def filament_length(mask: np.ndarray, step_x: float, step_y: float) -> float:
+    """Longest shortest path through a component's pixels (8-neighbour steps), plus one pixel, in metres.
+
+    Two sweeps of Dijkstra: the farthest pixel from any pixel is one end of the longest path; the farthest pixel
+    from that end is the other. Exact for filaments (tree-like shapes), the longest extent for blobs.
+    """
+    rows, cols = np.nonzero(mask)
+    n = rows.size
+    if n == 0:
+        return 0.0
+    pixel = max(step_x, step_y)
+    if n == 1:
+        return float(pixel)
+    if n > MAX_PATH_PIXELS:
+        return float(np.hypot((np.ptp(rows) + 1) * step_y, (np.ptp(cols) + 1) * step_x))
+    index = np.full(mask.shape, -1, dtype=np.int64)
+    index[rows, cols] = np.arange(n)
+    h, w = mask.shape
+    sources, targets, costs = [], [], []
+    diagonal = float(np.hypot(step_x, step_y))
+    for dr, dc, cost in ((0, 1, step_x), (1, 0, step_y), (1, 1, diagonal), (1, -1, diagonal)):
+        r2, c2 = rows + dr, cols + dc
+        ok = (r2 < h) & (c2 >= 0) & (c2 < w)
+        j = np.full(n, -1, dtype=np.int64)
+        j[ok] = index[r2[ok], c2[ok]]
+        ok &= j >= 0
+        sources.append(np.arange(n)[ok])
+        targets.append(j[ok])
+        costs.append(np.full(int(ok.sum()), cost))
+    graph = coo_matrix(
+        (np.concatenate(costs), (np.concatenate(sources), np.concatenate(targets))), shape=(n, n)
+    ).tocsr()
+    first = dijkstra(graph, directed=False, indices=0)
+    end = int(np.argmax(np.where(np.isfinite(first), first, -1)))
+    second = dijkstra(graph, directed=False, indices=end)
+    return float(np.max(second[np.isfinite(second)]) + pixel)
+
+
+class RaftCollector:
+    """Streams (mask, score) strips in and gives finished rafts out; see the module docstring."""
+
+    def __init__(
+        self,
+        transform: Affine,
+        crs: Any,
+        width: int,
+        min_area_m2: float = 0.0,
+        simplify_m: float | None = None,
+        on_raft: Callable[[Raft], None] | None = None,
+    ) -> None:
+        self.transform = transform
+        self.crs = crs
+        self.width = width
+        self.min_area_m2 = float(min_area_m2 or 0.0)
+        self.metric = PixelMetric(transform, crs)
+        self.simplify_crs = self.metric.metres_to_crs(simplify_m) if simplify_m else None
+        self.rafts: list[Raft] = []
+        self.on_raft = on_raft
+        self.dropped_small = 0
+        self._row = 0  # first row held in the pending buffers
+        self._mask = np.zeros((0, width), dtype=bool)
+        self._score = np.zeros((0, width), dtype=np.float32)
+
+    def add(self, row: int, mask: np.ndarray, score: np.ndarray, last: bool = False) -> None:
+        """The strip starting at `row` (rows must arrive in order, without gaps)."""
+        if row != self._row + self._mask.shape[0]:
+            raise ValueError(f"strip at row {row} does not follow row {self._row + self._mask.shape[0]}")
+        mask = np.concatenate([self._mask, mask.astype(bool, copy=False)]) if self._mask.size else mask.astype(bool)
+        score = np.concatenate([self._score, score]) if self._score.size else score
+        labels, count = ndimage.label(mask, structure=EIGHT)
+        top = self._row
+        if count == 0:
+            self._row, self._mask, self._score = top + mask.shape[0], mask[:0], score[:0]
+            return
+        slices = ndimage.find_objects(labels)
+        height = mask.shape[0]
+        open_ids = [] if last else [i + 1 for i, s in enumerate(slices) if s is not None and s[0].stop == height]
+        closed = np.ones(count + 1, dtype=bool)
+        closed[0] = False
+        closed[open_ids] = False
+        if closed.any():
+            self._finish(labels, slices, closed, score, top)
+        if open_ids:
+            start = min(slices[i - 1][0].start for i in open_ids)
+            keep = np.isin(labels[start:], open_ids)
+            self._row = top + start
+            self._mask = keep
+            self._score = np.where(keep, score[start:], 0.0).astype(np.float32)
+        else:
+            self._row, self._mask, self._score = top + height, mask[:0], score[:0]
+
+    def finish(self) -> list[Raft]:
+        """Close what is still open (the last strip) and return every raft, top to bottom, left to right."""
+        if self._mask.shape[0]:
+            row, mask, score = self._row, self._mask, self._score
+            self._row, self._mask, self._score = row, mask[:0], score[:0]
+            self.add(row, mask, score, last=True)
+        self.rafts.sort(key=lambda r: (r.row, r.col))
+        return self.rafts
+
+    # ------------------------------------------------------------------ measuring and polygonizing
+    def _finish(self, labels: np.ndarray, slices: list, closed: np.ndarray, score: np.ndarray, top: int) -> None:
+        import shapely
+        from rasterio.features import shapes
+        from shapely.geometry import shape
+
+        ids = np.nonzero(closed)[0]
+        flat = labels.ravel()
+        counts = np.bincount(flat, minlength=closed.size)
+        safe_score = np.nan_to_num(score, nan=0.0).ravel()
+        sums = np.bincount(flat, weights=safe_score, minlength=closed.size)
+        maxima = ndimage.maximum(safe_score.reshape(labels.shape), labels, ids)
+        centres = np.array(
+            [[(s[0].start + s[0].stop) / 2.0, (s[1].start + s[1].stop) / 2.0] for s in (slices[i - 1] for i in ids)]
+        )
+        step_x, step_y, pixel_area = self.metric.pixel_steps(centres[:, 0] + top - 0.5, centres[:, 1] - 0.5)
+        areas = counts[ids] * pixel_area
+        big = areas >= self.min_area_m2
+        self.dropped_small += int((~big).sum())
+        if not big.any():
+            return
+        wanted = np.zeros(closed.size, dtype=bool)
+        wanted[ids[big]] = True
+        burn = np.where(wanted[labels], labels, 0).astype(np.int32)
+        region = self.transform * Affine.translation(0, top)
+        pieces: dict[int, list] = {}
+        for geom, value in shapes(burn, mask=burn > 0, connectivity=8, transform=region):
+            pieces.setdefault(int(value), []).append(shape(geom))
+        position = {int(i): k for k, i in enumerate(ids)}
+        labels_out = [int(label) for label in np.nonzero(wanted)[0]]
+        geometries = []
+        for label in labels_out:
+            parts = pieces.get(label, [])
+            geometry = parts[0] if len(parts) == 1 else shapely.union_all(parts)
+            if not geometry.is_valid:
+                geometry = shapely.make_valid(geometry)
+            if self.simplify_crs:
+                simplified = shapely.simplify(geometry, self.simplify_crs, preserve_topology=True)
+                if not simplified.is_empty and simplified.is_valid:
+                    geometry = simplified
+            geometries.append(geometry)
+        lons = lats = None
+        if self.metric.georeferenced:
+            centroids = shapely.centroid(np.array(geometries, dtype=object))
+            lons, lats = self.metric.lonlat(shapely.get_x(centroids), shapely.get_y(centroids))
+        for n, (label, geometry) in enumerate(zip(labels_out, geometries, strict=True)):
+            k = position[label]
+            s = slices[label - 1]
+            raft = Raft(
+                geometry=geometry,
+                pixels=int(counts[label]),
+                area_m2=float(areas[k]),
+                length_m=filament_length(labels[s] == label, float(step_x[k]), float(step_y[k])),
+                score_mean=float(sums[label] / counts[label]),
+                score_max=float(maxima[k]),
+                lon=None if lons is None else float(lons[n]),
+                lat=None if lats is None else float(lats[n]),
+                row=top + s[0].start,
+                col=s[1].start,
+            )
+            self.rafts.append(raft)
+            if self.on_raft is not None:
+                self.on_raft(raft)
