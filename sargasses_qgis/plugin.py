@@ -1,0 +1,143 @@
+"""The plugin object QGIS holds: actions (toolbar, Raster menu, layer context menu), dock, options page, provider.
+
+UI lives in ui/, background work in tasks (detection_task.py, engine_installer.py), Processing in processing/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from qgis.core import QgsApplication, QgsMapLayerType, QgsProject, QgsVectorLayer
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction
+
+from .engine_client import shared_engine
+from .paths import icon_path
+from .processing.provider import SargassesProvider
+from .results import RESULT_PROPERTY
+
+MENU = "&Sargasses"
+
+
+class SargassesPlugin:
+    def __init__(self, iface) -> None:
+        self.iface = iface  # None under qgis_process: only initProcessing() is called then
+        self.provider: SargassesProvider | None = None
+        self.dock = None
+        self.actions: list[QAction] = []
+        self.layer_actions: list[QAction] = []
+        self.options_factory = None
+        self.engine = shared_engine()
+
+    # ------------------------------------------------------------------ Processing
+    def initProcessing(self) -> None:
+        if self.provider is None:
+            self.provider = SargassesProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
+
+    # ------------------------------------------------------------------ GUI
+    def initGui(self) -> None:
+        self.initProcessing()
+        window = self.iface.mainWindow()
+        icon = QIcon(icon_path())
+        self.run_action = QAction(icon, "Detect Sargassum rafts…", window)
+        self.run_action.setObjectName("sargassesDetectAction")
+        self.run_action.setToolTip("Sargasses: find Sargassum rafts on the active image")
+        self.run_action.setCheckable(True)
+        self.run_action.toggled.connect(self._toggle_dock)
+        self.iface.addRasterToolBarIcon(self.run_action)
+        self.iface.addPluginToRasterMenu(MENU, self.run_action)
+
+        self.install_action = QAction("Install detection engine…", window)
+        self.install_action.triggered.connect(self.show_installer)
+        self.iface.addPluginToRasterMenu(MENU, self.install_action)
+        self.settings_action = QAction("Settings…", window)
+        self.settings_action.triggered.connect(self.show_settings)
+        self.iface.addPluginToRasterMenu(MENU, self.settings_action)
+        self.actions = [self.run_action, self.install_action, self.settings_action]
+
+        # The result layers' context menu: export without going through the dock.
+        for kind, label in (("shp", "Export to shapefile…"), ("gpkg", "Export to GeoPackage…")):
+            action = QAction(icon, label, window)
+            action.triggered.connect(lambda _checked=False, k=kind: self.export_active_layer(k))
+            self.iface.addCustomActionForLayerType(action, "Sargasses", QgsMapLayerType.VectorLayer, False)
+            self.layer_actions.append(action)
+        QgsProject.instance().layerWasAdded.connect(self._offer_layer_actions)
+        for layer in QgsProject.instance().mapLayers().values():
+            self._offer_layer_actions(layer)
+
+        from .ui.options_page import SargassesOptionsFactory
+
+        self.options_factory = SargassesOptionsFactory(self)
+        self.iface.registerOptionsWidgetFactory(self.options_factory)
+
+    def unload(self) -> None:
+        if self.iface is not None:
+            with contextlib.suppress(TypeError):
+                QgsProject.instance().layerWasAdded.disconnect(self._offer_layer_actions)
+            for action in self.actions:
+                self.iface.removePluginRasterMenu(MENU, action)
+            if self.actions:
+                self.iface.removeRasterToolBarIcon(self.run_action)
+            for action in self.layer_actions:
+                self.iface.removeCustomActionForLayerType(action)
+            if self.options_factory is not None:
+                self.iface.unregisterOptionsWidgetFactory(self.options_factory)
+            if self.dock is not None:
+                self.dock.shutdown()
+                self.iface.removeDockWidget(self.dock)
+                self.dock.deleteLater()
+                self.dock = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
+        self.engine.shutdown()
+
+    # ------------------------------------------------------------------ actions
+    def show_dock(self):
+        """Open the dock (creating it on first use) and return it."""
+        if self.dock is None:
+            from .ui.dock import SargassesDock
+
+            self.dock = SargassesDock(self.iface, self.engine, self)
+            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            self.dock.visibilityChanged.connect(self.run_action.setChecked)
+        self.dock.show()
+        self.dock.raise_()
+        self.run_action.setChecked(True)
+        return self.dock
+
+    def _toggle_dock(self, checked: bool) -> None:
+        if checked:
+            self.show_dock()
+        elif self.dock is not None:
+            self.dock.hide()
+
+    def show_installer(self) -> None:
+        from .ui.installer_dialog import InstallerDialog
+
+        dialog = InstallerDialog(self.iface.mainWindow(), on_installed=self._engine_installed)
+        dialog.show()
+        dialog.start()
+        self._installer_dialog = dialog  # keep it alive while it runs
+
+    def _engine_installed(self) -> None:
+        self.engine.shutdown()  # the next run uses the new engine
+        if self.dock is not None:
+            self.dock.refresh_engine()
+
+    def show_settings(self) -> None:
+        self.iface.showOptionsDialog(self.iface.mainWindow(), currentPage="sargassesOptions")
+
+    def _offer_layer_actions(self, layer) -> None:
+        if isinstance(layer, QgsVectorLayer) and layer.customProperty(RESULT_PROPERTY):
+            for action in self.layer_actions:
+                self.iface.addCustomActionForLayer(action, layer)
+
+    def export_active_layer(self, kind: str) -> None:
+        from .ui.export_dialog import export_with_dialog
+
+        layer = self.iface.activeLayer()
+        if isinstance(layer, QgsVectorLayer):
+            export_with_dialog(self.iface, layer, kind)

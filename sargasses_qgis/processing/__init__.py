@@ -1,0 +1,1 @@
+"""The Processing side of the plugin: provider `sargasses`, algorithm `sargasses:detect`."""

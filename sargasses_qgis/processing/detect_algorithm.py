@@ -1,0 +1,206 @@
+"""`sargasses:detect`: a raster in, the Sargassum rafts out as polygons, through the detection engine.
+
+The engine writes its own vector file in a temporary folder; its features are copied into the algorithm's sink,
+so that every destination QGIS offers works (a file of any format, a temporary layer, a GeoPackage table).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (
+    QgsApplication,
+    QgsFeatureSink,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingUtils,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtGui import QIcon
+
+from ..detection_run import DetectionCancelled, DetectionJob, execute
+from ..engine_client import EngineError, shared_engine
+from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M, METHODS
+from ..paths import bundled_model, icon_path
+from ..raster_input import InputError, automatic_plan
+
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+
+class DetectAlgorithm(QgsProcessingAlgorithm):
+    INPUT = "INPUT"
+    OUTPUT = "OUTPUT"
+    MODEL = "MODEL"
+    METHOD = "METHOD"
+    THRESHOLD = "THRESHOLD"
+    MIN_AREA = "MIN_AREA"
+    EXTENT = "EXTENT"
+    PROBABILITIES = "PROBABILITIES"
+    DEVICE = "DEVICE"
+    RAFT_COUNT = "RAFT_COUNT"
+    AREA_KM2 = "AREA_KM2"
+
+    def name(self) -> str:
+        return "detect"
+
+    def displayName(self) -> str:
+        return "Detect Sargassum rafts"
+
+    def shortHelpString(self) -> str:
+        return (
+            "Finds Sargassum rafts on a multispectral image (Sentinel-2 L2A bands B02-B12 by default) with a "
+            "deep-learning segmentation model and returns them as polygons with their area, length, mean "
+            "probability, date and sensor.<br><br>"
+            "<b>Model</b>: a sargasses model file; empty for the bundled default model. "
+            "<b>Method</b>: the model, or a spectral index (AFAI/FAI) as a baseline without a model. "
+            "<b>Threshold</b>: the probability above which a pixel is Sargassum; empty for the model's own. "
+            "<b>Minimum area</b>: smaller rafts are dropped (m²). "
+            "<b>Extent</b>: only this part of the image. "
+            "<b>Probabilities</b>: also write the probability raster.<br><br>"
+            "Detection runs in the sargasses detection engine, a separate Python environment "
+            "(Settings > Options > Sargasses)."
+        )
+
+    def icon(self) -> QIcon:
+        return QIcon(icon_path())
+
+    def createInstance(self) -> DetectAlgorithm:
+        return DetectAlgorithm()
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Image (Sentinel-2 bands)"))
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.MODEL, "Model file (empty: the bundled model)", extension="pt", optional=True
+            )
+        )
+        method = QgsProcessingParameterEnum(self.METHOD, "Method", options=METHODS, defaultValue=0)
+        method.setFlags(method.flags() | method.FlagAdvanced)
+        self.addParameter(method)
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.THRESHOLD,
+                "Probability threshold (empty: the model's own)",
+                type=QgsProcessingParameterNumber.Double,
+                minValue=0.0,
+                maxValue=1.0,
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.MIN_AREA,
+                "Minimum raft area (m²)",
+                type=QgsProcessingParameterNumber.Double,
+                minValue=0.0,
+                defaultValue=0.0,
+            )
+        )
+        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Area (empty: the whole image)", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=DEVICES, defaultValue=0))
+        self.addParameter(
+            QgsProcessingParameterFeatureSink(self.OUTPUT, "Sargassum rafts", QgsProcessing.TypeVectorPolygon)
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(
+                self.PROBABILITIES, "Probabilities", optional=True, createByDefault=False
+            )
+        )
+        self.addOutput(QgsProcessingOutputNumber(self.RAFT_COUNT, "Number of rafts"))
+        self.addOutput(QgsProcessingOutputNumber(self.AREA_KM2, "Area of the rafts (km²)"))
+
+    def processAlgorithm(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> dict[str, Any]:
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None or not layer.isValid():
+            raise QgsProcessingException("The input image cannot be read: choose a raster layer or file.")
+        method = METHODS[self.parameterAsEnum(parameters, self.METHOD, context)]
+        model = self.parameterAsFile(parameters, self.MODEL, context)
+        if method == "model" and not model and bundled_model() is not None:
+            model = str(bundled_model())
+        area = None
+        if parameters.get(self.EXTENT):
+            area = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
+        options: dict[str, Any] = {
+            "method": method,
+            "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+            "min_area": self.parameterAsDouble(parameters, self.MIN_AREA, context),
+            "overwrite": True,  # the engine writes into this run's own temporary folder
+        }
+        if method == "model" and model:
+            options["model"] = model
+        if parameters.get(self.THRESHOLD) is not None and parameters.get(self.THRESHOLD) != "":
+            options["threshold"] = self.parameterAsDouble(parameters, self.THRESHOLD, context)
+        if area is not None:
+            options["extent"] = [area.xMinimum(), area.yMinimum(), area.xMaximum(), area.yMaximum()]
+        probabilities = None
+        if parameters.get(self.PROBABILITIES):
+            probabilities = self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context) or None
+
+        manager = shared_engine()
+        try:
+            model_bands, gsd = list(DEFAULT_BANDS), DEFAULT_GSD_M
+            plan = automatic_plan(layer, model_bands, gsd, area)
+            work_dir = Path(QgsProcessingUtils.tempFolder()) / f"sargasses_{dt.datetime.now():%Y%m%d_%H%M%S_%f}"
+            job = DetectionJob(
+                layer_name=layer.name(),
+                plan=plan,
+                options=options,
+                work_dir=work_dir,
+                output=work_dir / "rafts.gpkg",
+                probabilities=Path(probabilities) if probabilities else None,
+            )
+            last = [""]
+
+            def progress(fraction: float, message: str) -> None:
+                feedback.setProgress(100.0 * fraction)
+                if message != last[0]:
+                    last[0] = message
+                    feedback.pushInfo(message)
+
+            outcome = execute(job, manager, progress, feedback.isCanceled, feedback)
+        except DetectionCancelled as exc:
+            raise QgsProcessingException(f"Cancelled: {exc}") from None
+        except (EngineError, InputError) as exc:
+            raise QgsProcessingException(str(exc)) from None
+        finally:
+            if QgsApplication.instance() is not None and QgsApplication.instance().platform() == "qgis_process":
+                manager.shutdown()  # one run per process: do not leave the engine behind
+
+        rafts = QgsVectorLayer(str(outcome.output), "rafts", "ogr")
+        if not rafts.isValid():
+            raise QgsProcessingException(f"The engine's output {outcome.output} cannot be read.")
+        sink, dest_id = self.parameterAsSink(
+            parameters, self.OUTPUT, context, rafts.fields(), rafts.wkbType(), rafts.crs()
+        )
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+        count = 0
+        for feature in rafts.getFeatures():
+            if feedback.isCanceled():
+                break
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            count += 1
+        summary = outcome.summary
+        area_km2 = float(summary.get("area_km2") or summary.get("total_area_km2") or 0.0)
+        feedback.pushInfo(
+            f"{count} raft(s), {area_km2:.4f} km², on {summary.get('device', '?')}, in {outcome.seconds:.1f} s"
+        )
+        results: dict[str, Any] = {self.OUTPUT: dest_id, self.RAFT_COUNT: count, self.AREA_KM2: area_km2}
+        if probabilities:
+            results[self.PROBABILITIES] = probabilities
+        return results

@@ -1,0 +1,80 @@
+"""A finished run in the project: the rafts (styled), the probabilities (optional), in a group named after the run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import QgsLayerTreeGroup, QgsProject, QgsRasterLayer, QgsVectorLayer
+
+from .detection_run import DetectionOutcome
+from .log import log_warning
+from .paths import resource
+
+RAFTS_STYLE = "rafts.qml"
+PROBABILITIES_STYLE = "probabilities.qml"
+RESULT_PROPERTY = "sargasses/run"  # custom property on result layers: the layer context menu's export acts on them
+
+
+def add_result_layers(
+    outcome: DetectionOutcome, run_name: str, project: QgsProject | None = None
+) -> tuple[QgsLayerTreeGroup, QgsVectorLayer, QgsRasterLayer | None]:
+    project = project or QgsProject.instance()
+    rafts = QgsVectorLayer(str(outcome.output), "Sargassum rafts", "ogr")
+    if not rafts.isValid():
+        raise RuntimeError(f"the result {outcome.output} cannot be read")
+    _style(rafts, RAFTS_STYLE)
+    rafts.setCustomProperty(RESULT_PROPERTY, run_name)
+    probabilities = None
+    if outcome.probabilities is not None and outcome.probabilities.exists():
+        probabilities = QgsRasterLayer(str(outcome.probabilities), "Sargassum probability", "gdal")
+        if probabilities.isValid():
+            _style(probabilities, PROBABILITIES_STYLE)
+            probabilities.setCustomProperty(RESULT_PROPERTY, run_name)
+        else:
+            log_warning(f"the probability raster {outcome.probabilities} cannot be read")
+            probabilities = None
+    root = project.layerTreeRoot()
+    group = root.insertGroup(0, run_name)
+    project.addMapLayer(rafts, False)
+    group.addLayer(rafts)
+    if probabilities is not None:
+        project.addMapLayer(probabilities, False)
+        group.addLayer(probabilities)
+    return group, rafts, probabilities
+
+
+def _style(layer, name: str) -> None:
+    path = resource(name)
+    if not path.is_file():
+        log_warning(f"style {path} is missing; the layer keeps QGIS's default style")
+        return
+    message, ok = layer.loadNamedStyle(str(path))
+    if not ok:
+        log_warning(f"style {path} could not be applied: {message}")
+    layer.triggerRepaint()
+
+
+def raft_count(summary: dict[str, Any]) -> int:
+    for key in ("rafts_in_area", "rafts", "raft_count", "features", "count"):
+        if key in summary and summary[key] is not None:
+            return int(summary[key])
+    return 0
+
+
+def raft_area_km2(summary: dict[str, Any]) -> float:
+    for key in ("area_km2_in_area", "area_km2", "total_area_km2"):
+        if key in summary and summary[key] is not None:
+            return float(summary[key])
+    return 0.0
+
+
+def summary_text(outcome: DetectionOutcome, device_name: str = "") -> str:
+    """One line for the message bar: rafts, km², device, time."""
+    summary = outcome.summary
+    count = raft_count(summary)
+    device = device_name or str(summary.get("device_name") or summary.get("device") or "?")
+    warm = " (warm engine)" if int(summary.get("engine_run") or 1) > 1 else ""
+    return (
+        f"{count} raft{'s' if count != 1 else ''}, {raft_area_km2(summary):.4g} km², "
+        f"on {device}, in {outcome.seconds:.1f} s{warm}"
+    )

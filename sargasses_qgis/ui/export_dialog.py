@@ -1,0 +1,31 @@
+"""Asking where to export a result layer (QGIS's file dialog asks before overwriting), then writing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import Qgis, QgsSettings, QgsVectorLayer
+from qgis.PyQt.QtWidgets import QFileDialog
+
+from ..log import log_info
+from ..vector_export import FORMATS, ExportError, export_layer
+
+_LAST_DIR = "sargasses/export_dir"
+
+
+def export_with_dialog(iface, layer: QgsVectorLayer, kind: str) -> Path | None:
+    _, file_filter = FORMATS[kind]
+    settings = QgsSettings()
+    start = Path(settings.value(_LAST_DIR, str(Path.home()))) / f"sargassum_rafts.{kind}"
+    path, _ = QFileDialog.getSaveFileName(iface.mainWindow(), f"Export {layer.name()}", str(start), file_filter)
+    if not path:
+        return None
+    try:
+        written = export_layer(layer, path, kind)
+    except ExportError as exc:
+        iface.messageBar().pushMessage("Sargasses", str(exc), Qgis.Critical, 0)
+        return None
+    settings.setValue(_LAST_DIR, str(written.parent))
+    log_info(f"exported {layer.name()} to {written}")
+    iface.messageBar().pushMessage("Sargasses", f"Exported {layer.featureCount()} rafts to {written}", Qgis.Success, 6)
+    return written

@@ -1,0 +1,36 @@
+"""Export a result layer to a shapefile or a GeoPackage the user picks (dock button and layer context menu)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import QgsProject, QgsVectorFileWriter, QgsVectorLayer
+
+FORMATS = {
+    "shp": ("ESRI Shapefile", "ESRI Shapefile (*.shp)"),
+    "gpkg": ("GPKG", "GeoPackage (*.gpkg)"),
+}
+
+
+class ExportError(Exception):
+    pass
+
+
+def export_layer(layer: QgsVectorLayer, path: str | Path, kind: str) -> Path:
+    """Write `layer` to `path` as `kind` ("shp" or "gpkg"); the caller asked before overwriting."""
+    driver, _ = FORMATS[kind]
+    path = Path(path)
+    if path.suffix.lower() != f".{kind}":
+        path = path.with_suffix(f".{kind}")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = driver
+    options.fileEncoding = "UTF-8"
+    options.layerName = path.stem
+    options.actionOnExistingFile = QgsVectorFileWriter.CreateOrOverwriteFile
+    result = QgsVectorFileWriter.writeAsVectorFormatV2(
+        layer, str(path), QgsProject.instance().transformContext(), options
+    )
+    error, message = result[0], result[1]
+    if error != QgsVectorFileWriter.NoError:
+        raise ExportError(f"{layer.name()} could not be written to {path}: {message}")
+    return path

@@ -1,0 +1,108 @@
+"""Shared fixtures of the QGIS tests: a QGIS profile of their own, the plugin, the engine, synthetic scenes.
+
+Run with QGIS's Python (see the Makefile): `SARGASSES_PYTHON` names the core environment's Python, which is both
+the detection engine and the tool that writes and scores synthetic scenes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))  # sargasses_qgis, as QGIS finds it in its plugins folder
+sys.path.append("/usr/share/qgis/python/plugins")  # QGIS's `processing` package
+
+ENGINE_PYTHON = os.environ.get("SARGASSES_PYTHON", "")
+
+
+def engine_python_or_fail() -> str:
+    if not ENGINE_PYTHON or not Path(ENGINE_PYTHON).exists():
+        pytest.fail("SARGASSES_PYTHON must name the core environment's python (make test sets it)")
+    return ENGINE_PYTHON
+
+
+@dataclass
+class Scene:
+    tif: Path
+    label: Path
+    planted: dict
+    method: str  # what finds its rafts: the bundled model when there is one, else the AFAI baseline
+
+
+def make_scene(folder: Path, seed: int = 7, size: int = 512, kind: str = "clean") -> Scene:
+    python = engine_python_or_fail()
+    command = [python, "-m", "sargasses", "synth", str(folder), "--count", "1", "--seed", str(seed)]
+    subprocess.run(
+        [*command, "--size", str(size), "--kind", kind, "--overwrite"],
+        check=True,
+        capture_output=True,
+    )
+    stem = folder / f"scene_{seed:04d}"
+    has_model = (ROOT / "resources" / "default_model.pt").is_file()
+    return Scene(
+        stem.with_suffix(".tif"),
+        folder / f"{stem.name}_label.tif",
+        json.loads(stem.with_suffix(".json").read_text()),
+        "model" if has_model else "afai",
+    )
+
+
+def score(vector: Path | str, scene: Scene) -> dict:
+    """Pixel and object scores of `vector` against the scene's labels, computed by the core environment."""
+    done = subprocess.run(
+        [engine_python_or_fail(), str(HERE / "score_rafts.py"), str(vector), str(scene.label)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def wait_for(condition, timeout: float = 120.0, step_ms: int = 20) -> bool:
+    """Process Qt events until `condition()` holds (tasks report back through the event loop)."""
+    from qgis.PyQt.QtCore import QCoreApplication, QEventLoop, QThread
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        QCoreApplication.processEvents(QEventLoop.AllEvents, step_ms)
+        if condition():
+            return True
+        QThread.msleep(5)
+    return condition()
+
+
+@pytest.fixture(scope="session")
+def engine_python() -> str:
+    return engine_python_or_fail()
+
+
+@pytest.fixture(scope="session")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    return make_scene(tmp_path_factory.mktemp("scene"))
+
+
+@pytest.fixture(scope="session")
+def plugin(qgis_iface, qgis_processing, engine_python):
+    """The plugin as QGIS starts it (classFactory, initGui), with SARGASSES_PYTHON as its engine.
+
+    pytest-qgis gives the tests their own settings folder (.qgis-settings here); the plugin's keys start empty.
+    """
+    from qgis.core import QgsSettings
+
+    from sargasses_qgis import classFactory
+
+    QgsSettings().remove("sargasses")
+
+    instance = classFactory(qgis_iface)
+    instance.initGui()
+    yield instance
+    instance.unload()

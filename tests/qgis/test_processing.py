@@ -1,0 +1,109 @@
+"""`sargasses:detect` through Processing: processing.run in QGIS's Python, and qgis_process as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, score
+from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsRasterLayer, QgsVectorLayer
+
+
+def test_provider_and_algorithm_are_registered(plugin) -> None:
+    registry = QgsApplication.processingRegistry()
+    assert registry.providerById("sargasses") is not None
+    algorithm = registry.algorithmById("sargasses:detect")
+    assert algorithm is not None
+    names = {p.name() for p in algorithm.parameterDefinitions()}
+    assert {"INPUT", "OUTPUT", "MODEL", "THRESHOLD", "MIN_AREA", "EXTENT", "PROBABILITIES", "DEVICE"} <= names
+    optional = {p.name() for p in algorithm.parameterDefinitions() if p.flags() & p.FlagOptional}
+    assert {"MODEL", "THRESHOLD", "EXTENT", "PROBABILITIES"} <= optional
+
+
+def test_processing_run_writes_planted_rafts(plugin, scene, tmp_path: Path) -> None:
+    import processing
+
+    out = tmp_path / "rafts.shp"
+    prob = tmp_path / "prob.tif"
+    result = processing.run(
+        "sargasses:detect",
+        {
+            "INPUT": str(scene.tif),
+            "OUTPUT": str(out),
+            "METHOD": ["model", "afai", "fai"].index(scene.method),
+            "PROBABILITIES": str(prob),
+        },
+    )
+    assert Path(result["OUTPUT"]) == out and out.exists()
+    layer = QgsVectorLayer(str(out), "rafts", "ogr")
+    assert layer.isValid()
+    assert layer.crs().authid() == scene.planted["crs"] == "EPSG:32620"
+    assert layer.featureCount() == result["RAFT_COUNT"] > 0
+    assert "area_m2" in layer.fields().names()
+    scores = score(out, scene)
+    assert scores["precision"] > 0.9, scores
+    assert scores["object_recall"] > 0.75, scores
+    probabilities = QgsRasterLayer(str(prob), "p")
+    assert probabilities.isValid() and probabilities.width() == 512
+
+
+def test_processing_extent_limits_the_search(plugin, scene, tmp_path: Path) -> None:
+    import processing
+
+    layer = QgsRasterLayer(str(scene.tif), "scene")
+    full = layer.extent()
+    # The western half only: every raft found lies in it.
+    half = f"{full.xMinimum()},{full.center().x()},{full.yMinimum()},{full.yMaximum()} [EPSG:32620]"
+    out = tmp_path / "west.gpkg"
+    result = processing.run(
+        "sargasses:detect",
+        {"INPUT": str(scene.tif), "OUTPUT": str(out), "EXTENT": half, "METHOD": 1, "MIN_AREA": 0},
+    )
+    west = QgsVectorLayer(result["OUTPUT"], "west", "ogr")
+    assert west.featureCount() > 0
+    assert west.extent().xMaximum() <= full.center().x() + 1e-6
+
+
+QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/lib/qgis/qgis_process.bin"
+
+
+@pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed")
+def test_qgis_process_writes_a_shapefile(scene, engine_python, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    plugins = config / "profiles" / "default" / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "--dev", str(plugins)], check=True)
+    env = {
+        **os.environ,
+        "QGIS_CUSTOM_CONFIG_PATH": str(config),
+        "QT_QPA_PLATFORM": "offscreen",
+        "SARGASSES_PYTHON": engine_python,
+    }
+    subprocess.run([QGIS_PROCESS, "plugins", "enable", "sargasses_qgis"], env=env, check=True, capture_output=True)
+    out = tmp_path / "rafts.shp"
+    done = subprocess.run(
+        [
+            QGIS_PROCESS,
+            "run",
+            "sargasses:detect",
+            "--",
+            f"INPUT={scene.tif}",
+            f"OUTPUT={out}",
+            f"METHOD={['model', 'afai', 'fai'].index(scene.method)}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    layer = QgsVectorLayer(str(out), "rafts", "ogr")
+    assert layer.isValid()
+    assert layer.crs() == QgsCoordinateReferenceSystem("EPSG:32620")
+    scores = score(out, scene)
+    assert scores["features"] == layer.featureCount() > 0
+    assert scores["precision"] > 0.9 and scores["object_recall"] > 0.75, scores
