@@ -64,20 +64,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _progress_bar(quiet: bool) -> tuple[Any, Any]:
-    if quiet:
-        return None, None
-    from tqdm import tqdm
+class ProgressBar:
+    """A tqdm bar on stderr, opened at the first progress report (so an early error prints alone)."""
 
-    bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}", file=sys.stderr)
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
 
-    def update(fraction: float, message: str) -> None:
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1000, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}", file=sys.stderr)
         target = round(max(0.0, min(1.0, fraction)) * 1000)
-        if target > bar.n:
-            bar.update(target - bar.n)
-        bar.set_postfix_str(message[:60], refresh=True)
+        if target > self.bar.n:
+            self.bar.update(target - self.bar.n)
+        self.bar.set_postfix_str(message[:60], refresh=True)
 
-    return bar, update
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -124,29 +133,24 @@ def main(argv: list[str] | None = None) -> int:
         backend=args.backend,
         background=not args.no_background,
     )
-    bar, update = _progress_bar(args.quiet)
+    bar = ProgressBar(args.quiet)
     try:
-        summary = run_detection(options, progress=update, cancel=threading.Event())
+        summary = run_detection(options, progress=bar, cancel=threading.Event())
     except DetectionCancelled as exc:
-        _close(bar)
+        bar.close()
         print(f"sargasses: cancelled: {exc}", file=sys.stderr)
         return 130
     except SargassesError as exc:
-        _close(bar)
+        bar.close()
         print(f"sargasses: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        _close(bar)
+        bar.close()
         print("sargasses: interrupted; no output was written", file=sys.stderr)
         return 130
-    _close(bar)
+    bar.close()
     print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
     return 0
-
-
-def _close(bar: Any) -> None:
-    if bar is not None:
-        bar.close()
 
 
 if __name__ == "__main__":

@@ -171,8 +171,8 @@ class UserLandMask:
         from rasterio.features import rasterize
 
         transform = window_transform(Window(col, row, width, height), self.scene_transform)
-        x0, y0 = transform * (0, 0)
-        x1, y1 = transform * (width, height)
+        x0, y0 = transform @ (0, 0)
+        x1, y1 = transform @ (width, height)
         box = shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         hits = self._tree.query(box, predicate="intersects")
         if len(hits) == 0:

@@ -67,20 +67,20 @@ class Quicklook:
             raise SargassesError(f"the quicklook {path.name} must be a .png file")
         image = Image.fromarray(self.render(), mode="RGB")
         draw = ImageDraw.Draw(image)
-        to_image = Affine.scale(1.0 / self.factor) * ~transform
+        to_image = Affine.scale(1.0 / self.factor) @ ~transform
         for geometry in geometries:
             for polygon in getattr(geometry, "geoms", [geometry]):
                 if polygon.geom_type != "Polygon":
                     continue
                 for ring in [polygon.exterior, *polygon.interiors]:
                     xs, ys = np.asarray(ring.xy)
-                    px, py = to_image * (xs, ys)
+                    px, py = to_image @ (xs, ys)
                     draw.line(list(zip(px.tolist(), py.tolist(), strict=True)), fill=OUTLINE, width=1)
             x0, y0, x1, y1 = geometry.bounds
             centre = geometry.centroid
             small = max(abs(x1 - x0), abs(y1 - y0)) / (self.factor * abs(transform.a)) < 3
             if small and not centre.is_empty:  # too small to see its outline: ring it
-                cx, cy = to_image * (centre.x, centre.y)
+                cx, cy = to_image @ (centre.x, centre.y)
                 draw.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], outline=OUTLINE, width=1)
         tmp = path.with_name(f".{path.name}.part")
         try:

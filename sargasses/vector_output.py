@@ -100,7 +100,7 @@ def check_writable(path: str | os.PathLike, overwrite: bool) -> None:
     """Before any work: the format is known, the folder can be written, and nothing is overwritten unasked."""
     path = Path(path)
     vector_driver(path)
-    check_target(path, overwrite, also=output_files(path))
+    check_target(path, overwrite, also=[path, *output_files(path)])
 
 
 def check_target(path: Path, overwrite: bool, also: Sequence[Path] = ()) -> None:

@@ -25,7 +25,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 EIGHT = np.ones((3, 3), dtype=bool)
-MAX_PATH_PIXELS = 400_000  # larger blobs (not filaments) take their bounding-box diagonal as length
+MAX_PATH_PIXELS = 400_000
+SMALL_PIXELS = 48  # components up to this size get exact all-pairs paths instead of a sparse graph  # larger blobs (not filaments) take their bounding-box diagonal as length
 
 
 @dataclass
@@ -74,9 +75,9 @@ class PixelMetric:
             dx = np.full(rows.shape, np.hypot(t.a, t.d))
             dy = np.full(rows.shape, np.hypot(t.b, t.e))
             return dx, dy, dx * dy * abs(np.sin(np.arctan2(t.d, t.a) - np.arctan2(t.e, t.b)))
-        x0, y0 = t * (cols, rows)
-        x1, y1 = t * (cols + 1, rows)
-        x2, y2 = t * (cols, rows + 1)
+        x0, y0 = t @ (cols, rows)
+        x1, y1 = t @ (cols + 1, rows)
+        x2, y2 = t @ (cols, rows + 1)
         lon0, lat0 = self.lonlat(x0, y0)
         lon1, lat1 = self.lonlat(x1, y1)
         lon2, lat2 = self.lonlat(x2, y2)
@@ -106,6 +107,14 @@ def filament_length(mask: np.ndarray, step_x: float, step_y: float) -> float:
         return float(pixel)
     if n > MAX_PATH_PIXELS:
         return float(np.hypot((np.ptp(rows) + 1) * step_y, (np.ptp(cols) + 1) * step_x))
+    if n <= SMALL_PIXELS:  # small: all shortest paths at once (Floyd-Warshall), cheaper than building a graph
+        dy = np.abs(rows[:, None] - rows[None, :])
+        dx = np.abs(cols[:, None] - cols[None, :])
+        adjacent = (dy <= 1) & (dx <= 1)
+        cost = np.where(adjacent, np.hypot(dx * step_x, dy * step_y), np.inf)
+        for k in range(n):
+            np.minimum(cost, cost[:, k : k + 1] + cost[k : k + 1, :], out=cost)
+        return float(cost[np.isfinite(cost)].max() + pixel)
     index = np.full(mask.shape, -1, dtype=np.int64)
     index[rows, cols] = np.arange(n)
     h, w = mask.shape
@@ -215,7 +224,7 @@ class RaftCollector:
         wanted = np.zeros(closed.size, dtype=bool)
         wanted[ids[big]] = True
         burn = np.where(wanted[labels], labels, 0).astype(np.int32)
-        region = self.transform * Affine.translation(0, top)
+        region = self.transform @ Affine.translation(0, top)
         pieces: dict[int, list] = {}
         for geom, value in shapes(burn, mask=burn > 0, connectivity=8, transform=region):
             pieces.setdefault(int(value), []).append(shape(geom))

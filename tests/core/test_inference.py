@@ -1,0 +1,215 @@
+"""Tiled inference: the grid covers the scene, blending leaves no seams, tiling does not change the answer."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from detect_helpers import TRANSFORM, constant_model, random_model, water, write_scene
+
+from sargasses import detect
+from sargasses.detect import DetectOptions, run_detection
+from sargasses.errors import DetectionCancelled
+from sargasses.inference import blend_weights, tile_grid
+from sargasses.model_file import load_model_file
+
+
+def read(path):
+    with rasterio.open(path) as ds:
+        return ds.read(1), ds.transform, ds.crs
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (20, 300), (512, 512), (700, 1190), (1000, 513)])
+@pytest.mark.parametrize(("tile", "overlap"), [(64, 16), (512, 64)])
+def test_grid_covers_the_scene_with_tiles_inside_it(height, width, tile, overlap):
+    grid = tile_grid(height, width, tile, overlap)
+    assert grid.tile_h % 32 == 0 and grid.tile_w % 32 == 0
+    assert grid.tile_h <= tile and grid.tile_w <= tile
+    covered = np.zeros((height, width), bool)
+    for _, row, col in grid.tiles():
+        if height >= grid.tile_h:
+            assert 0 <= row <= height - grid.tile_h
+        if width >= grid.tile_w:
+            assert 0 <= col <= width - grid.tile_w
+        covered[row : row + grid.tile_h, col : col + grid.tile_w] = True
+    assert covered.all()
+    steps = np.diff(grid.rows)
+    assert (steps <= grid.tile_h - min(overlap, grid.tile_h // 4)).all()
+
+
+def test_blend_weights_are_positive_and_flat_inside():
+    w = blend_weights(64, 96, 16)
+    assert w.min() > 0 and w.max() == 1.0
+    assert (w[16:-16, 16:-16] == 1.0).all()
+    assert np.allclose(w, w[::-1, ::-1])
+
+
+@pytest.fixture(scope="module")
+def scene_with_nodata(tmp_path_factory):
+    """300 x 200 water with a nodata corner and a nodata stripe, so several tiles are all nodata."""
+    folder = tmp_path_factory.mktemp("inference")
+    sea = water(200, 300, seed=1)
+    sea[:, :70, :100] = np.nan
+    sea[:, 150:, :] = np.nan
+    return write_scene(folder / "scene.tif", sea), folder
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_constant_model_gives_a_constant_raster_across_tile_borders(scene_with_nodata, tmp_path, backend):
+    scene, _ = scene_with_nodata
+    model = constant_model(tmp_path / "constant.pt", logit=1.3, tile_size=64, overlap=16)
+    summary = run_detection(
+        DetectOptions(
+            str(scene),
+            str(tmp_path / "out.gpkg"),
+            model=str(model),
+            probabilities=str(tmp_path / "p.tif"),
+            device="cpu",
+            backend=backend,
+        )
+    )
+    prob, transform, crs = read(tmp_path / "p.tif")
+    nodata = np.isnan(water(200, 300)[0])  # no NaN there; the planted nodata follows
+    nodata[:70, :100] = True
+    nodata[150:, :] = True
+    assert np.array_equal(np.isnan(prob), nodata)
+    expected = 1.0 / (1.0 + np.exp(-1.3))
+    assert np.abs(prob[~nodata] - expected).max() < 1e-6
+    assert transform == TRANSFORM and crs.to_epsg() == 32620
+    assert summary["tiles"]["skipped_nodata"] > 0 and summary["tiles"]["run"] < summary["tiles"]["total"]
+
+
+@pytest.fixture(scope="module")
+def random_scene(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("random_scene")
+    rng = np.random.default_rng(5)
+    sea = water(256, 256, seed=2, noise=0.003)
+    sea[:, rng.random((256, 256)) > 0.98] += 0.05  # texture for the network to react to
+    return write_scene(folder / "scene.tif", sea.astype(np.float32)), folder
+
+
+def probabilities(scene, folder, model, tile_size, name, backend="torch"):
+    out = folder / f"{name}.tif"
+    run_detection(
+        DetectOptions(
+            str(scene),
+            str(folder / f"{name}.gpkg"),
+            model=str(model),
+            probabilities=str(out),
+            tile_size=tile_size,
+            device="cpu",
+            backend=backend,
+            overwrite=True,
+        )
+    )
+    return read(out)[0]
+
+
+def test_results_agree_across_tile_sizes_and_with_whole_image(random_scene, tmp_path):
+    scene, _ = random_scene
+    model = random_model(tmp_path / "random.pt", tile_size=128, overlap=32)
+    with rasterio.open(scene) as ds:
+        image = torch.from_numpy(ds.read())[None]
+    with torch.no_grad():
+        whole = load_model_file(model).module(image)[0, 0].numpy()
+    results = {t: probabilities(scene, tmp_path, model, t, f"t{t}") for t in (64, 128, 256)}
+    assert np.abs(results[256] - whole).max() < 1e-5  # one tile: the whole image
+    for tile in (64, 128):
+        diff = np.abs(results[tile] - whole)
+        # a tile sees less context than the whole image near its borders; blending keeps that small
+        assert diff.mean() < 0.01, (tile, diff.mean())
+        assert np.percentile(diff, 99) < 0.05, (tile, np.percentile(diff, 99))
+
+
+def test_torch_and_onnx_runtime_agree(random_scene, tmp_path):
+    scene, _ = random_scene
+    model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16, seed=3)
+    eager = probabilities(scene, tmp_path, model, 64, "torch", backend="torch")
+    onnx = probabilities(scene, tmp_path, model, 64, "onnx", backend="onnx")
+    assert np.abs(eager - onnx).max() < 1e-4
+
+
+def test_a_raster_smaller_than_a_tile_works(tmp_path):
+    scene = write_scene(tmp_path / "small.tif", water(20, 37))
+    model = constant_model(tmp_path / "c.pt", logit=-0.5, tile_size=512, overlap=64)
+    summary = run_detection(
+        DetectOptions(str(scene), str(tmp_path / "o.geojson"), model=str(model), probabilities=str(tmp_path / "p.tif"))
+    )
+    prob, transform, _ = read(tmp_path / "p.tif")
+    assert prob.shape == (20, 37) and transform == TRANSFORM
+    assert np.allclose(prob, 1 / (1 + np.exp(0.5)), atol=1e-6)
+    assert summary["tiles"]["total"] == 1 and summary["tiles"]["size"] == [32, 64]
+
+
+def test_extent_crops_and_keeps_georeferencing(random_scene, tmp_path):
+    scene, _ = random_scene
+    model = constant_model(tmp_path / "c.pt", logit=0.0, tile_size=64, overlap=16)
+    x0, y0 = TRANSFORM @ (40, 100)  # pixel (col 40, row 100) -> its upper-left corner
+    x1, y1 = TRANSFORM @ (140, 130)
+    run_detection(
+        DetectOptions(
+            str(scene),
+            str(tmp_path / "o.gpkg"),
+            model=str(model),
+            probabilities=str(tmp_path / "p.tif"),
+            extent=(x0, y1, x1, y0),
+        )
+    )
+    prob, transform, _ = read(tmp_path / "p.tif")
+    assert prob.shape == (30, 100)
+    assert transform == TRANSFORM @ TRANSFORM.translation(40, 100)
+
+
+def test_cancel_stops_and_leaves_nothing(random_scene, tmp_path):
+    scene, _ = random_scene
+    model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16)
+    out = tmp_path / "out"
+    out.mkdir()
+    cancel = threading.Event()
+
+    def progress(fraction, message):
+        if message.startswith("tile"):
+            cancel.set()
+
+    with pytest.raises(DetectionCancelled):
+        run_detection(
+            DetectOptions(
+                str(scene),
+                str(out / "rafts.shp"),
+                model=str(model),
+                probabilities=str(out / "p.tif"),
+                quicklook=str(out / "q.png"),
+                batch_size=1,
+            ),
+            progress=progress,
+            cancel=cancel,
+        )
+    assert list(out.iterdir()) == []
+
+
+def test_a_second_run_reuses_the_loaded_model(random_scene, tmp_path, monkeypatch):
+    import sargasses.model_file as model_file
+
+    scene, _ = random_scene
+    model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16)
+    detect.clear_cache()
+    calls = []
+    real = model_file.load_model_file
+
+    def counting(path, device="cpu"):
+        calls.append(path)
+        return real(path, device)
+
+    monkeypatch.setattr(model_file, "load_model_file", counting)
+    options = DetectOptions(str(scene), str(tmp_path / "o.gpkg"), model=str(model), overwrite=True)
+    run_detection(options)
+    run_detection(options)
+    assert len(calls) == 1
+    stat = model.stat()
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))  # the file may have changed
+    run_detection(options)
+    assert len(calls) == 2
