@@ -411,3 +411,38 @@ def make_card(
     }
     values.update(fields)
     return ModelCard(**values)
+
+
+def red_edge_weights(card: ModelCard, gain: float = 200.0, rise: float = 0.05) -> dict[str, Any]:
+    """Hand-set weights for a HalfUNet card (settings bias=True) that flag a red-edge rise: known answers.
+
+    Every weight is 0 except one path that carries (B07 - B04) through the network, so the module returns
+    sigmoid(gain * (max(B07 - B04, 0) - rise)) per pixel, with no dependence on neighbours or tiling. Tests
+    and benchmarks use it where a trained model would make the expected result unknowable; it costs exactly
+    what a trained network of the same settings costs to run.
+    """
+    torch = _torch()
+    arch = card.architecture
+    if arch["name"] != "HalfUNet" or not arch["settings"].get("bias"):
+        raise SargassesError("red_edge_weights needs a HalfUNet card with settings bias=True")
+    bands = list(card.band_names)
+    if "B07" not in bands or "B04" not in bands:
+        raise SargassesError("red_edge_weights needs bands B04 and B07")
+    mean = torch.tensor(card.normalization["mean"])
+    std = torch.tensor(card.normalization["std"])
+    state = {k: torch.zeros_like(v) for k, v in build_network(card).state_dict().items()}
+    for key in state:
+        if key.endswith("running_var") or (key.endswith(".weight") and "norm" in key):
+            state[key] = torch.ones_like(state[key])
+    b7, b4 = bands.index("B07"), bands.index("B04")
+    # the module normalizes first: undo it so that channel 0 holds B07 - B04 in reflectance
+    conv1 = state["encoder1.enc1conv1.weight"]
+    conv1[0, b7, 1, 1] = float(std[b7])
+    conv1[0, b4, 1, 1] = -float(std[b4])
+    state["encoder1.enc1conv1.bias"][0] = float(mean[b7] - mean[b4])
+    state["encoder1.enc1conv2.weight"][0, 0, 1, 1] = 1.0
+    state["decoder.decoderconv1.weight"][0, 0, 1, 1] = 1.0
+    state["decoder.decoderconv2.weight"][0, 0, 1, 1] = 1.0
+    state["outconv.weight"][0, 0, 0, 0] = gain
+    state["outconv.bias"][0] = -gain * rise
+    return state

@@ -12,7 +12,7 @@ import rasterio
 import torch
 from affine import Affine
 
-from sargasses.model_file import build_network, make_card, save_model_file
+from sargasses.model_file import build_network, make_card, red_edge_weights, save_model_file
 from sargasses.sensors import DEFAULT_BANDS
 
 CRS = "EPSG:32620"
@@ -122,32 +122,17 @@ def constant_model(path: Path, logit: float, tile_size: int = 64, overlap: int =
 
 
 def bright_model(path: Path, tile_size: int = 64, overlap: int = 16) -> Path:
-    """A hand-set model that calls a pixel Sargassum when its red edge (B07 - B04) is high: a 1x1 convolution.
+    """A HalfUNet with hand-set weights (sargasses.model_file.red_edge_weights): sigmoid(200 (B07 - B04 - 0.05)).
 
-    HalfUNet's layers are all zero except a path that carries (B07 - B04) scaled through to the output, so its
-    answer is known exactly and does not depend on tiling: sigmoid(k * (B07 - B04 - 0.05)).
+    Its answer is known exactly and does not depend on tiling: dense Sargassum ~1, water ~0.
     """
     card = make_card(
         "HalfUNet",
         {"num_filters": 4, "bias": True, "autopad_enabled": True},
+        mean=WATER.tolist(),
+        std=[0.05] * 10,
         tile_size=tile_size,
         tile_overlap=overlap,
         name="test-bright",
     )
-    net = build_network(card)
-    state = {k: torch.zeros_like(v) for k, v in net.state_dict().items()}
-    for key in state:
-        if key.endswith("running_var"):
-            state[key] = torch.ones_like(state[key])
-        if key.endswith(".weight") and "norm" in key:
-            state[key] = torch.ones_like(state[key])
-    # encoder1: conv1 (3x3, centre tap) computes B07 - B04 into channel 0, relu keeps it positive
-    state["encoder1.enc1conv1.weight"][0, 5, 1, 1] = 1.0
-    state["encoder1.enc1conv1.weight"][0, 2, 1, 1] = -1.0
-    state["encoder1.enc1conv2.weight"][0, 0, 1, 1] = 1.0
-    # deeper encoders add nothing (zero weights); the decoder passes channel 0 through
-    state["decoder.decoderconv1.weight"][0, 0, 1, 1] = 1.0
-    state["decoder.decoderconv2.weight"][0, 0, 1, 1] = 1.0
-    state["outconv.weight"][0, 0, 0, 0] = 200.0
-    state["outconv.bias"][0] = -10.0  # 0.05 red-edge rise is the 50 % point
-    return save_model_file(path, state, card)
+    return save_model_file(path, red_edge_weights(card), card)

@@ -175,3 +175,23 @@ def test_other_allowlisted_architectures_build_and_round_trip(tmp_path):
 def test_default_model_path_honours_environment(tmp_path, model_path, monkeypatch):
     monkeypatch.setenv("SARGASSES_DEFAULT_MODEL", str(model_path))
     assert default_model_path() == model_path
+
+
+def test_red_edge_weights_give_the_documented_answer(tmp_path):
+    from sargasses.model_file import red_edge_weights
+
+    card = make_card(
+        "HalfUNet",
+        {"num_filters": 8, "bias": True, "autopad_enabled": True},
+        mean=[0.02] * 10,
+        std=[0.03] * 10,
+        tile_size=64,
+        tile_overlap=8,
+    )
+    save_model_file(tmp_path / "r.pt", red_edge_weights(card, gain=100.0, rise=0.04), card)
+    module = load_model_file(tmp_path / "r.pt").module
+    x = torch.rand(2, 10, 48, 80) * 0.2
+    with torch.no_grad():
+        y = module(x)
+    expected = torch.sigmoid(100.0 * (torch.relu(x[:, 5:6] - x[:, 2:3]) - 0.04))
+    torch.testing.assert_close(y, expected, rtol=1e-4, atol=1e-5)
