@@ -51,9 +51,13 @@ def profile_normalization(profile: SensorProfile, band_names: Sequence[str]) -> 
 
 
 def normalize(reflectance: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(C, h, w) reflectance -> normalized float32; nodata (NaN) becomes 0, the typical-water value."""
-    x = (reflectance - mean[:, None, None]) / std[:, None, None]
-    return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32, copy=False)
+    """(C, h, w) reflectance -> normalized float32.
+
+    Nodata (NaN) is fed as reflectance 0 before normalization, as the detection engine feeds it (model card
+    contract), so the network sees nodata borders in training exactly as in use.
+    """
+    x = np.nan_to_num(reflectance, nan=0.0, posinf=0.0, neginf=0.0)
+    return ((x - mean[:, None, None]) / std[:, None, None]).astype(np.float32, copy=False)
 
 
 @dataclass

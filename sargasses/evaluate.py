@@ -1,0 +1,220 @@
+"""`sargasses evaluate`: a model file against the AFAI and FAI baselines, on the same pixels, with the same code.
+
+For every labelled scene: reflectance and label on one grid, the engine's exclusion mask (nodata, land, cloud:
+sargasses.masking) applied to every method, and pixel / object scores from sargasses.metrics.
+- The model is used at its card's threshold (picked on validation when it was trained).
+- Each baseline (index minus median background) is used at the F1-best threshold on the validation scenes when
+  they are given, and also at its *oracle* threshold, the F1-best on the test scenes themselves: the fairest
+  comparison for the baselines, and the one the acceptance figures use.
+- Scenes whose JSON says `"kind": "confounders"` (no Sargassum: clouds, glint, foam, turbid water, slicks, land)
+  also count false-positive pixels apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sargasses.baseline import baseline_scores
+from sargasses.errors import SargassesError
+from sargasses.labels import find_labelled_scenes, read_label
+from sargasses.masking import exclusion_mask
+from sargasses.metrics import ObjectCounts, PixelCounts, SceneScores, ThresholdSweep, score_detection
+
+BASELINES = ("afai", "fai")
+# candidate thresholds of the index sweep (reflectance units): fine near 0, where the best ones lie
+INDEX_THRESHOLDS = np.concatenate([np.linspace(-0.01, 0.05, 1201), np.linspace(0.05, 0.3, 251)[1:]])
+
+
+@dataclass
+class EvalScene:
+    name: str
+    kind: str  # "mixed", "confounders", "clean" or "" when unknown
+    reflectance: np.ndarray  # (C, H, W) float32, NaN where nodata
+    label: np.ndarray  # (H, W) uint8 0/1/255
+    band_names: list[str]
+    excluded: np.ndarray  # (H, W) bool: the engine's land / cloud / nodata mask
+
+
+def load_scenes(spec: str | Path | Sequence[str | Path], band_names: Sequence[str]) -> Iterator[EvalScene]:
+    """Labelled scenes (folder, glob or files) read with `band_names`, one at a time."""
+    from sargasses.scene import open_scene
+
+    for item in find_labelled_scenes(spec, what="evaluation scenes"):
+        meta_path = item.image.with_suffix(".json")
+        kind = ""
+        if meta_path.is_file():
+            try:
+                kind = str(json.loads(meta_path.read_text()).get("kind", ""))
+            except (OSError, ValueError):
+                kind = ""
+        with open_scene(item.image, bands=list(band_names)) as scene:
+            reflectance = scene.read()
+            label = read_label(item.label, scene)
+        nodata = np.isnan(reflectance).any(axis=0)
+        label = np.where(nodata, 255, label).astype(np.uint8)
+        yield EvalScene(
+            item.image.stem, kind, reflectance, label, list(band_names), exclusion_mask(reflectance, band_names)
+        )
+
+
+def model_probability(loaded: Any, reflectance: np.ndarray) -> np.ndarray:
+    """Probability of a whole (small) scene in one pass; nodata fed as 0 as the engine does."""
+    import torch
+
+    x = torch.from_numpy(np.nan_to_num(reflectance, nan=0.0, posinf=0.0, neginf=0.0)[None].astype(np.float32))
+    with torch.inference_mode():
+        return loaded.module(x)[0, 0].float().numpy()
+
+
+@dataclass
+class MethodResult:
+    scores: SceneScores
+    confounder_fp: int
+    threshold: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.scores.as_dict(), "confounder_fp_pixels": self.confounder_fp, "threshold": self.threshold}
+
+
+def _score(detections: Sequence[tuple[EvalScene, np.ndarray]], threshold: float) -> MethodResult:
+    total = SceneScores(PixelCounts(), ObjectCounts())
+    confounder_fp = 0
+    for scene, detected in detections:
+        result = score_detection(detected, scene.label)
+        total = total + result
+        if scene.kind == "confounders":
+            confounder_fp += result.pixels.fp
+    return MethodResult(total, confounder_fp, threshold)
+
+
+def _sweep(scores: Sequence[tuple[EvalScene, np.ndarray]], thresholds: np.ndarray) -> ThresholdSweep:
+    sweep = ThresholdSweep(thresholds)
+    for scene, score in scores:
+        sweep.update(score, scene.label, valid=~scene.excluded)
+    return sweep
+
+
+def baseline_score_maps(scenes: Sequence[EvalScene], method: str) -> list[tuple[EvalScene, np.ndarray]]:
+    return [
+        (s, baseline_scores(s.reflectance, s.band_names, method, background=True, exclusion=s.excluded)) for s in scenes
+    ]
+
+
+def _detect(score_maps: Sequence[tuple[EvalScene, np.ndarray]], threshold: float) -> list[tuple[EvalScene, np.ndarray]]:
+    return [(s, np.nan_to_num(score, nan=-np.inf) >= threshold) for s, score in score_maps]
+
+
+def evaluate(
+    model_path: str | Path | None, test: Any, val: Any | None = None, band_names: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Scores of the model (when given) and of both baselines on `test` scenes; thresholds as the module says."""
+    from sargasses.sensors import DEFAULT_BANDS
+
+    loaded = None
+    if model_path is not None:
+        from sargasses.model_file import load_model_file
+
+        loaded = load_model_file(model_path)
+        band_names = loaded.card.band_names
+    band_names = list(band_names or DEFAULT_BANDS)
+    test_scenes = list(load_scenes(test, band_names))
+    val_scenes = list(load_scenes(val, band_names)) if val is not None else []
+    report: dict[str, Any] = {
+        "test_scenes": len(test_scenes),
+        "confounder_scenes": sum(s.kind == "confounders" for s in test_scenes),
+        "scorable_pixels": int(sum((s.label != 255).sum() for s in test_scenes)),
+        "positive_pixels": int(sum((s.label == 1).sum() for s in test_scenes)),
+        "methods": {},
+    }
+    if loaded is not None:
+        start = time.perf_counter()
+        maps = [(s, np.where(s.excluded, 0.0, model_probability(loaded, s.reflectance))) for s in test_scenes]
+        seconds = time.perf_counter() - start
+        threshold = loaded.card.threshold
+        result = _score(_detect(maps, threshold), threshold).as_dict()
+        result["oracle"] = _sweep(maps, np.linspace(0.01, 0.99, 99)).best()[1].as_dict()
+        result["seconds"] = seconds
+        report["methods"]["model"] = result
+    for method in BASELINES:
+        maps = baseline_score_maps(test_scenes, method)
+        oracle_threshold, _ = _sweep(maps, INDEX_THRESHOLDS).best()
+        entry = {"oracle": _score(_detect(maps, oracle_threshold), oracle_threshold).as_dict()}
+        if val_scenes:
+            val_threshold, _ = _sweep(baseline_score_maps(val_scenes, method), INDEX_THRESHOLDS).best()
+            entry["validation_threshold"] = _score(_detect(maps, val_threshold), val_threshold).as_dict()
+        report["methods"][method] = entry
+    return report
+
+
+def acceptance(report: dict[str, Any]) -> dict[str, Any]:
+    """The default model's targets: F1 >= 0.90, object recall >= 0.95, F1 >= best baseline + 0.10,
+    confounder false positives <= half the baselines' (each at its oracle threshold)."""
+    model = report["methods"]["model"]
+    baselines = [report["methods"][m]["oracle"] for m in BASELINES]
+    best_f1 = max(b["f1"] for b in baselines)
+    fewest_fp = min(b["confounder_fp_pixels"] for b in baselines)
+    return {
+        "f1>=0.90": model["f1"] >= 0.90,
+        "object_recall>=0.95": model["object_recall"] >= 0.95,
+        "f1>=best_baseline+0.10": model["f1"] >= best_f1 + 0.10,
+        "confounder_fp<=half_baselines": model["confounder_fp_pixels"] <= 0.5 * fewest_fp,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    rows = [
+        "| method | threshold | F1 | precision | recall | object recall | FP px on confounder scenes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def row(name: str, r: dict[str, Any]) -> str:
+        return (
+            f"| {name} | {r['threshold']:.4g} | {r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+            f"{r['object_recall']:.3f} ({r['rafts']} rafts) | {r['confounder_fp_pixels']} |"
+        )
+
+    for name, entry in report["methods"].items():
+        if name == "model":
+            rows.append(row("model (card threshold)", entry))
+        else:
+            rows.append(row(f"{name.upper()} - median, oracle threshold", entry["oracle"]))
+            if "validation_threshold" in entry:
+                rows.append(row(f"{name.upper()} - median, validation threshold", entry["validation_threshold"]))
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="sargasses evaluate",
+        description="Score a model file and the AFAI / FAI baselines on labelled scenes (same pixels, same code).",
+    )
+    parser.add_argument("test", nargs="+", help="labelled test scenes: folder(s), glob(s) or files")
+    parser.add_argument("--model", help="model file (default: the bundled default model); 'none' for baselines only")
+    parser.add_argument("--val", nargs="+", help="validation scenes, to pick the baselines' thresholds")
+    parser.add_argument("--json", type=Path, help="write the full report here")
+    args = parser.parse_args(argv)
+    try:
+        from sargasses.model_file import default_model_path
+
+        model = None if args.model == "none" else (args.model or default_model_path())
+        report = evaluate(model, args.test, args.val)
+    except SargassesError as exc:
+        print(f"sargasses: error: {exc}", file=sys.stderr)
+        return 1
+    if model is not None:
+        report["acceptance"] = acceptance(report)
+    print(markdown(report))
+    if "acceptance" in report:
+        print("acceptance:", ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in report["acceptance"].items()))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
