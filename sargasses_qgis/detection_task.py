@@ -17,7 +17,7 @@ from .raster_input import InputError
 class DetectionTask(QgsTask):
     """`outcome` is set on success; otherwise `error` (for people) and `error_kind` say what happened."""
 
-    status = pyqtSignal(str)  # what the run is doing, for the dock (queued to the UI thread)
+    message = pyqtSignal(str)  # what the run is doing, for the dock (queued to the UI thread)
 
     def __init__(self, job: DetectionJob, manager: EngineManager) -> None:
         super().__init__(f"Sargasses: detecting rafts on {job.layer_name}", QgsTask.CanCancel)
@@ -64,7 +64,7 @@ class DetectionTask(QgsTask):
         self.setProgress(100.0 * fraction)
         if message != self._last_message:
             self._last_message = message
-            self.status.emit(message)
+            self.message.emit(message)
 
     def finished(self, result: bool) -> None:  # UI thread
         if self.on_finished is not None:

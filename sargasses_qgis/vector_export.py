@@ -27,7 +27,7 @@ def export_layer(layer: QgsVectorLayer, path: str | Path, kind: str) -> Path:
     options.fileEncoding = "UTF-8"
     options.layerName = path.stem
     options.actionOnExistingFile = QgsVectorFileWriter.CreateOrOverwriteFile
-    result = QgsVectorFileWriter.writeAsVectorFormatV2(
+    result = QgsVectorFileWriter.writeAsVectorFormatV3(
         layer, str(path), QgsProject.instance().transformContext(), options
     )
     error, message = result[0], result[1]

@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (
@@ -93,6 +94,8 @@ class SargassesDock(QgsDockWidget):
         self.last_layer: QgsVectorLayer | None = None
         self.last_task: DetectionTask | None = None
         self._info_generation = 0
+        self._answered_generation = 0
+        self._bands_key: tuple = ()
         self._sources: list[BandSource] = []
         self._auto: dict[str, BandSource | None] = {}
         self._relay = _Relay()
@@ -266,7 +269,7 @@ class SargassesDock(QgsDockWidget):
             self.layer_combo.setCurrentIndex(1)  # the first raster layer rather than none
 
     def _connect(self) -> None:
-        self.layer_combo.layerChanged.connect(lambda _layer: self._refresh_bands())
+        self.layer_combo.layerChanged.connect(lambda _layer: self._refresh_bands(force=True))
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.model_file.fileChanged.connect(lambda _path: self._request_info())
         self.device_combo.currentIndexChanged.connect(lambda _i: self._request_info())
@@ -335,9 +338,15 @@ class SargassesDock(QgsDockWidget):
 
         threading.Thread(target=work, name="sargasses-info", daemon=True).start()
 
+    @property
+    def info_pending(self) -> bool:
+        """The engine has not answered the last question about the model and device yet."""
+        return self._answered_generation != self._info_generation
+
     def _on_info(self, generation: int, info: dict) -> None:
         if generation != self._info_generation:
             return  # an answer to an older question
+        self._answered_generation = generation
         self.engine_info = info
         self.engine_problem = ""
         self.install_button.setVisible(False)
@@ -354,6 +363,7 @@ class SargassesDock(QgsDockWidget):
     def _on_info_failed(self, generation: int, kind: str, message: str) -> None:
         if generation != self._info_generation:
             return
+        self._answered_generation = generation
         self.engine_info = {}
         if kind == "no_engine":
             self.engine_problem = message
@@ -394,10 +404,17 @@ class SargassesDock(QgsDockWidget):
         return list(card.get("band_names") or DEFAULT_BANDS), float(card.get("gsd_m") or DEFAULT_GSD_M)
 
     # ------------------------------------------------------------------ bands
-    def _refresh_bands(self) -> None:
-        """Match the model's bands to the layer's (or to its Sentinel-2 product's files), editable in the table."""
+    def _refresh_bands(self, force: bool = False) -> None:
+        """Match the model's bands to the layer's (or to its Sentinel-2 product's files), editable in the table.
+
+        Kept as the user edited it unless the layer or the bands the model needs change.
+        """
         layer = self.layer_combo.currentLayer()
         bands, gsd = self.model_bands()
+        key = (layer.id() if layer is not None else "", tuple(bands), gsd)
+        if key == self._bands_key and not force:
+            return
+        self._bands_key = key
         self.band_table.setRowCount(0)
         self._sources, self._auto = [], {}
         if not isinstance(layer, QgsRasterLayer):
@@ -508,7 +525,7 @@ class SargassesDock(QgsDockWidget):
         self._save_settings()
         stamp = dt.datetime.now()
         slug = re.sub(r"[^0-9A-Za-z_-]+", "_", layer.name()).strip("_")[:40] or "layer"
-        work_dir = settings.results_dir() / f"{stamp:%Y%m%d_%H%M%S}_{slug}"
+        work_dir = _new_folder(settings.results_dir(), f"{stamp:%Y%m%d_%H%M%S}_{slug}")
         options: dict[str, Any] = {
             "method": self.method(),
             "device": str(self.device_combo.currentData()),
@@ -534,7 +551,7 @@ class SargassesDock(QgsDockWidget):
         task = DetectionTask(job, self.manager)
         task.layer_id = layer.id()
         task.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
-        task.status.connect(self.status_label.setText)
+        task.message.connect(self.status_label.setText)
         task.on_finished = self._finished
         self.task = task
         self.run_button.setEnabled(False)
@@ -661,6 +678,16 @@ class SargassesDock(QgsDockWidget):
                 "probabilities": self.probabilities_check.isChecked(),
             }
         )
+
+
+def _new_folder(parent: Path, name: str) -> Path:
+    """A run folder no other run uses (two runs may start within the same second)."""
+    candidate, n = parent / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = parent / f"{name}_{n}"
+    candidate.mkdir(parents=True)
+    return candidate
 
 
 def _html(text: str) -> str:

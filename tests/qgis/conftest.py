@@ -106,3 +106,53 @@ def plugin(qgis_iface, qgis_processing, engine_python):
     instance.initGui()
     yield instance
     instance.unload()
+
+
+@pytest.fixture(scope="session")
+def big_scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    """A 2048 x 2048 scene: a run takes seconds, long enough to cancel it or to watch the UI during it."""
+    return make_scene(tmp_path_factory.mktemp("big_scene"), seed=11, size=2048)
+
+
+@pytest.fixture
+def dock(plugin, qgis_new_project, qgis_iface):
+    """The plugin's dock on an empty project, opened as a user does: with the toolbar action."""
+    qgis_iface.messageBar().clear_messages()
+    plugin.run_action.setChecked(False)
+    plugin.run_action.trigger()
+    assert plugin.dock is not None and plugin.run_action.isChecked()
+    yield plugin.dock
+    if plugin.dock.task is not None:
+        plugin.dock.task.cancel()
+        wait_for(lambda: plugin.dock.task is None, 30)
+
+
+def add_raster(path: Path, iface, name: str = "scene"):
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    layer = QgsRasterLayer(str(path), name)
+    assert layer.isValid(), layer.error().summary()
+    QgsProject.instance().addMapLayer(layer)
+    iface.setActiveLayer(layer)
+    return layer
+
+
+def choose_layer(dock, layer, method: str) -> None:
+    """Pick the layer and the method in the dock, and wait for the engine's answer about the model."""
+    dock.layer_combo.setLayer(layer)
+    dock.model_combo.setCurrentIndex(dock.model_combo.findData("default" if method == "model" else method))
+    dock.refresh_engine()
+    assert wait_for(lambda: not dock.info_pending, 120), "the engine did not answer"
+
+
+def run_and_wait(dock, timeout: float = 300.0):
+    """Start a run from the dock and wait until it reports back; the finished task."""
+    finished = []
+    dock.runFinished.connect(finished.append)
+    try:
+        task = dock.run()
+        assert task is not None, dock.status_label.text()
+        assert wait_for(lambda: bool(finished), timeout), "the run did not finish"
+    finally:
+        dock.runFinished.disconnect(finished.append)
+    return finished[0]

@@ -1,0 +1,123 @@
+"""The dock's controls: what a user sees before running (layer, model card, bands, area, device)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from conftest import add_raster, choose_layer
+from qgis.core import QgsProject, QgsVectorLayer
+
+SPLIT_BANDS = """
+import sys, rasterio
+src_path, out = sys.argv[1], sys.argv[2]
+with rasterio.open(src_path) as src:
+    profile = src.profile | {"count": 1}
+    for i, name in enumerate(src.descriptions, start=1):
+        with rasterio.open(f"{out}/T20PPC_20230417T144137_{name}_20m.tif", "w", **profile) as dst:
+            dst.write(src.read(i), 1)
+"""
+
+
+def test_toolbar_action_and_menu_open_the_dock(plugin, dock) -> None:
+    assert plugin.run_action.objectName() == "sargassesDetectAction"
+    assert not plugin.run_action.icon().isNull()
+    assert dock.isVisible() or dock.isVisibleTo(dock.parentWidget()) or dock.windowTitle() == "Sargasses"
+    plugin.run_action.trigger()  # a second click closes it
+    assert not plugin.run_action.isChecked()
+
+
+def test_dock_defaults_to_the_active_raster_layer(plugin, scene, qgis_iface, dock) -> None:
+    other = add_raster(scene.tif, qgis_iface, "other")
+    active = add_raster(scene.tif, qgis_iface, "active")
+    plugin.dock.deleteLater()
+    plugin.dock = None
+    fresh = plugin.show_dock()
+    assert fresh.layer_combo.currentLayer() is active
+    # Any raster layer of the project can be chosen; vector layers are not offered.
+    names = {fresh.layer_combo.itemText(i) for i in range(fresh.layer_combo.count())}
+    assert {"active", "other"} <= names
+    vector = QgsVectorLayer("Polygon?crs=EPSG:32620", "areas", "memory")
+    QgsProject.instance().addMapLayer(vector)
+    assert "areas" not in {fresh.layer_combo.itemText(i) for i in range(fresh.layer_combo.count())}
+    assert other.id() != active.id()
+
+
+def test_card_device_and_bands_from_the_engine(scene, qgis_iface, dock) -> None:
+    layer = add_raster(scene.tif, qgis_iface)
+    choose_layer(dock, layer, scene.method)
+    info = dock.engine_info
+    assert info["protocol"] == 1 and info["device"]["type"] == "cpu"  # no GPU on this machine
+    assert dock.device_label.text().startswith("→ CPU (")
+    if scene.method == "model":
+        card = info["model"]["card"]
+        assert card["band_names"] and "Sensor" in dock.card_label.text()
+        assert card["sensor"] in dock.card_label.text()
+    else:
+        assert "AFAI" in dock.card_label.text()
+    # Bands matched from the file's band names: B02..B12, every one found, in the model's order.
+    mapping, automatic = dock.mapping()
+    assert automatic and all(source is not None for source in mapping.values())
+    assert [source.band for source in mapping.values()] == list(range(1, 11))
+    assert [source.label for source in mapping.values()] == list(mapping)
+    assert "All 10 bands found" in dock.bands_note.text()
+
+
+def test_band_mapping_is_editable_and_reports_missing_bands(scene, qgis_iface, dock) -> None:
+    layer = add_raster(scene.tif, qgis_iface)
+    choose_layer(dock, layer, "afai")
+    dock.set_band_source("B11", "B12")
+    mapping, automatic = dock.mapping()
+    assert not automatic and mapping["B11"].label == "B12"
+    assert "as you chose" in dock.bands_note.text()
+    dock.set_band_source("B11", "— missing —")
+    assert dock.run() is None  # refused before anything starts
+    assert "lacks the band(s) B11" in dock.status_label.text()
+    assert any("B11" in m for m in qgis_iface.messageBar().get_messages(1))  # Qgis.Warning
+
+
+def test_other_bands_of_a_sentinel2_product_are_found(scene, engine_python, qgis_iface, dock, tmp_path: Path) -> None:
+    subprocess.run([engine_python, "-c", SPLIT_BANDS, str(scene.tif), str(tmp_path)], check=True)
+    layer = add_raster(tmp_path / "T20PPC_20230417T144137_B04_20m.tif", qgis_iface, "B04")
+    choose_layer(dock, layer, "afai")
+    mapping, automatic = dock.mapping()
+    assert automatic
+    assert {band: Path(source.path).name for band, source in mapping.items()} == {
+        band: f"T20PPC_20230417T144137_{band}_20m.tif" for band in mapping
+    }
+    assert "10 files of the same Sentinel-2 product" in dock.bands_note.text()
+
+
+def test_model_area_threshold_and_device_controls(scene, qgis_iface, dock) -> None:
+    add_raster(scene.tif, qgis_iface)
+    dock.model_combo.setCurrentIndex(dock.model_combo.findData("file"))
+    assert dock.model_file.isVisibleTo(dock)
+    assert "Choose a model file" in dock.card_label.text()
+    dock.model_combo.setCurrentIndex(dock.model_combo.findData("default"))
+    assert not dock.model_file.isVisibleTo(dock)
+    assert not dock.polygon_combo.isEnabled()
+    dock.area_combo.setCurrentIndex(dock.area_combo.findData("polygons"))
+    assert dock.polygon_combo.isEnabled()
+    assert [dock.area_combo.itemData(i) for i in range(dock.area_combo.count())] == ["layer", "canvas", "polygons"]
+    dock.threshold.setValue(0.0)
+    assert dock.threshold.text() == "model's own"
+    assert [dock.device_combo.itemData(i) for i in range(dock.device_combo.count())] == ["auto", "cpu", "cuda", "mps"]
+    dock.area_combo.setCurrentIndex(0)
+
+
+def test_no_raster_layer_is_reported(qgis_iface, dock) -> None:
+    assert dock.run() is None
+    assert "No raster layer" in dock.status_label.text()
+    assert any("No raster layer" in m for m in qgis_iface.messageBar().get_messages(1))
+
+
+def test_selected_polygons_without_selection_is_reported(scene, qgis_iface, dock) -> None:
+    layer = add_raster(scene.tif, qgis_iface)
+    choose_layer(dock, layer, "afai")
+    areas = QgsVectorLayer("Polygon?crs=EPSG:32620", "areas", "memory")
+    QgsProject.instance().addMapLayer(areas)
+    dock.area_combo.setCurrentIndex(dock.area_combo.findData("polygons"))
+    dock.polygon_combo.setLayer(areas)
+    assert dock.run() is None
+    assert "No polygon of 'areas' is selected" in dock.status_label.text()
+    dock.area_combo.setCurrentIndex(0)
