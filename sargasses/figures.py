@@ -29,12 +29,13 @@ def composite(
     high: float | Sequence[float] | None = None,
     gamma: float = 0.6,
     sea: bool = True,
+    joint: bool = False,
 ) -> np.ndarray:
     """(H, W, 3) float image in 0-1 from three bands; nodata (NaN) shown black.
 
     low/high default to percentiles of each channel; with `sea`, over dark-NIR (sea) pixels only, so that the
     faint contrast of floating matter shows and land and clouds saturate, as ocean-colour displays do.
-    A gamma below 1 lifts dark water.
+    `joint` stretches the three channels alike (natural colours for true colour). A gamma below 1 lifts dark water.
     """
     names = list(band_names)
     rgb = np.stack([reflectance[names.index(b)] for b in bands], axis=-1).astype(np.float32)
@@ -55,6 +56,8 @@ def composite(
         hi = top + (top - lo) * (2.0 if pick is not valid else 0.0)  # room above the sea for floating matter
     else:
         hi = np.broadcast_to(np.asarray(high, np.float32), (3,))
+    if joint:
+        lo, hi = np.full(3, np.min(lo), np.float32), np.full(3, np.max(hi), np.float32)
     out = np.clip((rgb - lo) / np.maximum(hi - lo, 1e-6), 0, 1) ** gamma
     out[~valid] = 0
     return out
@@ -109,7 +112,7 @@ def save_scene_figure(
     cols = 3 if label is not None else 2
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.6 * rows + 0.6), squeeze=False)
     # stretch once on the whole scene so the zoom shows the same colours
-    rgb = composite(reflectance, TRUE_COLOUR, band_names)
+    rgb = composite(reflectance, TRUE_COLOUR, band_names, joint=True)
     false = composite(reflectance, RED_EDGE_FALSE_COLOUR, band_names)
     panels = [(rgb, "true colour (B04 B03 B02)"), (false, "red-edge false colour (B8A B06 B04)")]
     if label is not None:

@@ -220,54 +220,87 @@ class SyntheticScene:
 
 
 # --- Random fields -------------------------------------------------------------------------------------------------
+def _upsample2(a: np.ndarray) -> np.ndarray:
+    """Bilinear x2 upsampling (cell-centred, edges repeated) with plain slicing: far faster than ndimage.zoom."""
+    h, w = a.shape
+    rows = np.empty((2 * h, w), np.float32)
+    up = np.concatenate([a[:1], a[:-1]])
+    down = np.concatenate([a[1:], a[-1:]])
+    rows[0::2] = 0.75 * a + 0.25 * up
+    rows[1::2] = 0.75 * a + 0.25 * down
+    del up, down
+    out = np.empty((2 * h, 2 * w), np.float32)
+    left = np.concatenate([rows[:, :1], rows[:, :-1]], axis=1)
+    out[:, 0::2] = 0.75 * rows + 0.25 * left
+    del left
+    right = np.concatenate([rows[:, 1:], rows[:, -1:]], axis=1)
+    out[:, 1::2] = 0.75 * rows + 0.25 * right
+    return out
+
+
 def _fractal(rng: np.random.Generator, shape: tuple[int, int], largest: float, smallest: float, rough=0.6):
     """Zero-mean, unit-std fractal noise with features from `smallest` to `largest` pixels (float32).
 
-    Built coarse to fine (upsample x2, add finer noise), so the cost is about two full-resolution passes.
+    Built coarse to fine: upsample x2, add finer noise, down to `smallest`; then plain upsampling to full size.
+    The cost is a few full-resolution passes whatever the scales.
     """
     h, w = shape
+    smallest = 2 ** max(0, round(math.log2(max(1.0, smallest))))
     largest = max(float(largest), 2.0 * smallest)
     levels = max(1, round(math.log2(largest / smallest)) + 1)
     cell = smallest * 2 ** (levels - 1)
-    grid = rng.standard_normal((math.ceil(h / cell) + 3, math.ceil(w / cell) + 3)).astype(np.float32)
+    grid = rng.standard_normal((math.ceil(h / cell) + 2, math.ceil(w / cell) + 2), dtype=np.float32)
     amp = 1.0
     for _ in range(levels - 1):
-        grid = ndimage.zoom(grid, 2, order=1, grid_mode=True, mode="nearest")
+        grid = _upsample2(grid)
         amp *= rough
-        grid += amp * ndimage.gaussian_filter(rng.standard_normal(grid.shape).astype(np.float32), 0.6)
-        cell /= 2
-    if cell > 1:
-        grid = ndimage.zoom(grid, cell, order=1, grid_mode=True, mode="nearest")
-    out = np.ascontiguousarray(grid[:h, :w])
+        grid += amp * rng.standard_normal(grid.shape, dtype=np.float32)
+    while grid.shape[0] < h + 2 or grid.shape[1] < w + 2:
+        grid = _upsample2(grid)
+    scale = grid.shape[0] // (math.ceil(h / cell) + 2)
+    off = scale // 2  # the padding cell, so features are not pinned to the scene's corner
+    out = np.ascontiguousarray(grid[off : off + h, off : off + w])
+    del grid
     sample = out[:: max(1, h // 256), :: max(1, w // 256)]
-    out -= sample.mean()
-    out /= max(float(sample.std()), 1e-6)
+    out -= np.float32(sample.mean())
+    out *= np.float32(1.0 / max(float(sample.std()), 1e-6))
     return out
 
 
 def _smooth_down(a: np.ndarray, sigma: float, factor: int) -> np.ndarray:
-    """Gaussian blur of a large, smooth-scale field computed on a decimated grid (cheap for full tiles)."""
+    """Gaussian blur of a field at scales much larger than a pixel, computed on a decimated grid (cheap on tiles)."""
+    factor = 2 ** max(0, round(math.log2(max(1, factor))))
     if factor <= 1:
-        return ndimage.gaussian_filter(a, sigma)
+        return ndimage.gaussian_filter(a, sigma).astype(np.float32)
     h, w = a.shape
-    small = a[: h - h % factor or h, : w - w % factor or w]
-    small = small.reshape(small.shape[0] // factor, factor, small.shape[1] // factor, factor).mean(axis=(1, 3))
-    small = ndimage.gaussian_filter(small.astype(np.float32), sigma / factor)
-    big = ndimage.zoom(small, factor, order=1, grid_mode=True, mode="nearest")
-    out = np.empty((h, w), dtype=np.float32)
-    out[: big.shape[0], : big.shape[1]] = big[:h, :w]
-    if big.shape[0] < h:
-        out[big.shape[0] :, :] = out[big.shape[0] - 1 : big.shape[0], :]
-    if big.shape[1] < w:
-        out[:, big.shape[1] :] = out[:, big.shape[1] - 1 : big.shape[1]]
-    return out
+    ph, pw = -(-h // factor) * factor, -(-w // factor) * factor
+    padded = np.pad(a, ((0, ph - h), (0, pw - w)), mode="edge")
+    small = padded.reshape(ph // factor, factor, pw // factor, factor).mean(axis=(1, 3), dtype=np.float32)
+    del padded
+    small = ndimage.gaussian_filter(small, sigma / factor)
+    while small.shape[0] < ph:
+        small = _upsample2(small)
+    return np.ascontiguousarray(small[:h, :w])
 
 
 def _shift(a: np.ndarray, dy: float, dx: float) -> np.ndarray:
-    """Move a field by (dy, dx) pixels, bilinear, edges repeated."""
+    """Move a field by (dy, dx) pixels, bilinear, edges repeated: out[r, c] = a[r - dy, c - dx]."""
     if abs(dy) < 1e-3 and abs(dx) < 1e-3:
         return a
-    return ndimage.shift(a, (dy, dx), order=1, mode="nearest")
+    h, w = a.shape
+    iy, ix = math.floor(dy), math.floor(dx)
+    fy, fx = np.float32(dy - iy), np.float32(dx - ix)
+    p = max(abs(iy), abs(ix)) + 2
+    padded = np.pad(a, p, mode="edge")
+
+    def view(sy: int, sx: int) -> np.ndarray:
+        return padded[p - sy : p - sy + h, p - sx : p - sx + w]
+
+    out = view(iy, ix) * ((1 - fy) * (1 - fx))
+    out += view(iy + 1, ix) * (fy * (1 - fx))
+    out += view(iy, ix + 1) * ((1 - fy) * fx)
+    out += view(iy + 1, ix + 1) * (fy * fx)
+    return out
 
 
 def _quantile(a: np.ndarray, q: float) -> float:
@@ -460,27 +493,36 @@ def _identity(rng: np.random.Generator, size: int) -> dict[str, Any]:
 
 # --- Layers --------------------------------------------------------------------------------------------------------
 @dataclass
+class _Sparse:
+    """Values on the few pixels a layer touches (flat indices), so a full tile does not hold dozens of planes."""
+
+    idx: np.ndarray  # int64 flat indices
+    values: dict[str, np.ndarray]  # name -> float32 array aligned with idx
+
+    @classmethod
+    def from_planes(cls, where: np.ndarray, **planes: np.ndarray | None) -> _Sparse:
+        idx = np.flatnonzero(where)
+        return cls(idx, {k: v.reshape(-1)[idx].astype(np.float32) for k, v in planes.items() if v is not None})
+
+    def plane(self, name: str, shape: tuple[int, int], fill: float = 0.0) -> np.ndarray:
+        out = np.full(shape, fill, np.float32)
+        out.reshape(-1)[self.idx] = self.values[name]
+        return out
+
+
+@dataclass
 class _Layers:
-    """Everything the band loop mixes, as (H, W) float32 fields (None where a confounder is absent)."""
+    """Everything the band loop mixes: full (H, W) float32 fields for what spreads, sparse ones for what is rare."""
 
     shape: tuple[int, int]
-    water_colour: np.ndarray  # front/chlorophyll field, about N(0, 1)
-    aerosol: np.ndarray  # atmospheric-correction residual field, about N(0, 1)
+    water_colour: np.ndarray  # water masses and fronts, about N(0, 1)
+    aerosol: np.ndarray  # atmospheric-correction residual, about N(0, 1)
     water_gain: float
-    sarg: np.ndarray  # Sargassum coverage (raw sum, may exceed 1 before normalisation)
-    sarg_bright: np.ndarray  # coverage-weighted brightness factor
-    sarg_nir: np.ndarray  # coverage-weighted red-edge/NIR factor
-    slick: np.ndarray | None = None
-    slick_bright: np.ndarray | None = None
-    foam: np.ndarray | None = None
-    land: np.ndarray | None = None  # land fraction
-    veg: np.ndarray | None = None
-    beach: np.ndarray | None = None
-    land_bright: np.ndarray | None = None
+    floating: _Sparse | None = None  # sarg, sarg_bright, sarg_nir, slick, slick_bright, foam (fractions 0-1)
+    land: _Sparse | None = None  # frac, veg, beach, bright
     turbidity: np.ndarray | None = None
     adjacency: np.ndarray | None = None
-    glint: np.ndarray | None = None
-    glint_texture: np.ndarray | None = None
+    glint: np.ndarray | None = None  # with the band-common part of the wave-facet speckle already applied
     glint_params: dict[str, float] = field(default_factory=dict)
     cloud: np.ndarray | None = None
     cloud_params: dict[str, float] = field(default_factory=dict)
@@ -493,15 +535,16 @@ class _Layers:
     stripe_offsets: np.ndarray | None = None  # (n_detectors, 10)
 
 
-def _water(rng, shape, layers_kw: dict[str, Any]) -> dict[str, Any]:
+def _water(rng, shape, kw: dict[str, Any]) -> dict[str, Any]:
     """Open-sea colour: water masses with fronts (blue/green change) and a smooth correction residual."""
     size = max(shape)
     colour = _fractal(rng, shape, largest=min(2048, size), smallest=4, rough=0.55)
-    sharp = rng.uniform(0.5, 2.5)  # fronts: from gentle gradients to sharp water-mass edges
-    colour = np.tanh(sharp * colour) / np.tanh(sharp)
+    sharp = float(rng.uniform(0.5, 2.5))  # fronts: from gentle gradients to sharp water-mass edges
+    np.tanh(colour * np.float32(sharp), out=colour)
+    colour *= np.float32(1 / math.tanh(sharp))
     aerosol = _fractal(rng, shape, largest=min(2048, size), smallest=32, rough=0.5)
-    layers_kw.update(water_colour=colour, aerosol=aerosol, water_gain=float(rng.uniform(*VARIABILITY["water"])))
-    return {"front_sharpness": round(float(sharp), 3)}
+    kw.update(water_colour=colour, aerosol=aerosol, water_gain=float(rng.uniform(*VARIABILITY["water"])))
+    return {"front_sharpness": round(sharp, 3)}
 
 
 def _plant_sargassum(rng, shape, wind: float, kind: str) -> tuple[dict[str, np.ndarray], list[dict], list[_Patch]]:
@@ -548,17 +591,9 @@ def _plant_sargassum(rng, shape, wind: float, kind: str) -> tuple[dict[str, np.n
             for _ in range(int(rng.poisson(6))):  # mats scattered around the cluster
                 r = rng.uniform(0, spacing * n_rows + 20)
                 phi = rng.uniform(0, 2 * np.pi)
-                strokes.append(
-                    _windrow(
-                        rng,
-                        cy + r * np.sin(phi),
-                        cx + r * np.cos(phi),
-                        heading + rng.normal(0, 0.5),
-                        rng.uniform(0.5, 6),
-                        rng.uniform(0.2, 2.0),
-                        rng.uniform(0.3, 1.0),
-                    )
-                )
+                y0, x0 = cy + r * np.sin(phi), cx + r * np.cos(phi)
+                size_ = (rng.uniform(0.5, 6), rng.uniform(0.2, 2.0), rng.uniform(0.3, 1.0))
+                strokes.append(_windrow(rng, y0, x0, heading + rng.normal(0, 0.5), *size_))
         patch = _render(rng, strokes, shape)
         if patch is None:
             continue
@@ -586,50 +621,55 @@ def _plant_sargassum(rng, shape, wind: float, kind: str) -> tuple[dict[str, np.n
     return {"sarg": cov, "sarg_bright": bright, "sarg_nir": nir}, rafts, patches
 
 
+def _ramp(shape: tuple[int, int], angle: float, scale: float) -> np.ndarray:
+    """A linear ramp across the scene, 0 at its centre, in units of `scale` pixels."""
+    h, w = shape
+    ys = ((np.arange(h, dtype=np.float32) - h / 2) * np.float32(math.sin(angle) / scale))[:, None]
+    xs = ((np.arange(w, dtype=np.float32) - w / 2) * np.float32(math.cos(angle) / scale))[None, :]
+    return ys + xs
+
+
 def _land(rng, shape, kw: dict[str, Any]) -> dict[str, Any]:
     """A coast: island or mainland edge with forest, soil, beaches, a turbid fringe and the adjacency glow."""
-    h, w = shape
     size = max(shape)
-    noise = _fractal(rng, shape, largest=min(1024, size), smallest=1, rough=0.62)
-    # a ramp from one side, so land keeps together as a coast instead of scattered islets
-    angle = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    ramp = ((yy - h / 2) * np.sin(angle) + (xx - w / 2) * np.cos(angle)) / (0.5 * size)
-    del yy, xx
-    field_ = ramp * 2.5 + noise
-    del ramp
+    # noise plus a ramp from one side, so land keeps together as a coast instead of scattered islets
+    relief = _fractal(rng, shape, largest=min(1024, size), smallest=1, rough=0.62)
+    relief += _ramp(shape, rng.uniform(0, 2 * np.pi), 0.5 * size) * np.float32(2.5)
     share = rng.uniform(0.04, 0.30)
-    t = _quantile(field_, 1 - share)
-    land = np.clip((field_ - t) / 0.15 + 0.5, 0, 1).astype(np.float32)  # 1-2 px mixed shore
-    del field_
-    inland = _smooth_down((land > 0.5).astype(np.float32), 2.0, 1 if size <= 2048 else 2)
-    # beaches: on part of the coast only, a few pixels wide
-    coast = (inland > 0.02) & (inland < 0.6) & (land > 0)
-    beach_where = _fractal(rng, shape, largest=256, smallest=16) > rng.uniform(-0.5, 0.8)
-    beach = (coast & beach_where).astype(np.float32)
-    veg = np.clip(0.75 + 0.35 * _fractal(rng, shape, largest=min(512, size), smallest=2), 0.0, 1.0)
-    land_bright = 1.0 + 0.12 * _fractal(rng, shape, largest=128, smallest=2)
+    t = _quantile(relief, 1 - share)
+    relief -= np.float32(t)
+    relief *= np.float32(1 / 0.15)
+    relief += np.float32(0.5)
+    land = np.clip(relief, 0, 1, out=relief)  # 1-2 px of mixed shore
+    del relief
     factor = 4 if size > 2048 else 2
     near = _smooth_down(land, rng.uniform(8, 25), factor)  # adjacency: land light scattered over the sea
-    adjacency = near * rng.uniform(0.03, 0.10)
-    reach = rng.uniform(8, 60)
-    plume = _smooth_down(land, reach, factor) * (1 + 0.6 * _fractal(rng, shape, largest=256, smallest=4))
-    turbidity = np.clip(plume * rng.uniform(0.5, 2.5), 0, 1.6).astype(np.float32)
-    kw.update(
-        land=land,
-        veg=veg.astype(np.float32),
-        beach=beach,
-        land_bright=land_bright.astype(np.float32),
-        adjacency=adjacency.astype(np.float32),
-        turbidity=turbidity,
-    )
+    adjacency = near * np.float32(rng.uniform(0.03, 0.10))
+    del near
+    reach = float(rng.uniform(8, 60))
+    turbidity = _smooth_down(land, reach, factor)
+    turbidity *= 1 + 0.6 * _fractal(rng, shape, largest=256, smallest=4)
+    turbidity *= np.float32(rng.uniform(0.5, 2.5))
+    np.clip(turbidity, 0, 1.6, out=turbidity)
+    # beaches: on part of the coast only, a few pixels wide
+    inland = _smooth_down((land > 0.5).astype(np.float32), 2.0, 1)
+    beach = (inland > 0.02) & (inland < 0.6) & (land > 0)
+    del inland
+    beach &= _fractal(rng, shape, largest=256, smallest=16) > rng.uniform(-0.5, 0.8)
+    where = land > 0
+    veg = _fractal(rng, shape, largest=min(512, size), smallest=2)
+    veg = np.clip(0.75 + 0.35 * veg, 0.0, 1.0, out=veg)
+    bright = 1 + 0.12 * _fractal(rng, shape, largest=128, smallest=2)
+    kw["land"] = _Sparse.from_planes(where, frac=land, veg=veg, beach=beach.astype(np.float32), bright=bright)
+    del veg, bright
+    kw.update(adjacency=adjacency, turbidity=turbidity)
     return {
         "type": "land",
         "land_share": round(float((land > 0.5).mean()), 4),
-        "beach_pixels": int((beach > 0).sum()),
+        "beach_pixels": int(beach.sum()),
         "turbid_pixels": int(((turbidity > 0.2) & (land < 0.5)).sum()),
         "adjacency_max": round(float(adjacency.max()), 4),
-        "plume_reach_px": round(float(reach), 1),
+        "plume_reach_px": round(reach, 1),
     }
 
 
@@ -645,19 +685,12 @@ def _slicks(rng, shape, wind: float, near: list[_Patch]) -> tuple[np.ndarray, np
             cy, cx = p.r0 + rng.uniform(-30, p.values.shape[0] + 30), p.c0 + rng.uniform(-30, p.values.shape[1] + 30)
         else:
             cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-        strokes = [
-            _windrow(
-                rng,
-                cy + rng.normal(0, 15),
-                cx + rng.normal(0, 15),
-                wind + rng.normal(0, 0.3),
-                float(np.exp(rng.uniform(np.log(10), np.log(300)))),
-                rng.uniform(0.5, 5.0),
-                rng.uniform(0.3, 0.9),
-                gaps=0.6,
-            )
-            for _ in range(int(rng.integers(1, 5)))
-        ]
+        strokes = []
+        for _ in range(int(rng.integers(1, 5))):
+            length = float(np.exp(rng.uniform(np.log(10), np.log(300))))
+            y0, x0 = cy + rng.normal(0, 15), cx + rng.normal(0, 15)
+            width, density = rng.uniform(0.4, 4.0), rng.uniform(0.3, 0.85)
+            strokes.append(_windrow(rng, y0, x0, wind + rng.normal(0, 0.3), length, width, density, gaps=0.6))
         patch = _render(rng, strokes, shape)
         if patch is not None:
             cov[patch.window] += patch.values
@@ -670,19 +703,11 @@ def _whitecaps(rng, shape, wind: float) -> tuple[list[_Stroke], dict[str, Any]]:
     h, w = shape
     per_mpx = float(np.exp(rng.uniform(np.log(200), np.log(4000))))
     count = int(rng.poisson(per_mpx * h * w / 1e6))
-    strokes = [
-        _windrow(
-            rng,
-            rng.uniform(0, h),
-            rng.uniform(0, w),
-            wind + rng.normal(0, 0.2),
-            rng.uniform(0.5, 10),
-            float(np.exp(rng.uniform(np.log(0.1), np.log(1.5)))),
-            rng.uniform(0.2, 0.9),
-            gaps=0.5,
-        )
-        for _ in range(count)
-    ]
+    strokes = []
+    for _ in range(count):
+        y0, x0 = rng.uniform(0, h), rng.uniform(0, w)
+        length, width = rng.uniform(0.5, 10), float(np.exp(rng.uniform(np.log(0.1), np.log(1.5))))
+        strokes.append(_windrow(rng, y0, x0, wind + rng.normal(0, 0.2), length, width, rng.uniform(0.2, 0.9), 0.1))
     return strokes, {"type": "whitecaps", "count": count}
 
 
@@ -698,12 +723,11 @@ def _ships(rng, shape) -> tuple[list[dict[str, Any]], list[_Stroke], list[dict[s
         wake = rng.uniform(30, 300)
         back = heading + np.pi
         sy, sx = y + np.sin(back) * (length_px / 2 + wake / 2), x + np.cos(back) * (length_px / 2 + wake / 2)
-        n = max(2, int(wake / _DS))
-        s = np.arange(n) * _DS
         centre = _windrow(rng, sy, sx, heading, wake, 1.0, 1.0, wiggle=0.02, gaps=0.3)
+        s = np.linspace(0, 1, len(centre.y))
         # the stroke runs towards the stern: narrow and dense there, wider and fading far behind
-        centre.width = 0.8 + 2.5 * (1 - s / wake)
-        centre.density = np.clip(0.9 * (s / wake) ** 2.5 * rng.uniform(0.6, 1.0), 0, 1)
+        centre.width = 0.8 + 2.5 * (1 - s)
+        centre.density = np.clip(0.9 * s**2.5 * rng.uniform(0.6, 1.0), 0, 1)
         foam.append(centre)
         for side in (-1, 1):  # Kelvin arms at 19.5 degrees
             arm_heading = heading + side * np.deg2rad(19.5)
@@ -713,26 +737,13 @@ def _ships(rng, shape) -> tuple[list[dict[str, Any]], list[_Stroke], list[dict[s
             arm = _windrow(rng, ay, ax, arm_heading, arm_len, rng.uniform(0.2, 0.6), rng.uniform(0.2, 0.6), 0.02)
             foam.append(arm)
         ships.append(
-            {
-                "y": y,
-                "x": x,
-                "heading": heading,
-                "speed": speed,
-                "length": length_px,
-                "width": rng.uniform(0.6, 1.6),
-                "bright": rng.uniform(*VARIABILITY["ship"]),
-            }
-        )
+            {"y": y, "x": x, "heading": heading, "speed": speed, "length": length_px,
+             "width": rng.uniform(0.6, 1.6), "bright": rng.uniform(*VARIABILITY["ship"])}
+        )  # fmt: skip
         info.append(
-            {
-                "type": "ship",
-                "row": round(y, 1),
-                "col": round(x, 1),
-                "speed_mps": round(speed, 1),
-                "heading_deg": round(float(np.rad2deg(heading)), 1),
-                "wake_length_px": round(wake, 1),
-            }
-        )
+            {"type": "ship", "row": round(y, 1), "col": round(x, 1), "speed_mps": round(speed, 1),
+             "heading_deg": round(float(np.rad2deg(heading)), 1), "wake_length_px": round(wake, 1)}
+        )  # fmt: skip
     return ships, foam, info
 
 
@@ -757,96 +768,85 @@ def _clouds(rng, shape, kw: dict[str, Any], cirrus: bool, cumulus: bool) -> list
     """Cumulus with thick cores and thin edges, their shadows, and thin cirrus; all move between bands."""
     info = []
     size = max(shape)
-    track = np.deg2rad(rng.uniform(-14, -8))  # along-track direction of the orbit in the UTM grid (descending)
+    track = float(np.deg2rad(rng.uniform(-14, -8)))  # along-track direction of the orbit in the UTM grid
     if cumulus:
-        largest = float(rng.choice([64, 128, 256, 512]))  # popcorn cumulus to large cloud fields
-        n = _fractal(rng, shape, largest=min(largest, size), smallest=1, rough=rng.uniform(0.5, 0.7))
+        largest = float(rng.choice([48, 96, 192, 384]))  # popcorn cumulus to large cloud fields
+        alpha = _fractal(rng, shape, largest=min(largest, size), smallest=2, rough=rng.uniform(0.45, 0.65))
         cover = rng.uniform(0.03, 0.35)
-        t = _quantile(n, 1 - cover)
-        soft = rng.uniform(0.3, 1.2)
-        alpha = np.clip((n - t) / soft, 0, 1) ** rng.uniform(0.7, 1.5)
-        del n
-        alpha = alpha.astype(np.float32)
-        speed = rng.uniform(0.3, 1.0)  # apparent displacement between bands, px/s (height and drift)
-        shadow_len = rng.uniform(8, 60)
+        alpha -= np.float32(_quantile(alpha, 1 - cover))
+        alpha *= np.float32(1 / rng.uniform(0.3, 1.2))
+        np.clip(alpha, 0, 1, out=alpha)
+        alpha **= np.float32(rng.uniform(0.7, 1.5))
+        speed = float(rng.uniform(0.3, 1.0))  # apparent displacement between bands, px/s (height and drift)
+        shadow_len = float(rng.uniform(8, 60))
         shadow_dir = rng.uniform(-np.pi, np.pi)
-        shadow = _shift(
-            ndimage.gaussian_filter(alpha, 1.5), shadow_len * np.sin(shadow_dir), shadow_len * np.cos(shadow_dir)
-        )
-        kw.update(cloud=alpha, shadow=np.clip(shadow, 0, 1).astype(np.float32))
+        shadow = _smooth_down(alpha, 1.5, 1)
+        shadow = _shift(shadow, shadow_len * np.sin(shadow_dir), shadow_len * np.cos(shadow_dir))
+        kw.update(cloud=alpha, shadow=np.clip(shadow, 0, 1, out=shadow))
         kw["cloud_params"] = {
             "speed": speed,
             "track": track,
-            "bright": rng.uniform(*VARIABILITY["cloud_mean"]),
-            "shadow_depth": rng.uniform(0.15, 0.5),
+            "bright": float(rng.uniform(*VARIABILITY["cloud_mean"])),
+            "shadow_depth": float(rng.uniform(0.15, 0.5)),
         }
         info.append(
-            {
-                "type": "cloud",
-                "cover": round(float((alpha > 0.05).mean()), 4),
-                "thick_share": round(float((alpha >= THICK_CLOUD_OPACITY).mean()), 4),
-                "shadow_offset_px": round(float(shadow_len), 1),
-                "band_shift_px_per_s": round(float(speed), 2),
-                "core_brightness": round(float(kw["cloud_params"]["bright"]), 3),
-            }
-        )
+            {"type": "cloud", "cover": round(float((alpha > 0.05).mean()), 4),
+             "thick_share": round(float((alpha >= THICK_CLOUD_OPACITY).mean()), 4),
+             "shadow_offset_px": round(shadow_len, 1), "band_shift_px_per_s": round(speed, 2),
+             "core_brightness": round(kw["cloud_params"]["bright"], 3)}
+        )  # fmt: skip
     if cirrus:
         c = _fractal(rng, shape, largest=min(2048, size), smallest=8, rough=0.55)
-        opacity = rng.uniform(0.05, 0.3)
-        c = (np.clip(c * 0.5 + 0.3, 0, 1) ** 2 * opacity).astype(np.float32)
+        opacity = float(rng.uniform(0.05, 0.3))
+        c *= np.float32(0.5)
+        c += np.float32(0.3)
+        np.clip(c, 0, 1, out=c)
+        c **= 2
+        c *= np.float32(opacity)
         kw["cirrus"] = c
-        kw["cirrus_params"] = {"speed": rng.uniform(1.5, 3.0), "track": track}
+        kw["cirrus_params"] = {"speed": float(rng.uniform(1.5, 3.0)), "track": track}
         info.append({"type": "cirrus", "max_opacity": round(float(c.max()), 3)})
     return info
 
 
 def _glint(rng, shape, kw: dict[str, Any]) -> dict[str, Any]:
-    """Sun glint: a broad gradient across the swath, wave-facet speckle that decorrelates between bands."""
-    h, w = shape
+    """Sun glint: a broad gradient across the swath, and wave-facet speckle that decorrelates between bands."""
     size = max(shape)
-    peak = float(np.exp(rng.uniform(np.log(0.005), np.log(0.12))))
-    angle = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    ramp = ((yy - h / 2) * np.sin(angle) + (xx - w / 2) * np.cos(angle)) / size
-    del yy, xx
-    ramp = 1 / (1 + np.exp(-ramp * rng.uniform(2, 8)))
-    large = 1 + 0.3 * _fractal(rng, shape, largest=min(1024, size), smallest=16)
-    kw["glint"] = np.clip(peak * ramp * large, 0, None).astype(np.float32)
-    common = ndimage.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), 0.8)
-    common /= max(float(common[::4, ::4].std()), 1e-6)
-    kw["glint_texture"] = common
-    kw["glint_params"] = {"rho": rng.uniform(0.5, 0.9), "sigma": rng.uniform(0.3, 0.8)}
-    return {
-        "type": "sun_glint",
-        "peak": round(peak, 4),
-        "band_correlation": round(kw["glint_params"]["rho"], 3),
-        "speckle": round(kw["glint_params"]["sigma"], 3),
-    }
+    peak = float(np.exp(rng.uniform(np.log(0.003), np.log(0.08))))
+    glint = _ramp(shape, rng.uniform(0, 2 * np.pi), size / rng.uniform(2, 8))
+    glint = 1 / (1 + np.exp(-glint))
+    glint *= 1 + 0.3 * _fractal(rng, shape, largest=min(1024, size), smallest=16)
+    rho, sigma = float(rng.uniform(0.7, 0.95)), float(rng.uniform(0.15, 0.45))
+    # waves: swell crests across the wind plus chop; the part all bands share
+    waves = _fractal(rng, shape, largest=8, smallest=1, rough=0.8)
+    waves *= np.float32(sigma * rho)
+    waves -= np.float32((sigma * rho) ** 2 / 2)
+    glint *= np.exp(waves, out=waves)
+    del waves
+    glint *= np.float32(peak)
+    np.clip(glint, 0, None, out=glint)
+    kw["glint"] = glint.astype(np.float32, copy=False)
+    kw["glint_params"] = {"own_sigma": sigma * math.sqrt(1 - rho**2)}
+    return {"type": "sun_glint", "peak": round(peak, 4), "band_correlation": round(rho, 3), "speckle": round(sigma, 3)}
 
 
 def _nodata(rng, shape) -> tuple[np.ndarray, dict[str, Any]]:
     """A swath edge across the scene: a slanted, slightly staircased border beyond which there is no data."""
-    h, w = shape
     share = rng.uniform(0.05, 0.4)
     angle = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    d = (yy - h / 2) * np.sin(angle) + (xx - w / 2) * np.cos(angle)
-    along = -(yy - h / 2) * np.cos(angle) + (xx - w / 2) * np.sin(angle)
-    del yy, xx
+    d = _ramp(shape, angle, 1.0)
+    along = _ramp(shape, angle + np.pi / 2, 1.0)
     d += 2.0 * (np.floor(along / 8) % 2)  # detector stagger
+    del along
     mask = d > _quantile(d, 1 - share)
     return mask, {"type": "nodata_border", "share": round(float(mask.mean()), 4)}
 
 
 def _detector_stripes(rng, shape) -> tuple[np.ndarray, np.ndarray]:
     """Sentinel-2 detector footprints (about 25 km wide, slanted): a small radiometric step between them."""
-    h, w = shape
-    angle = np.deg2rad(rng.uniform(-14, -8))
-    width = 1250.0
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    pos = xx * np.cos(angle) - yy * np.sin(angle) + rng.uniform(0, width)
-    del yy, xx
-    det = np.floor(pos / width).astype(np.int64)
+    pos = _ramp(shape, np.deg2rad(rng.uniform(-14, -8)) + np.pi / 2, 1250.0)
+    pos += np.float32(rng.uniform(0, 1))
+    det = np.floor(pos, out=pos)
     det -= det.min()
     offsets = rng.normal(0, 0.0004, (int(det.max()) + 1, len(DEFAULT_BANDS))).astype(np.float32)
     return det.astype(np.uint8), offsets
@@ -872,12 +872,12 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
     kw: dict[str, Any] = {"shape": shape}
     water_info = _water(rng["water"], shape, kw)
     sarg, rafts, patches = _plant_sargassum(rng["rafts"], shape, wind, kind)
-    kw.update(sarg)
     confounders: list[dict[str, Any]] = []
     if "land" in chosen:
         confounders.append(_land(rng["land"], shape, kw))
+    slick = slick_bright = foam = None
     if "slick" in chosen:
-        kw["slick"], kw["slick_bright"], info = _slicks(rng["slick"], shape, wind, patches)
+        slick, slick_bright, info = _slicks(rng["slick"], shape, wind, patches)
         confounders.append(info)
     foam_strokes: list[_Stroke] = []
     if "whitecaps" in chosen:
@@ -889,11 +889,12 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
         foam_strokes += wakes
         confounders += infos
     if foam_strokes:
-        foam = np.zeros(shape, np.float32)
         patch = _render(rng["foam"], foam_strokes, shape)
         if patch is not None:
+            foam = np.zeros(shape, np.float32)
             foam[patch.window] += patch.values
-        kw["foam"] = foam
+    coverage, kw["floating"] = _floating(sarg, slick, slick_bright, foam, kw.get("land"), shape)
+    del sarg, slick, slick_bright, foam
     if "glint" in chosen:
         confounders.append(_glint(rng["glint"], shape, kw))
     if chosen & {"cloud", "cirrus"}:
@@ -907,11 +908,12 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
         confounders.append({"type": "detector_stripes", "detectors": int(kw["stripe_offsets"].shape[0])})
     confounders.append({"type": "sensor_noise", "sigma": [round(float(s * noise_scale), 5) for s in NOISE_SIGMA]})
     layers = _Layers(**kw)
+    del kw
 
-    coverage = _normalise_coverage(layers)
     reflectance = _mix_bands(layers, rng["jitter"], rng["noise"], noise_scale)
     label, thick = _labels(layers, coverage, reflectance)
     classes = _classes(layers, coverage, thick)
+    del thick
     _raft_stats(rafts, patches, label)
 
     meta = {
@@ -943,83 +945,111 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
     )
 
 
-def _normalise_coverage(layers: _Layers) -> np.ndarray:
-    """Turn the summed areas into fractions: nothing floats on land, and the floating layers share at most 1."""
-    sarg_raw = layers.sarg
+def _floating(
+    sarg: dict[str, np.ndarray],
+    slick: np.ndarray | None,
+    slick_bright: np.ndarray | None,
+    foam: np.ndarray | None,
+    land: _Sparse | None,
+    shape: tuple[int, int],
+) -> tuple[np.ndarray, _Sparse | None]:
+    """Summed areas -> fractions: nothing floats on land, floating layers share at most 1. Returns the coverage."""
+    cov = sarg["sarg"]
+    where = cov > 0
+    for extra in (slick, foam):
+        if extra is not None:
+            where |= extra > 0
+    floating = _Sparse.from_planes(
+        where, sarg=cov, sarg_bright=sarg["sarg_bright"], sarg_nir=sarg["sarg_nir"], slick=slick,
+        slick_bright=slick_bright, foam=foam,
+    )  # fmt: skip
+    v = floating.values
+    raw = v["sarg"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        layers.sarg_bright = np.where(sarg_raw > 0, layers.sarg_bright / sarg_raw, 1.0).astype(np.float32)
-        layers.sarg_nir = np.where(sarg_raw > 0, layers.sarg_nir / sarg_raw, 1.0).astype(np.float32)
-        if layers.slick is not None:
-            layers.slick_bright = np.where(layers.slick > 0, layers.slick_bright / layers.slick, 1.0).astype(np.float32)
-    sarg = np.minimum(sarg_raw, 1.0)
-    others = [a for a in (layers.slick, layers.foam) if a is not None]
-    for a in others:
-        np.minimum(a, 1.0, out=a)
-    total = sarg + sum(others) if others else sarg
-    over = total > 1
-    if over.any():
-        scale = np.where(over, 1.0 / np.maximum(total, 1e-6), 1.0).astype(np.float32)
-        sarg = sarg * scale
-        for a in others:
-            a *= scale
-    if layers.land is not None:
-        sea = 1 - layers.land
-        sarg = sarg * sea
-        for a in others:
-            a *= sea
-    layers.sarg = sarg.astype(np.float32)
-    return layers.sarg
+        v["sarg_bright"] = np.where(raw > 0, v["sarg_bright"] / raw, 1).astype(np.float32)
+        v["sarg_nir"] = np.where(raw > 0, v["sarg_nir"] / raw, 1).astype(np.float32)
+        if "slick" in v:
+            v["slick_bright"] = np.where(v["slick"] > 0, v["slick_bright"] / v["slick"], 1).astype(np.float32)
+    names = [k for k in ("sarg", "slick", "foam") if k in v]
+    for k in names:
+        np.minimum(v[k], 1, out=v[k])
+    total = sum(v[k] for k in names)
+    scale = np.where(total > 1, 1 / np.maximum(total, 1e-6), 1).astype(np.float32)
+    if land is not None:  # nothing floats on land
+        sea = np.ones(shape, np.float32)
+        sea.reshape(-1)[land.idx] -= land.values["frac"]
+        scale *= sea.reshape(-1)[floating.idx]
+        del sea
+    for k in names:
+        v[k] *= scale
+    coverage = floating.plane("sarg", shape)
+    return coverage, (floating if len(floating.idx) else None)
 
 
 def _mix_bands(layers: _Layers, jitter_rng, noise_rng, noise_scale: float) -> np.ndarray:
-    """Mix every layer into each band: water, floating matter, glint, land, ships, shadow, cloud, noise."""
+    """Mix every layer into each band: water, floating matter, glint, land, ships, shadow, cloud, noise.
+
+    Works band by band, in place, on full planes only for what spreads over the scene (memory: a full tile).
+    """
     h, w = layers.shape
     out = np.empty((len(DEFAULT_BANDS), h, w), dtype=np.float32)
-    sarg_idx = np.flatnonzero(layers.sarg > 0)
-    foam_idx = np.flatnonzero(layers.foam > 0) if layers.foam is not None else None
-    water0 = SPECTRA["water"] * layers.water_gain
+    water0 = SPECTRA["water"] * np.float32(layers.water_gain)
     # the water-colour field mostly moves blue and green (chlorophyll, CDOM, water masses)
     colour_amp = np.array([0.22, 0.12, 0.06, 0.04, 0.03, 0.03, 0.03, 0.03, 0.02, 0.02], np.float32)
     aerosol_amp = 0.0015 * (np.array([b.wavelength_nm for b in _bands()], np.float32) / 865.0) ** -1.0
-    floating = layers.sarg.copy()
-    for extra in (layers.slick, layers.foam):
-        if extra is not None:
-            floating += extra
+    fl = layers.floating
+    if layers.turbidity is not None:
+        t_low = np.minimum(layers.turbidity, 1)
+        t_high = np.maximum(layers.turbidity - 1, 0)
     for b in range(len(DEFAULT_BANDS)):
-        band = water0[b] * (1 + colour_amp[b] * layers.water_colour) + aerosol_amp[b] * layers.aerosol
+        band = out[b]
+        np.multiply(layers.water_colour, water0[b] * colour_amp[b], out=band)
+        band += water0[b]
+        band += layers.aerosol * aerosol_amp[b]
         if layers.turbidity is not None:
-            t = layers.turbidity
-            band += np.minimum(t, 1) * (SPECTRA["sediment_laden_water"][b] - band)
-            band += np.maximum(t - 1, 0) * (SPECTRA["very_turbid_water"][b] - SPECTRA["sediment_laden_water"][b])
+            band -= t_low * band
+            band += t_low * SPECTRA["sediment_laden_water"][b]
+            band += t_high * (SPECTRA["very_turbid_water"][b] - SPECTRA["sediment_laden_water"][b])
             band += layers.adjacency * SPECTRA["vegetation"][b]
         if layers.glint is not None:
-            p = layers.glint_params
             own = noise_rng.standard_normal((h, w), dtype=np.float32)
-            tex = p["rho"] * layers.glint_texture + math.sqrt(1 - p["rho"] ** 2) * own
+            s = layers.glint_params["own_sigma"]
+            own *= np.float32(s)
+            own -= np.float32(s * s / 2)
+            np.exp(own, out=own)
+            own *= layers.glint
+            own *= GLINT_SHAPE[b]
+            band += own
             del own
-            band += layers.glint * GLINT_SHAPE[b] * np.exp(p["sigma"] * tex - p["sigma"] ** 2 / 2)
-            del tex
-        # floating matter replaces the water it covers (glint lands on water only)
-        band *= 1 - floating
-        sarg_spec = SPECTRA["dense_sargassum"][b]
-        sarg_b = layers.sarg_bright * (layers.sarg_nir if _RED_EDGE_NIR[b] else 1.0) * sarg_spec
-        if len(sarg_idx):
-            flat = sarg_b.reshape(-1)
-            flat[sarg_idx] *= 1 + SPECTRAL_JITTER * jitter_rng.standard_normal(len(sarg_idx), dtype=np.float32)
-        band += layers.sarg * sarg_b
-        del sarg_b
-        if layers.slick is not None:
-            band += layers.slick * layers.slick_bright * SPECTRA["natural_organic_material"][b]
-        if layers.foam is not None and foam_idx is not None and len(foam_idx):
-            f = layers.foam.reshape(-1)[foam_idx]
-            # whitecaps grow and fade within the seconds between bands
-            f = f * np.exp(0.35 * jitter_rng.standard_normal(len(f), dtype=np.float32) - 0.06)
-            band.reshape(-1)[foam_idx] += f * SPECTRA["foam_whitecaps"][b]
+        if fl is not None:
+            # floating matter replaces the water it covers (glint lands on water only)
+            v = fl.values
+            flat = band.reshape(-1)
+            water = flat[fl.idx]
+            cover = v["sarg"].copy()
+            mix = water * 0
+            sarg_b = v["sarg_bright"] * SPECTRA["dense_sargassum"][b]
+            if _RED_EDGE_NIR[b]:
+                sarg_b *= v["sarg_nir"]
+            sarg_b *= 1 + SPECTRAL_JITTER * jitter_rng.standard_normal(len(sarg_b), dtype=np.float32)
+            mix += v["sarg"] * sarg_b
+            if "slick" in v:
+                cover += v["slick"]
+                mix += v["slick"] * v["slick_bright"] * SPECTRA["natural_organic_material"][b]
+            if "foam" in v:
+                # whitecaps grow and fade within the seconds between bands
+                f = v["foam"] * np.exp(0.35 * jitter_rng.standard_normal(len(cover), dtype=np.float32) - 0.06)
+                cover += v["foam"]
+                mix += f * SPECTRA["foam_whitecaps"][b]
+            flat[fl.idx] = water * (1 - cover) + mix
         if layers.land is not None:
-            spec = layers.veg * SPECTRA["vegetation"][b] + (1 - layers.veg) * SPECTRA["bare_soil"][b]
-            spec = (1 - layers.beach) * spec * layers.land_bright + layers.beach * SPECTRA["beach_sand"][b]
-            band += layers.land * (spec - band)
-            del spec
+            v = layers.land.values
+            flat = band.reshape(-1)
+            spec = v["veg"] * SPECTRA["vegetation"][b] + (1 - v["veg"]) * SPECTRA["bare_soil"][b]
+            spec = (1 - v["beach"]) * spec * v["bright"] + v["beach"] * SPECTRA["beach_sand"][b]
+            sea = flat[layers.land.idx]
+            flat[layers.land.idx] = sea + v["frac"] * (spec - sea)
+            del spec, sea
         for ship in layers.ships:
             patch = _ship_patch(jitter_rng, ship, b, layers.shape)
             if patch is not None:
@@ -1029,29 +1059,34 @@ def _mix_bands(layers: _Layers, jitter_rng, noise_rng, noise_scale: float) -> np
         if layers.shadow is not None:
             # the shadow takes direct sunlight, more of it in the NIR than in the blue (sky light)
             depth = layers.cloud_params["shadow_depth"] * (0.7 + 0.3 * b / (len(DEFAULT_BANDS) - 1))
-            band *= 1 - depth * layers.shadow
-        for alpha_field, params, core in (
-            (layers.cirrus, layers.cirrus_params, 1.0),
-            (layers.cloud, layers.cloud_params, None),
-        ):
+            band *= 1 - np.float32(depth) * layers.shadow
+        for alpha_field, params, cumulus in ((layers.cirrus, layers.cirrus_params, False),
+                                             (layers.cloud, layers.cloud_params, True)):  # fmt: skip
             if alpha_field is None:
                 continue
             step = params["speed"] * float(BAND_TIME_S[b] - BAND_TIME_S[_BAND["B04"]])
             a = _shift(alpha_field, step * math.cos(params["track"]), step * math.sin(params["track"]))
-            bright = core if core is not None else 1 + (params["bright"] - 1) * a
-            band += a * (SPECTRA["cloud_mean"][b] * bright - band)
+            band -= a * band
+            cloud = SPECTRA["cloud_mean"][b]
+            if cumulus:  # cores brighter than edges
+                band += a * np.float32(cloud)
+                band += a * a * np.float32(cloud * (params["bright"] - 1))
+            else:
+                band += a * np.float32(cloud)
             del a
-        sigma = NOISE_SIGMA[b] * noise_scale
         noise = noise_rng.standard_normal((h, w), dtype=np.float32)
-        band += noise * np.sqrt(sigma**2 + (NOISE_RELATIVE * band) ** 2)
-        del noise
+        sigma = np.float32(NOISE_SIGMA[b] * noise_scale)
+        rel = noise * band
+        rel *= np.float32(NOISE_RELATIVE)
+        noise *= sigma
+        band += noise
+        band += rel
+        del noise, rel
         if layers.stripes is not None:
             band += layers.stripe_offsets[:, b][layers.stripes]
         np.maximum(band, -0.099, out=band)  # the lowest value an L2A offset of -1000 can hold
         if layers.nodata is not None:
             band[layers.nodata] = np.nan
-        out[b] = band
-        del band
     return out
 
 
@@ -1080,20 +1115,23 @@ def _labels(layers: _Layers, coverage: np.ndarray, reflectance: np.ndarray) -> t
 def _classes(layers: _Layers, coverage: np.ndarray, thick: np.ndarray) -> np.ndarray:
     """What dominates each pixel, later entries winning: surface first, then atmosphere, then nodata."""
     c = np.zeros(layers.shape, np.uint8)
+    flat = c.reshape(-1)
     code = CLASS_CODES
     if layers.glint is not None:
         c[layers.glint >= 0.01] = code["glint"]
     if layers.turbidity is not None:
         c[(layers.turbidity >= 0.2) | (layers.adjacency >= 0.01)] = code["turbid_water"]
-    if layers.slick is not None:
-        c[layers.slick >= POSITIVE_COVERAGE] = code["organic_slick"]
-    if layers.foam is not None:
-        c[layers.foam >= POSITIVE_COVERAGE] = code["foam"]
+    if layers.floating is not None:
+        v, idx = layers.floating.values, layers.floating.idx
+        for name, key in (("organic_slick", "slick"), ("foam", "foam")):
+            if key in v:
+                flat[idx[v[key] >= POSITIVE_COVERAGE]] = code[name]
     c[(coverage >= SCORABLE_MIN_COVERAGE) & (coverage < POSITIVE_COVERAGE)] = code["sargassum_faint"]
     c[coverage >= POSITIVE_COVERAGE] = code["sargassum"]
     if layers.land is not None:
-        c[layers.land >= 0.5] = code["land"]
-        c[(layers.land >= 0.5) & (layers.beach >= 0.5)] = code["beach"]
+        v, idx = layers.land.values, layers.land.idx
+        flat[idx[v["frac"] >= 0.5]] = code["land"]
+        flat[idx[(v["frac"] >= 0.5) & (v["beach"] >= 0.5)]] = code["beach"]
     for ship in layers.ships:
         r, col = int(ship["y"]), int(ship["x"])
         if 0 <= r < c.shape[0] and 0 <= col < c.shape[1]:
@@ -1126,6 +1164,7 @@ def _stats(coverage: np.ndarray, label: np.ndarray, classes: np.ndarray) -> dict
     planted = coverage[coverage >= 0.005]
     edges = [0.005, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0001]
     hist = np.histogram(planted, bins=edges)[0] if planted.size else np.zeros(len(edges) - 1, int)
+    counts = np.bincount(classes.reshape(-1), minlength=256)
     return {
         "pixels": int(n),
         "positive_pixels": int((label == LABEL_POSITIVE).sum()),
@@ -1133,11 +1172,8 @@ def _stats(coverage: np.ndarray, label: np.ndarray, classes: np.ndarray) -> dict
         "not_scorable_share": round(float((label == LABEL_IGNORE).mean()), 6),
         "planted_pixels": int(planted.size),
         "planted_below_positive_share": round(float((planted < POSITIVE_COVERAGE).mean()), 4) if planted.size else 0.0,
-        "coverage_histogram": {
-            "edges": [round(e, 3) for e in edges[:-1]] + [1.0],
-            "counts": [int(v) for v in hist],
-        },
-        "class_pixels": {name: int((classes == code).sum()) for name, code in CLASS_CODES.items()},
+        "coverage_histogram": {"edges": [round(e, 3) for e in edges[:-1]] + [1.0], "counts": [int(v) for v in hist]},
+        "class_pixels": {name: int(counts[code]) for name, code in CLASS_CODES.items()},
     }
 
 
