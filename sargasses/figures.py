@@ -96,7 +96,7 @@ def save_scene_figure(
     band_names: Sequence[str] = DEFAULT_BANDS,
     title: str = "",
     zoom: tuple[int, int, int] | None = None,
-    dpi: int = 90,
+    dpi: int = 80,
 ) -> Path:
     """True colour, red-edge false colour and the label mask side by side; a second row zoomed in on `zoom`.
 
@@ -110,7 +110,7 @@ def save_scene_figure(
 
     rows = 2 if zoom else 1
     cols = 3 if label is not None else 2
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.6 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 4.6 * rows + 0.7), squeeze=False, layout="constrained")
     # stretch once on the whole scene so the zoom shows the same colours
     rgb = composite(reflectance, TRUE_COLOUR, band_names, joint=True)
     false = composite(reflectance, RED_EDGE_FALSE_COLOUR, band_names)
@@ -127,7 +127,7 @@ def save_scene_figure(
             ax.add_patch(Rectangle((c, r), s, s, fill=False, edgecolor="red", linewidth=1.2))
             sub = axes[1][i]
             sub.imshow(img[r : r + s, c : c + s], interpolation="nearest")
-            sub.set_title(f"{name.split(' (')[0]}, zoom {s}x{s} px", fontsize=10)
+            sub.set_title(f"zoom on the red square ({s} x {s} px)", fontsize=10)
             sub.set_axis_off()
     if label is not None:
         handles = [
@@ -135,10 +135,9 @@ def save_scene_figure(
             Patch(color=LABEL_COLOURS[0], label="0 not Sargassum"),
             Patch(color=LABEL_COLOURS[255], label="255 not scorable"),
         ]
-        fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
