@@ -60,7 +60,7 @@
               <Option type="Map" name="properties">
                 <Option type="Map" name="enabled">
                   <Option value="true" type="bool" name="active"/>
-                  <Option value="@map_scale > 40000" type="QString" name="expression"/>
+                  <Option value="@map_scale > 100000" type="QString" name="expression"/>
                   <Option value="3" type="int" name="type"/>
                 </Option>
               </Option>
@@ -92,7 +92,7 @@
                 <Option value="3x:0,0,0,0,0,0" type="QString" name="outline_width_map_unit_scale"/>
                 <Option value="MM" type="QString" name="outline_width_unit"/>
                 <Option value="diameter" type="QString" name="scale_method"/>
-                <Option value="2.2" type="QString" name="size"/>
+                <Option value="1.8" type="QString" name="size"/>
                 <Option value="3x:0,0,0,0,0,0" type="QString" name="size_map_unit_scale"/>
                 <Option value="MM" type="QString" name="size_unit"/>
                 <Option value="1" type="QString" name="vertical_anchor_point"/>
@@ -112,7 +112,7 @@
               <prop k="outline_width_map_unit_scale" v="3x:0,0,0,0,0,0"/>
               <prop k="outline_width_unit" v="MM"/>
               <prop k="scale_method" v="diameter"/>
-              <prop k="size" v="2.2"/>
+              <prop k="size" v="1.8"/>
               <prop k="size_map_unit_scale" v="3x:0,0,0,0,0,0"/>
               <prop k="size_unit" v="MM"/>
               <prop k="vertical_anchor_point" v="1"/>

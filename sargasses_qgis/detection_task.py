@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 
-from qgis.core import QgsFeedback, QgsTask
+from qgis.core import QgsRasterBlockFeedback, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
 from .detection_run import DetectionCancelled, DetectionJob, DetectionOutcome, execute
@@ -23,7 +23,7 @@ class DetectionTask(QgsTask):
         super().__init__(f"Sargasses: detecting rafts on {job.layer_name}", QgsTask.CanCancel)
         self.job = job
         self.manager = manager
-        self.feedback = QgsFeedback()
+        self.feedback = QgsRasterBlockFeedback()  # also what a raster export takes
         self.outcome: DetectionOutcome | None = None
         self.error = ""
         self.error_kind = ""  # "cancelled", "no_engine", "crashed", "input", "engine", "internal"

@@ -21,6 +21,7 @@ from qgis.core import (
     QgsCoordinateTransformContext,
     QgsFeedback,
     QgsProviderRegistry,
+    QgsRasterBlockFeedback,
     QgsRasterFileWriter,
     QgsRasterLayer,
     QgsRasterPipe,
@@ -249,10 +250,13 @@ def _export_provider(plan: InputPlan, path: Path, feedback: QgsFeedback | None) 
     writer.setOutputFormat("GTiff")
     writer.setCreateOptions(["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"])
     crs = QgsCoordinateReferenceSystem.fromWkt(grid.crs_wkt)
+    block_feedback = feedback if isinstance(feedback, QgsRasterBlockFeedback) else QgsRasterBlockFeedback()
+    if feedback is not None and block_feedback is not feedback:
+        feedback.canceled.connect(block_feedback.cancel)  # a Processing feedback cancels the export too
     error = writer.writeRaster(
-        pipe, grid.width, grid.height, QgsRectangle(*grid.extent), crs, QgsCoordinateTransformContext(), feedback
+        pipe, grid.width, grid.height, QgsRectangle(*grid.extent), crs, QgsCoordinateTransformContext(), block_feedback
     )
-    if feedback is not None and feedback.isCanceled():
+    if block_feedback.isCanceled():
         raise InputError("cancelled while writing the layer to a GeoTIFF")
     if error != QgsRasterFileWriter.NoError:
         raise InputError(

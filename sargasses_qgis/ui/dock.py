@@ -245,9 +245,13 @@ class SargassesDock(QgsDockWidget):
         layout.addWidget(results)
         layout.addStretch(1)
 
+        for combo in body.findChildren(QComboBox):  # long layer names must not widen the dock
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # labels wrap to the dock's width
         scroll.setWidget(body)
         self.setWidget(scroll)
         self.setMinimumWidth(340)
@@ -324,6 +328,11 @@ class SargassesDock(QgsDockWidget):
         if self.model_choice() == "file" and not self.model_path():
             self.card_label.setText("<i>Choose a model file.</i>")
             return
+        if self.model_choice() == "default" and bundled_model() is None:
+            request["method"] = "afai"  # still ask for the device
+            self._no_bundled_model = True
+        else:
+            self._no_bundled_model = False
         self.card_label.setText("<i>Reading the model card…</i>")
         self.device_label.setText("")
 
@@ -351,10 +360,7 @@ class SargassesDock(QgsDockWidget):
         self.engine_problem = ""
         self.install_button.setVisible(False)
         device = info.get("device") or {}
-        self.engine_label.setText(
-            f"Engine: sargasses {info.get('version')} (Python {info.get('python')}), "
-            f"{info.get('runs', 0)} run(s) so far"
-        )
+        self._show_engine(info)
         self.engine_label.setToolTip(str(info.get("executable", "")))
         self.device_label.setText(f"→ {device.get('name', device.get('type', '?'))}")
         self.card_label.setText(self._card_html(info))
@@ -376,6 +382,11 @@ class SargassesDock(QgsDockWidget):
         self._refresh_bands()
 
     def _card_html(self, info: dict) -> str:
+        if self.method() == "model" and getattr(self, "_no_bundled_model", False):
+            return (
+                "<span style='color:#b00020'>This copy of the plugin has no bundled model. "
+                "Choose a model file, or an index (AFAI, FAI).</span>"
+            )
         if self.method() != "model":
             name = self.method().upper()
             return (
@@ -509,6 +520,9 @@ class SargassesDock(QgsDockWidget):
         if self.method() == "model" and self.model_choice() == "file" and not self.model_path():
             self._report("No model file: choose one, or use the bundled default model.")
             return None
+        if self.model_choice() == "default" and bundled_model() is None:
+            self._report("This copy of the plugin has no bundled model: choose a model file, or an index (AFAI, FAI).")
+            return None
         mapping, automatic = self.mapping()
         missing = missing_bands(mapping)
         bands, gsd = self.model_bands()
@@ -615,10 +629,12 @@ class SargassesDock(QgsDockWidget):
         client = self.manager.current()
         if client is not None and self.engine_info:
             self.engine_info["runs"] = int(self.engine_info.get("runs", 0)) + 1
-            self.engine_label.setText(
-                f"Engine: sargasses {self.engine_info.get('version')} (Python {self.engine_info.get('python')}), "
-                f"{self.engine_info['runs']} run(s) so far, model kept loaded"
-            )
+            self._show_engine(self.engine_info)
+
+    def _show_engine(self, info: dict) -> None:
+        runs = int(info.get("runs", 0))
+        warm = f" · {runs} run{'s' if runs != 1 else ''}, kept warm" if runs else " · ready"
+        self.engine_label.setText(f"Engine: sargasses {info.get('version')} (Python {info.get('python')}){warm}")
 
     # ------------------------------------------------------------------ messages and export
     def _report(self, message: str, kind: str = "") -> None:
@@ -691,4 +707,6 @@ def _new_folder(parent: Path, name: str) -> Path:
 
 
 def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+    """Escaped, with line breaks allowed after path separators, so long paths wrap in a narrow dock."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+    return escaped.replace("/", "/\u200b")

@@ -107,3 +107,75 @@ def test_qgis_process_writes_a_shapefile(scene, engine_python, tmp_path: Path) -
     scores = score(out, scene)
     assert scores["features"] == layer.featureCount() > 0
     assert scores["precision"] > 0.9 and scores["object_recall"] > 0.75, scores
+
+
+def test_algorithm_in_a_model(plugin, scene, tmp_path: Path) -> None:
+    """The model builder's way: sargasses:detect as a child algorithm, its rafts buffered by another one."""
+    import processing
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterRasterLayer,
+    )
+
+    model = QgsProcessingModelAlgorithm("rafts_buffered", "tests")
+    model.addModelParameter(QgsProcessingParameterRasterLayer("scene", "Scene"), QgsProcessingModelParameter("scene"))
+    detect = QgsProcessingModelChildAlgorithm("sargasses:detect")
+    detect.setChildId("detect")
+    detect.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("scene")])
+    detect.addParameterSources(
+        "METHOD", [QgsProcessingModelChildParameterSource.fromStaticValue(["model", "afai", "fai"].index(scene.method))]
+    )
+    model.addChildAlgorithm(detect)
+    buffer = QgsProcessingModelChildAlgorithm("native:buffer")
+    buffer.setChildId("buffer")
+    buffer.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromChildOutput("detect", "OUTPUT")])
+    buffer.addParameterSources("DISTANCE", [QgsProcessingModelChildParameterSource.fromStaticValue(50.0)])
+    buffer.addParameterSources("DISSOLVE", [QgsProcessingModelChildParameterSource.fromStaticValue(True)])
+    output = QgsProcessingModelOutput("zones", "Zones")
+    output.setChildOutputName("OUTPUT")
+    output.setChildId("buffer")
+    buffer.setModelOutputs({"zones": output})
+    buffer.setDependencies([])
+    model.addChildAlgorithm(buffer)
+    target = tmp_path / "zones.gpkg"
+    result = processing.run(model, {"scene": str(scene.tif), "buffer:zones": str(target)})
+    zones = QgsVectorLayer(result["buffer:zones"], "zones", "ogr")
+    assert zones.isValid() and zones.featureCount() == 1  # dissolved
+    assert zones.crs().authid() == "EPSG:32620"
+    # 50 m around rafts covers more than the rafts, and lies inside the scene.
+    assert zones.extent().width() > 0 and QgsRasterLayer(str(scene.tif), "s").extent().buffered(60).contains(
+        zones.extent()
+    )
+
+
+def test_batch_runs_share_one_warm_engine(plugin, scene, tmp_path: Path) -> None:
+    """Batch mode starts several runs at once: the engine serves them one after the other, the same answer each."""
+    from conftest import wait_for
+    from qgis.core import QgsProcessingAlgRunnerTask, QgsProcessingContext, QgsProcessingFeedback
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("sargasses:detect")
+    tasks, keep = [], []  # contexts and feedbacks must outlive their tasks
+    for i in range(3):
+        context, feedback = QgsProcessingContext(), QgsProcessingFeedback()
+        keep += [context, feedback]
+        parameters = {
+            "INPUT": str(scene.tif),
+            "OUTPUT": str(tmp_path / f"batch_{i}.gpkg"),
+            "METHOD": ["model", "afai", "fai"].index(scene.method),
+        }
+        task = QgsProcessingAlgRunnerTask(algorithm, parameters, context, feedback)
+        done = []
+        task.executed.connect(lambda ok, results, d=done: d.append((ok, results)))
+        tasks.append((task, done))
+        QgsApplication.taskManager().addTask(task)
+    assert wait_for(lambda: all(done for _, done in tasks), 300)
+    counts = set()
+    for _, done in tasks:
+        ok, results = done[0]
+        assert ok
+        counts.add(results["RAFT_COUNT"])
+    assert len(counts) == 1 and counts.pop() > 0

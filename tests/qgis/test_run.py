@@ -227,3 +227,43 @@ def test_missing_engine_offers_the_installer(scene, qgis_iface, dock, monkeypatc
     finally:
         settings.set_engine_python("")
         forget_checks()
+
+
+def test_layer_held_in_memory_is_written_to_a_geotiff_first(scene, qgis_iface, dock) -> None:
+    """A layer the engine cannot open (here: in QGIS's memory, /vsimem/) goes through a temporary GeoTIFF."""
+    from osgeo import gdal
+    from qgis.core import QgsRasterLayer
+
+    memory_path = "/vsimem/sargasses_test/scene.tif"
+    gdal.Translate(memory_path, str(scene.tif))
+    try:
+        layer = QgsRasterLayer(memory_path, "in memory")
+        assert layer.isValid()
+        QgsProject.instance().addMapLayer(layer)
+        choose_layer(dock, layer, scene.method)
+        mapping, automatic = dock.mapping()
+        assert automatic and [s.label for s in mapping.values()] == list(mapping)
+        task = run_and_wait(dock)
+        assert task.job.plan.kind == "export"
+        assert task.outcome is not None, task.error
+        assert (task.job.work_dir / "input.tif").exists() and (task.job.work_dir / "input.vrt").exists()
+        scores = score(task.outcome.output, scene)
+        assert scores["precision"] > 0.9 and scores["object_recall"] > 0.75, scores
+    finally:
+        gdal.Unlink(memory_path)
+
+
+def test_virtual_raster_without_the_bands_is_refused(scene, qgis_iface, dock) -> None:
+    from qgis.core import QgsRasterLayer
+
+    extent = QgsRasterLayer(str(scene.tif), "s").extent()
+    uri = (
+        f"?crs=EPSG:32620&extent={extent.xMinimum()},{extent.yMinimum()},{extent.xMaximum()},{extent.yMaximum()}"
+        f"&width=512&height=512&formula=%22s%408%22%20-%20%22s%403%22&s:uri={scene.tif}&s:provider=gdal"
+    )
+    layer = QgsRasterLayer(uri, "ndvi-like", "virtualraster")
+    assert layer.isValid(), layer.error().summary()
+    QgsProject.instance().addMapLayer(layer)
+    choose_layer(dock, layer, "afai")
+    assert dock.run() is None
+    assert "lacks the band(s) B02" in dock.status_label.text()

@@ -1,0 +1,113 @@
+"""Runs inside the real QGIS desktop (qgis --code desktop_drive.py), driven by test_desktop.py.
+
+Does what a user does: opens a scene, clicks the plugin's toolbar action, runs, and saves a screenshot.
+Reads its orders from SARGASSES_E2E_* variables and writes what it saw to SARGASSES_E2E_RESULT (JSON).
+QGIS's own Python runs this file; it uses qgis.* and the standard library only.
+"""
+
+import json
+import os
+import time
+import traceback
+
+from qgis.core import QgsApplication, QgsProject
+from qgis.PyQt.QtCore import Qt, QTimer
+from qgis.PyQt.QtWidgets import QDockWidget
+from qgis.utils import iface, plugins
+
+SCENE = os.environ["SARGASSES_E2E_SCENE"]
+METHOD = os.environ.get("SARGASSES_E2E_METHOD", "afai")
+RESULT = os.environ["SARGASSES_E2E_RESULT"]
+SHOT = os.environ["SARGASSES_E2E_SCREENSHOT"]
+report = {"steps": []}
+state = {"started": time.monotonic()}
+
+
+def finish(error=None):
+    if error:
+        report["error"] = error
+    with open(RESULT, "w", encoding="utf-8") as out:
+        json.dump(report, out, indent=2, default=str)
+    QgsApplication.exit(0 if not error else 1)
+
+
+def guarded(step):
+    def run():
+        try:
+            step()
+        except Exception:
+            finish(traceback.format_exc())
+
+    return run
+
+
+def later(step, ms=200):
+    QTimer.singleShot(ms, guarded(step))
+
+
+def open_scene():
+    report["plugin_loaded"] = "sargasses_qgis" in plugins
+    window = iface.mainWindow()
+    window.setGeometry(0, 0, 1600, 1000)  # Xvfb has no window manager to maximise it
+    for dock in window.findChildren(QDockWidget):
+        if dock.objectName() == "Browser":
+            dock.hide()  # more room for the map in the screenshot
+    layer = iface.addRasterLayer(SCENE, "Sentinel-2 scene")
+    report["scene_valid"] = bool(layer and layer.isValid())
+    from sargasses_qgis.scene_style import show_true_colour
+
+    report["true_colour"] = show_true_colour(layer)
+    iface.mapCanvas().setExtent(layer.extent())
+    actions = [a for a in iface.rasterToolBar().actions() if a.objectName() == "sargassesDetectAction"]
+    report["toolbar_action"] = bool(actions)
+    actions[0].trigger()  # the toolbar button
+    report["steps"].append("toolbar action")
+    dock = plugins["sargasses_qgis"].dock
+    iface.mainWindow().resizeDocks([dock], [430], Qt.Horizontal)
+    later(wait_for_engine, 500)
+
+
+def wait_for_engine():
+    dock = plugins["sargasses_qgis"].dock
+    dock.model_combo.setCurrentIndex(dock.model_combo.findData("default" if METHOD == "model" else METHOD))
+    later(wait_for_card, 300)
+
+
+def wait_for_card():
+    dock = plugins["sargasses_qgis"].dock
+    if dock.info_pending and time.monotonic() - state["started"] < 120:
+        later(wait_for_card, 300)
+        return
+    report["engine"] = dock.engine_label.text()
+    report["device"] = dock.device_label.text()
+    report["card"] = dock.card_label.text()
+    dock.runFinished.connect(lambda task: later(lambda: finished(task), 500))
+    dock.run_button.click()
+    report["steps"].append("run")
+
+
+def finished(task):
+    dock = plugins["sargasses_qgis"].dock
+    report["status"] = dock.status_label.text()
+    report["error"] = task.error or None
+    if task.outcome is not None:
+        rafts = dock.last_layer
+        report["output"] = str(task.outcome.output)
+        report["features"] = rafts.featureCount()
+        report["crs"] = rafts.crs().authid()
+        report["group"] = task.job.run_name
+        report["group_found"] = QgsProject.instance().layerTreeRoot().findGroup(task.job.run_name) is not None
+        report["summary"] = task.outcome.summary
+        iface.setActiveLayer(rafts)
+    iface.mapCanvas().refreshAllLayers()
+    later(screenshot, 1500)
+
+
+def screenshot():
+    iface.mapCanvas().waitWhileRendering()
+    report["screenshot"] = iface.mainWindow().grab().save(SHOT, "PNG")
+    finish(report.get("error"))
+
+
+QTimer.singleShot(240_000, lambda: finish("timed out"))
+later(open_scene, 1000)
