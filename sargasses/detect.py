@@ -30,7 +30,7 @@ from sargasses.errors import DetectionCancelled, SargassesError
 
 METHODS = ("model", "afai", "fai")
 BACKENDS = ("auto", "torch", "onnx")
-GDAL_CACHE_MB = 256  # GDAL's block cache; its default (5% of RAM) would make memory grow with the scene
+GDAL_CACHE_MB = 128  # GDAL's block cache; its default (5% of RAM) would make memory grow with the scene
 BLOCK = 256  # block size of the probability GeoTIFF
 # Bands the index baselines read when the raster lacks the default ten: the index bands, and masking's blue/SWIR.
 BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B02", "B03", "B04", "B8A", "B11"]}
@@ -303,8 +303,10 @@ class ProbabilityWriter:
 
 # --------------------------------------------------------------------------- the run
 def _default_batch(device_kind: str, tile: int) -> int:
+    """Tiles per batch: on CPU one 512 x 512 tile (ONNX Runtime gains under 10 % from batches of 2-4 there but
+    needs 400 MB more per tile: docs/performance.md); on a GPU eight."""
     pixels = max(1, (512 * 512) // (tile * tile))
-    return (8 if device_kind in ("cuda", "mps") else 2) * pixels
+    return (8 if device_kind in ("cuda", "mps") else 1) * pixels
 
 
 def run_detection(

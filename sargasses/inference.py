@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import queue
 import threading
@@ -42,13 +43,16 @@ def _round_up(value: int, multiple: int) -> int:
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Tile origins along one axis: every `tile - overlap`, the last one moved back to end at the edge."""
+    """Tile origins along one axis: as few tiles as overlap allows, spread evenly, the last ending at the edge.
+
+    n = ceil((length - overlap) / (tile - overlap)) tiles; spreading them evenly gives every seam the same
+    overlap (at least `overlap`) instead of one large overlap at the end.
+    """
     if length <= tile:
         return [0]
-    stride = tile - overlap
-    starts = list(range(0, length - tile, stride))
-    starts.append(length - tile)
-    return sorted(set(starts))
+    count = math.ceil((length - overlap) / (tile - overlap))
+    count = max(count, 2)
+    return sorted({round(i * (length - tile) / (count - 1)) for i in range(count)})
 
 
 @dataclass(frozen=True)
@@ -231,17 +235,16 @@ class OnnxScorer(Scorer):
         self.band_names = list(loaded.card.band_names)
         self.threads = threads or _cpu_threads()
         self.session = None
-        self.shape: tuple[int, int] | None = None
         self.description = f"ONNX Runtime {ort.__version__} on CPU ({self.threads} threads), fp32"
 
     def prepare(self, tile_h: int, tile_w: int) -> None:
-        if self.shape == (tile_h, tile_w) and self.session is not None:
-            return
-        self.session = onnx_session(self.loaded, tile_h, tile_w, self.threads)
-        self.shape = (tile_h, tile_w)
+        if tile_h % TILE_MULTIPLE or tile_w % TILE_MULTIPLE:
+            raise SargassesError(f"ONNX Runtime needs tiles whose sides are multiples of {TILE_MULTIPLE}")
+        if self.session is None:
+            self.session = onnx_session(self.loaded, self.threads)
 
     def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
-        if self.session is None or self.shape != batch.shape[2:]:
+        if self.session is None:
             self.prepare(*batch.shape[2:])
         (y,) = self.session.run(None, {"reflectance": _model_input(batch)})
         return y[:, 0]
@@ -254,12 +257,18 @@ def _cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def onnx_bytes(loaded: Any, tile_h: int, tile_w: int) -> bytes:
-    """The probability module as an ONNX graph for (batch, C, tile_h, tile_w) inputs, batch dynamic."""
+def onnx_bytes(loaded: Any, sample_size: int = 64) -> bytes:
+    """The probability module as an ONNX graph; batch, height and width dynamic (multiples of 32).
+
+    Traced on a small sample: tracing a full tile would hold all its activations (hundreds of MB). A side that
+    is a multiple of 32 needs no padding inside mfai's networks, so the traced graph holds no padding step and
+    serves every tile shape the grid makes (tests compare it with torch at several shapes).
+    """
     torch = _torch()
     module = loaded.module.to("cpu").eval()
-    sample = torch.zeros(1, len(loaded.card.band_names), tile_h, tile_w)
+    sample = torch.zeros(1, len(loaded.card.band_names), sample_size, sample_size)
     buffer = io.BytesIO()
+    axes = {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -268,7 +277,7 @@ def onnx_bytes(loaded: Any, tile_h: int, tile_w: int) -> bytes:
             buffer,
             input_names=["reflectance"],
             output_names=["probability"],
-            dynamic_axes={"reflectance": {0: "batch"}, "probability": {0: "batch"}},
+            dynamic_axes={"reflectance": axes, "probability": dict(axes)},
             opset_version=17,
             do_constant_folding=True,
             dynamo=False,
@@ -276,7 +285,7 @@ def onnx_bytes(loaded: Any, tile_h: int, tile_w: int) -> bytes:
     return buffer.getvalue()
 
 
-def onnx_session(loaded: Any, tile_h: int, tile_w: int, threads: int) -> Any:
+def onnx_session(loaded: Any, threads: int) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -284,7 +293,7 @@ def onnx_session(loaded: Any, tile_h: int, tile_w: int, threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    return ort.InferenceSession(onnx_bytes(loaded, tile_h, tile_w), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(onnx_bytes(loaded), options, providers=["CPUExecutionProvider"])
 
 
 class BaselineScorer(Scorer):

@@ -213,3 +213,18 @@ def test_a_second_run_reuses_the_loaded_model(random_scene, tmp_path, monkeypatc
     os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))  # the file may have changed
     run_detection(options)
     assert len(calls) == 2
+
+
+def test_one_onnx_graph_serves_every_tile_shape(tmp_path):
+    """The ONNX graph is traced once on a small sample; it must match torch at every multiple-of-32 shape."""
+    from sargasses.inference import DeviceChoice, OnnxScorer, TorchScorer
+
+    loaded = load_model_file(random_model(tmp_path / "r.pt", tile_size=512, overlap=64, filters=8))
+    onnx = OnnxScorer(loaded)
+    eager = TorchScorer(loaded, DeviceChoice("cpu", "CPU"))
+    rng = np.random.default_rng(0)
+    for shape in ((1, 10, 32, 64), (2, 10, 96, 160), (1, 10, 512, 512)):
+        batch = (rng.random(shape) * 0.1).astype(np.float32)
+        batch[:, :, :5, :7] = np.nan  # nodata is fed as 0 by both
+        excluded = np.zeros((shape[0], *shape[2:]), bool)
+        assert np.abs(onnx.score(batch, excluded) - eager.score(batch, excluded)).max() < 1e-4

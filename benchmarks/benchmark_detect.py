@@ -1,0 +1,523 @@
+"""Speed and memory of `sargasses detect`, against this CPU's compute ceiling and against the ways others do it.
+
+    .venv/bin/python benchmarks/benchmark_detect.py            # full: a 5490 x 5490 x 10 Sentinel-2 tile at 20 m
+    .venv/bin/python benchmarks/benchmark_detect.py --quick    # small sizes, for a machine others are using
+
+Prints tables (Markdown) and writes them with every figure to WORKDIR/results.json. Each measured run is a separate
+process, so its peak RSS (ru_maxrss from wait4) is its own. Sections:
+1. machine: CPU, threads, load average before and after (a loaded machine makes every figure worse);
+2. compute ceiling of this CPU, re-measured: fp32 matmul and a 64-channel 3x3 convolution (torch, all threads);
+3. model throughput on 512 x 512 tiles per backend (torch eager, channels-last, ONNX Runtime, torch.compile), with
+   the FLOPs per pixel counted by torch and the share of the ceiling reached;
+4. end to end: `python -m sargasses detect SCENE -o rafts.shp --probabilities p.tif` (read, infer, polygons, write)
+   at each size: wall time of the process, time inside run_detection, Mpx/s, peak RSS;
+5. the ways others do it, on the same scene and model: whole-image inference as Meteo-France's original project did
+   (torch eager, the whole scene in one tensor) and a tile-by-tile loop with batch 1 and crop-only stitching as the
+   Deepness QGIS plugin does (ONNX Runtime and torch eager).
+
+The scene is synthetic and written block by block (never whole in memory): sea with noise, a coast, clouds, and
+thousands of planted Sargassum filaments, as uint16 L2A digital numbers (offset -1000). The model is the bundled
+default when there is one, else a HalfUNet-16 with hand-set weights (model_file.red_edge_weights) that costs what a
+trained HalfUNet-16 costs and finds the planted filaments, so polygon counts are realistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WATER = np.array([0.034, 0.024, 0.017, 0.014, 0.014, 0.015, 0.013, 0.014, 0.009, 0.007], np.float32)
+SARGASSUM = np.array([0.041, 0.049, 0.045, 0.095, 0.118, 0.141, 0.133, 0.137, 0.016, 0.010], np.float32)
+LAND = np.array([0.05, 0.08, 0.07, 0.12, 0.25, 0.30, 0.32, 0.33, 0.22, 0.12], np.float32)
+CLOUD = np.array([0.35, 0.34, 0.33, 0.33, 0.34, 0.35, 0.35, 0.35, 0.25, 0.18], np.float32)
+BLOCK_ROWS = 512
+TILE = 512
+
+
+# --------------------------------------------------------------------------- machine
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        threads = len(os.sched_getaffinity(0))
+    except AttributeError:
+        threads = os.cpu_count() or 1
+    try:
+        memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError):
+        memory_gb = float("nan")
+    return {"cpu": cpu, "threads": threads, "memory_gb": round(memory_gb, 1), "load_before": os.getloadavg()}
+
+
+# --------------------------------------------------------------------------- scene and model
+def write_scene(path: Path, size: int, seed: int = 0) -> Path:
+    """A size x size, 10-band uint16 L2A-like GeoTIFF, written 512 rows at a time."""
+    import rasterio
+    from affine import Affine
+
+    from sargasses.sensors import DEFAULT_BANDS
+
+    if path.exists():
+        return path
+    tmp = path.with_name(f".{path.name}.part")
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 10,
+        "dtype": "uint16",
+        "crs": "EPSG:32620",
+        "transform": Affine(20.0, 0.0, 600000.0, 0.0, -20.0, 1800000.0),
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
+        "predictor": 2,
+        "zlevel": 1,
+        "interleave": "band",
+        "BIGTIFF": "IF_SAFER",
+    }
+    coast = int(size * 0.06)
+    with rasterio.open(tmp, "w", **profile) as dst:
+        for i, name in enumerate(DEFAULT_BANDS, start=1):
+            dst.set_band_description(i, name)
+        dst.update_tags(
+            SENSOR="sentinel2_l2a",
+            BOA_ADD_OFFSET="-1000",
+            BOA_QUANTIFICATION_VALUE="10000",
+            ACQUISITION_DATE="2024-06-01",
+            PRODUCT_ID=f"BENCHMARK_{size}",
+        )
+        for r0 in range(0, size, BLOCK_ROWS):
+            rng = np.random.default_rng([seed, r0])
+            h = min(BLOCK_ROWS, size - r0)
+            block = WATER[:, None, None] + rng.normal(0, 0.0015, (10, h, size)).astype(np.float32)
+            cover = np.zeros((h, size), np.float32)
+            for _ in range(max(1, size * h // 12_000)):  # about 2500 filaments on a full tile
+                y, x = rng.uniform(0, h), rng.uniform(coast, size)
+                angle, length = rng.uniform(0, np.pi), rng.uniform(8, 120)
+                t = np.linspace(0, length, int(length * 2))
+                ys = np.clip((y + t * np.sin(angle)).astype(int), 0, h - 1)
+                xs = np.clip((x + t * np.cos(angle)).astype(int), 0, size - 1)
+                cover[ys, xs] = np.maximum(cover[ys, xs], rng.uniform(0.4, 1.0))
+            block += cover * (SARGASSUM - WATER)[:, None, None]
+            block[:, :, :coast] = LAND[:, None, None]
+            for _ in range(max(1, h * size // 2_000_000)):
+                cy, cx, radius = rng.uniform(0, h), rng.uniform(0, size), rng.uniform(20, 120)
+                yy, xx = np.ogrid[:h, :size]
+                block[:, (yy - cy) ** 2 + (xx - cx) ** 2 < radius**2] = CLOUD[:, None]
+            dn = np.clip(np.rint(block * 10000 + 1000), 1, 65535).astype(np.uint16)
+            dst.write(dn, window=((r0, r0 + h), (0, size)))
+    os.replace(tmp, path)
+    return path
+
+
+def benchmark_model(workdir: Path, model: str | None) -> Path:
+    from sargasses.model_file import make_card, red_edge_weights, save_model_file
+
+    if model:
+        return Path(model)
+    default = ROOT / "resources" / "default_model.pt"
+    if default.exists():
+        return default
+    path = workdir / "halfunet16_red_edge.pt"
+    if not path.exists():
+        card = make_card(
+            "HalfUNet",
+            {"num_filters": 16, "bias": True, "autopad_enabled": True},
+            mean=WATER.tolist(),
+            std=[0.05] * 10,
+            name="benchmark-halfunet16",
+            version="bench",
+        )
+        save_model_file(path, red_edge_weights(card), card)
+    return path
+
+
+# --------------------------------------------------------------------------- running workers
+def run_process(command: list[str], timeout: float = 3600) -> dict[str, Any]:
+    """Run a command; its wall time, peak RSS (MB) and stdout."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    wall = time.perf_counter() - started
+    # communicate() reaped the child: its rusage is in RUSAGE_CHILDREN only cumulatively, so workers report their own
+    return {"wall_s": wall, "rc": process.returncode, "stdout": out, "stderr": err}
+
+
+def worker(kind: str, *args: str, timeout: float = 3600) -> dict[str, Any]:
+    """This script as a worker process; the worker prints one JSON line with its results and its peak RSS."""
+    result = run_process([sys.executable, __file__, "--worker", kind, *args], timeout=timeout)
+    if result["rc"] != 0:
+        tail = (result["stderr"] or "").strip().splitlines()[-3:]
+        return {"error": f"rc={result['rc']}: {' | '.join(tail)}", "wall_s": result["wall_s"]}
+    data = json.loads(result["stdout"].strip().splitlines()[-1])
+    data["process_wall_s"] = result["wall_s"]
+    return data
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB
+
+
+# --------------------------------------------------------------------------- workers
+def work_ceiling() -> dict[str, Any]:
+    import torch
+
+    def best_rate(fn, flops: float, repeats: int = 5) -> float:
+        fn()
+        best = math.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t)
+        return flops / best / 1e9
+
+    n = 2048
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).eval()
+    x = torch.rand(1, 64, 256, 256)
+    with torch.inference_mode():
+        matmul = best_rate(lambda: a @ b, 2 * n**3)
+        conv_rate = best_rate(lambda: conv(x), 2 * 64 * 64 * 9 * 256 * 256)
+    return {"matmul_gflops": matmul, "conv64_gflops": conv_rate, "torch_threads": torch.get_num_threads()}
+
+
+def work_throughput(model_path: str, backend: str, batch: str) -> dict[str, Any]:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from sargasses.inference import onnx_session
+    from sargasses.model_file import load_model_file
+
+    batch_size = int(batch)
+    loaded = load_model_file(model_path)
+    module = loaded.module.eval()
+    channels = len(loaded.card.band_names)
+    x = torch.rand(batch_size, channels, TILE, TILE) * 0.1
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        module(x[:1])
+    flops_per_px = counter.get_total_flops() / (TILE * TILE)
+    if backend == "torch-eager":
+        run = lambda: module(x)  # noqa: E731
+    elif backend == "torch-channels-last":
+        module = module.to(memory_format=torch.channels_last)
+        xc = x.contiguous(memory_format=torch.channels_last)
+        run = lambda: module(xc)  # noqa: E731
+    elif backend == "onnxruntime":
+        session = onnx_session(loaded, torch.get_num_threads())
+        xn = x.numpy()
+        run = lambda: session.run(None, {"reflectance": xn})  # noqa: E731
+    elif backend == "torch-compile":
+        compiled = torch.compile(module)
+        run = lambda: compiled(x)  # noqa: E731
+    else:
+        raise SystemExit(f"unknown backend {backend}")
+    with torch.inference_mode():
+        run()  # warm-up (compiles, allocates)
+        times = []
+        for _ in range(4):
+            t = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t)
+    best = min(times)
+    mpx_s = batch_size * TILE * TILE / best / 1e6
+    return {
+        "backend": backend,
+        "batch": batch_size,
+        "mpx_s": mpx_s,
+        "gflops": mpx_s * 1e6 * flops_per_px / 1e9,
+        "flops_per_px": flops_per_px,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def work_whole_image(scene: str, model_path: str) -> dict[str, Any]:
+    """Meteo-France's original way: the whole scene as one tensor through the network (torch eager)."""
+    import rasterio
+    import torch
+
+    from sargasses.model_file import load_model_file
+    from sargasses.scene import open_scene
+
+    loaded = load_model_file(model_path)
+    t0 = time.perf_counter()
+    with rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024), open_scene(scene, bands=loaded.card.band_names) as s:
+        image = np.nan_to_num(s.read(), nan=0.0)
+    t1 = time.perf_counter()
+    with torch.inference_mode():
+        prob = loaded.module(torch.from_numpy(image)[None])[0, 0].numpy()
+    t2 = time.perf_counter()
+    return {
+        "read_s": t1 - t0,
+        "model_s": t2 - t1,
+        "mpx": image.shape[1] * image.shape[2] / 1e6,
+        "detected_px": int((prob >= loaded.card.threshold).sum()),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def work_tile_loop(scene: str, model_path: str, backend: str) -> dict[str, Any]:
+    """Deepness's way: tiles one at a time (batch 1), each tile's centre cropped into a whole-scene result array."""
+    import rasterio
+    import torch
+    from rasterio.windows import Window
+
+    from sargasses.inference import onnx_session, tile_starts
+    from sargasses.model_file import load_model_file
+    from sargasses.scene import open_scene
+
+    loaded = load_model_file(model_path)
+    overlap = loaded.card.tile_overlap
+    if backend == "onnxruntime":
+        session = onnx_session(loaded, torch.get_num_threads())
+        run = lambda x: session.run(None, {"reflectance": x})[0]  # noqa: E731
+    else:
+        run = lambda x: loaded.module(torch.from_numpy(x)).numpy()  # noqa: E731
+    t0 = time.perf_counter()
+    with rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024), open_scene(scene, bands=loaded.card.band_names) as s:
+        result = np.zeros((s.height, s.width), np.float32)
+        margin = overlap // 2
+        rows, cols = tile_starts(s.height, TILE, overlap), tile_starts(s.width, TILE, overlap)
+        with torch.inference_mode():
+            for r in rows:
+                for c in cols:
+                    tile = np.nan_to_num(s.read(Window(c, r, TILE, TILE)), nan=0.0)[None]
+                    prob = run(tile)[0, 0]
+                    top = 0 if r == 0 else margin
+                    left = 0 if c == 0 else margin
+                    result[r + top : r + TILE, c + left : c + TILE] = prob[top:, left:]
+        mpx = s.height * s.width / 1e6
+    elapsed = time.perf_counter() - t0
+    return {"time_s": elapsed, "mpx": mpx, "mpx_s": mpx / elapsed, "peak_rss_mb": peak_rss_mb()}
+
+
+def work_detect(scene: str, model_path: str, outdir: str, *extra: str) -> dict[str, Any]:
+    """`sargasses detect` in this process (so ru_maxrss is the detection's own), as the CLI runs it."""
+    from sargasses.detect import DetectOptions, run_detection
+
+    Path(outdir).mkdir(parents=True, exist_ok=True)
+    backend = extra[0] if extra else "auto"
+    t0 = time.perf_counter()
+    summary = run_detection(
+        DetectOptions(
+            scene,
+            str(Path(outdir) / "rafts.shp"),
+            model=model_path,
+            probabilities=str(Path(outdir) / "probabilities.tif"),
+            overwrite=True,
+            backend=backend,
+        )
+    )
+    return {
+        "time_s": time.perf_counter() - t0,
+        "mpx": summary["pixels"]["width"] * summary["pixels"]["height"] / 1e6,
+        "rafts": summary["rafts"],
+        "scorer": summary["scorer"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+WORKERS = {
+    "ceiling": work_ceiling,
+    "throughput": work_throughput,
+    "whole": work_whole_image,
+    "loop": work_tile_loop,
+    "detect": work_detect,
+}
+
+
+# --------------------------------------------------------------------------- the report
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="sizes 1024 and 2048 only (a shared machine)")
+    parser.add_argument(
+        "--sizes", help="comma-separated scene sides for the memory curve (default 1024,2048,4096,5490)"
+    )
+    parser.add_argument("--whole-size", type=int, help="scene side for whole-image inference (default 2048: RAM)")
+    parser.add_argument("--loop-size", type=int, help="scene side for the batch-1 tile loop (default: largest size)")
+    parser.add_argument("--model", help="model file (default: the bundled model, else a hand-set HalfUNet-16)")
+    parser.add_argument("--workdir", default="/tmp/sargasses-benchmark", help="scenes and outputs (kept: reused)")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, *rest = args.worker
+        print(json.dumps(WORKERS[kind](*rest)))
+        return 0
+
+    sizes = [int(s) for s in (args.sizes or ("1024,2048" if args.quick else "1024,2048,4096,5490")).split(",")]
+    largest = max(sizes)
+    whole_size = args.whole_size or min(2048, largest)
+    loop_size = args.loop_size or largest
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    model = benchmark_model(workdir, args.model)
+    results: dict[str, Any] = {"machine": info, "model": str(model), "sizes": sizes}
+    print(
+        f"# sargasses detection benchmark\n\nmachine: {info['cpu']}, {info['threads']} threads, "
+        f"{info['memory_gb']} GB RAM; load average before: {info['load_before'][0]:.2f}\nmodel: {model}\n"
+    )
+
+    print("writing scenes ...", file=sys.stderr)
+    scenes = {size: write_scene(workdir / f"scene_{size}.tif", size) for size in sorted(set([*sizes, whole_size]))}
+
+    print("compute ceiling ...", file=sys.stderr)
+    ceiling = worker("ceiling")
+    results["ceiling"] = ceiling
+    top = max(ceiling.get("matmul_gflops", 0), ceiling.get("conv64_gflops", 0))
+    print("## Compute ceiling (torch, fp32, all threads)\n")
+    print(
+        table(
+            ["fp32 matmul GFLOP/s", "64-ch 3x3 conv GFLOP/s", "threads"],
+            [[ceiling.get("matmul_gflops"), ceiling.get("conv64_gflops"), ceiling.get("torch_threads")]],
+        )
+    )
+
+    print("model throughput ...", file=sys.stderr)
+    rows = []
+    results["throughput"] = []
+    for backend in ("torch-eager", "torch-channels-last", "onnxruntime", "torch-compile"):
+        for batch in ("1", "4"):
+            r = worker("throughput", str(model), backend, batch, timeout=900)
+            results["throughput"].append({"backend": backend, "batch": int(batch), **r})
+            if "error" in r:
+                rows.append([backend, batch, "failed", "", "", "", r["error"][:60]])
+            else:
+                rows.append(
+                    [
+                        backend,
+                        batch,
+                        r["mpx_s"],
+                        r["gflops"],
+                        f"{100 * r['gflops'] / top:.1f}%",
+                        r["flops_per_px"] / 1e3,
+                        r["peak_rss_mb"],
+                    ]
+                )
+    print(f"\n## Model throughput, {TILE}x{TILE} tiles\n")
+    print(table(["backend", "batch", "Mpx/s", "GFLOP/s", "share of ceiling", "kFLOP/px", "peak RSS MB"], rows))
+
+    print("end to end ...", file=sys.stderr)
+    rows = []
+    results["end_to_end"] = []
+    for size in sizes:
+        r = worker("detect", str(scenes[size]), str(model), str(workdir / f"out_{size}"), timeout=3600)
+        results["end_to_end"].append({"size": size, **r})
+        if "error" in r:
+            rows.append([f"{size}x{size}", "failed", "", "", "", "", r["error"][:80]])
+            continue
+        rows.append(
+            [
+                f"{size}x{size}",
+                r["mpx"],
+                r["process_wall_s"],
+                r["time_s"],
+                r["mpx"] / r["time_s"],
+                r["peak_rss_mb"],
+                r["rafts"],
+            ]
+        )
+    print("\n## End to end: read, infer, polygons, write (shapefile + probability GeoTIFF)\n")
+    print(table(["scene", "Mpx", "process wall s", "run_detection s", "Mpx/s", "peak RSS MB", "rafts"], rows))
+    ok = [r for r in results["end_to_end"] if "error" not in r and r["mpx"] >= 4]
+    if len(ok) >= 2:
+        rss = [r["peak_rss_mb"] for r in ok]
+        print(
+            f"\npeak RSS from 4 Mpx up: {min(rss):.0f}-{max(rss):.0f} MB, spread {100 * (max(rss) / min(rss) - 1):.1f}%"
+        )
+
+    print("the ways others do it ...", file=sys.stderr)
+    rows = []
+    whole = worker("whole", str(scenes[whole_size]), str(model), timeout=3600)
+    results["whole_image"] = {"size": whole_size, **whole}
+    if "error" in whole:
+        rows.append([f"whole image, torch eager ({whole_size}x{whole_size})", "failed", "", "", whole["error"][:60]])
+    else:
+        rows.append(
+            [
+                f"whole image, torch eager (original project) {whole_size}x{whole_size}",
+                whole["mpx"],
+                whole["model_s"],
+                whole["mpx"] / whole["model_s"],
+                whole["peak_rss_mb"],
+            ]
+        )
+    for backend in ("onnxruntime", "torch-eager"):
+        loop = worker("loop", str(scenes[loop_size]), str(model), backend, timeout=3600)
+        results[f"loop_{backend}"] = {"size": loop_size, **loop}
+        if "error" in loop:
+            rows.append([f"tile loop, batch 1, crop ({backend})", "failed", "", "", loop["error"][:60]])
+        else:
+            rows.append(
+                [
+                    f"tile loop, batch 1, crop stitching, {backend} (Deepness) {loop_size}x{loop_size}",
+                    loop["mpx"],
+                    loop["time_s"],
+                    loop["mpx_s"],
+                    loop["peak_rss_mb"],
+                ]
+            )
+    ours = next((r for r in results["end_to_end"] if r["size"] == loop_size and "error" not in r), None)
+    if ours:
+        rows.append(
+            [
+                f"sargasses detect, end to end {loop_size}x{loop_size}",
+                ours["mpx"],
+                ours["time_s"],
+                ours["mpx"] / ours["time_s"],
+                ours["peak_rss_mb"],
+            ]
+        )
+    print("\n## Against the ways others do it (same model)\n")
+    print(table(["way", "Mpx", "seconds", "Mpx/s", "peak RSS MB"], rows))
+    if ours and "error" not in results.get("loop_onnxruntime", {"error": 1}):
+        ratio = (ours["mpx"] / ours["time_s"]) / results["loop_onnxruntime"]["mpx_s"]
+        print(f"\nsargasses end to end / batch-1 tile loop (model only, ONNX Runtime): {ratio:.2f}x")
+
+    info["load_after"] = os.getloadavg()
+    print(f"\nload average after: {info['load_after'][0]:.2f}")
+    (workdir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    print(f"all figures: {workdir / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
