@@ -1,7 +1,7 @@
 """Pictures of scenes for people: true colour, a red-edge false colour that makes floating vegetation glow, masks.
 
-Shared by the synthetic-scene figure (docs/dataset.md), validation plots and reports, so every picture of a
-scene is stretched the same way. Uses matplotlib's Agg backend: no display needed.
+Made for the synthetic-scene figure (docs/dataset.md, `sargasses synth --figure`); any figure of a scene can reuse
+`composite` so that scenes are stretched the same way everywhere. Uses matplotlib's Agg backend: no display needed.
 """
 
 from __future__ import annotations

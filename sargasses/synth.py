@@ -241,8 +241,9 @@ def _upsample2(a: np.ndarray) -> np.ndarray:
 def _fractal(rng: np.random.Generator, shape: tuple[int, int], largest: float, smallest: float, rough=0.6):
     """Zero-mean, unit-std fractal noise with features from `smallest` to `largest` pixels (float32).
 
-    Built coarse to fine: upsample x2, add finer noise, down to `smallest`; then plain upsampling to full size.
-    The cost is a few full-resolution passes whatever the scales.
+    Built coarse to fine: upsample x2 and add finer noise down to cells of `smallest` pixels, then upsample to
+    1-pixel cells. Each level keeps one cell of margin around the scene only, so the cost is a few passes over
+    the scene whatever the scales.
     """
     h, w = shape
     smallest = 2 ** max(0, round(math.log2(max(1.0, smallest))))
@@ -250,16 +251,19 @@ def _fractal(rng: np.random.Generator, shape: tuple[int, int], largest: float, s
     levels = max(1, round(math.log2(largest / smallest)) + 1)
     cell = smallest * 2 ** (levels - 1)
     grid = rng.standard_normal((math.ceil(h / cell) + 2, math.ceil(w / cell) + 2), dtype=np.float32)
+    origin_y = origin_x = -cell  # scene pixel at grid[0, 0]'s corner: one cell of margin
     amp = 1.0
-    for _ in range(levels - 1):
+    while cell > 1:
         grid = _upsample2(grid)
-        amp *= rough
-        grid += amp * rng.standard_normal(grid.shape, dtype=np.float32)
-    while grid.shape[0] < h + 2 or grid.shape[1] < w + 2:
-        grid = _upsample2(grid)
-    scale = grid.shape[0] // (math.ceil(h / cell) + 2)
-    off = scale // 2  # the padding cell, so features are not pinned to the scene's corner
-    out = np.ascontiguousarray(grid[off : off + h, off : off + w])
+        cell //= 2
+        # keep one cell of margin on each side of the scene, drop the rest
+        r0, c0 = max(0, -origin_y // cell - 1), max(0, -origin_x // cell - 1)
+        grid = grid[r0 : r0 + math.ceil(h / cell) + 3, c0 : c0 + math.ceil(w / cell) + 3]
+        origin_y, origin_x = origin_y + r0 * cell, origin_x + c0 * cell
+        if cell >= smallest:
+            amp *= rough
+            grid = grid + amp * rng.standard_normal(grid.shape, dtype=np.float32)
+    out = np.ascontiguousarray(grid[-origin_y : -origin_y + h, -origin_x : -origin_x + w])
     del grid
     sample = out[:: max(1, h // 256), :: max(1, w // 256)]
     out -= np.float32(sample.mean())
@@ -559,9 +563,11 @@ def _plant_sargassum(rng, shape, wind: float, kind: str) -> tuple[dict[str, np.n
         return {"sarg": cov, "sarg_bright": bright, "sarg_nir": nir}, rafts, patches
     target = float(np.exp(rng.uniform(np.log(0.0015), np.log(0.012)))) * h * w
     max_len = max(12.0, min(400.0, 0.4 * min(h, w)))
+    min_len = min(15.0, max_len / 2)
     positives = 0
+    refused = 0
     for _attempt in range(20000):  # bounded: a tiny scene may never reach its target
-        if positives >= target:
+        if positives >= target or refused >= 30:
             break
         lone = rng.random() < 0.25
         b = float(rng.uniform(*VARIABILITY["dense_sargassum"]))
@@ -579,7 +585,7 @@ def _plant_sargassum(rng, shape, wind: float, kind: str) -> tuple[dict[str, np.n
             across = np.cumsum(rng.uniform(0.5, 1.5, n_rows) * spacing)
             across -= across.mean()
             for a in across:
-                length = float(np.exp(rng.uniform(np.log(15), np.log(max_len))))
+                length = float(np.exp(rng.uniform(np.log(min_len), np.log(max_len))))
                 if rng.random() < 0.7:  # most windrows are narrower than a pixel
                     width0 = float(np.exp(rng.uniform(np.log(0.08), np.log(0.9))))
                 else:
@@ -602,8 +608,9 @@ def _plant_sargassum(rng, shape, wind: float, kind: str) -> tuple[dict[str, np.n
         cov[win] += patch.values
         gained = int((cov[win] >= POSITIVE_COVERAGE).sum()) - before
         if positives + gained > MAX_POSITIVE_SHARE * h * w * 0.95:
-            cov[win] -= patch.values  # this raft would break the 2 % ceiling: leave it out
-            break
+            cov[win] -= patch.values  # this raft would break the 2 % ceiling: leave it out, try a smaller one
+            refused += 1
+            continue
         positives += gained
         bright[win] += patch.values * b
         nir[win] += patch.values * n
@@ -657,9 +664,10 @@ def _land(rng, shape, kw: dict[str, Any]) -> dict[str, Any]:
     del inland
     beach &= _fractal(rng, shape, largest=256, smallest=16) > rng.uniform(-0.5, 0.8)
     where = land > 0
-    veg = _fractal(rng, shape, largest=min(512, size), smallest=2)
-    veg = np.clip(0.75 + 0.35 * veg, 0.0, 1.0, out=veg)
-    bright = 1 + 0.12 * _fractal(rng, shape, largest=128, smallest=2)
+    # mostly forest, with dry or built-up patches, and field-scale texture down to the pixel
+    veg = _fractal(rng, shape, largest=min(512, size), smallest=1, rough=0.7)
+    veg = np.clip(0.85 + 0.3 * veg, 0.0, 1.0, out=veg)
+    bright = 1 + 0.15 * _fractal(rng, shape, largest=64, smallest=1, rough=0.8)
     kw["land"] = _Sparse.from_planes(where, frac=land, veg=veg, beach=beach.astype(np.float32), bright=bright)
     del veg, bright
     kw.update(adjacency=adjacency, turbidity=turbidity)

@@ -165,6 +165,9 @@ def test_labels_follow_the_rule():
         assert np.all(s.label[nodata] == 255)
         thick = s.classes == CLASS_CODES["thick_cloud"]
         assert np.all(s.label[thick] == 255)
+        clouds = [c for c in s.meta["confounders"] if c["type"] == "cloud"]
+        if clouds:  # the share of thick cloud, measured on the cloud field itself, is all unscored
+            assert (s.label == 255).mean() >= clouds[0]["thick_share"]
         nodata_seen |= bool(nodata.any())
         cloud_seen |= bool(thick.any())
         # under thick cloud the pixel is cloud-bright in the visible: nobody could score it
