@@ -184,7 +184,9 @@ class RaftCollector:
             self._finish(labels, slices, closed, score, top)
         if open_ids:
             start = min(slices[i - 1][0].start for i in open_ids)
-            keep = np.isin(labels[start:], open_ids)
+            still_open = np.zeros(count + 1, dtype=bool)
+            still_open[open_ids] = True
+            keep = still_open[labels[start:]]
             self._row = top + start
             self._mask = keep
             self._score = np.where(keep, score[start:], 0.0).astype(np.float32)
@@ -226,14 +228,16 @@ class RaftCollector:
         burn = np.where(wanted[labels], labels, 0).astype(np.int32)
         region = self.transform @ Affine.translation(0, top)
         pieces: dict[int, list] = {}
-        for geom, value in shapes(burn, mask=burn > 0, connectivity=8, transform=region):
+        # 4-connected pieces of each 8-connected raft: valid polygons (an 8-connected outline would touch itself
+        # at diagonal joints, which OGC calls invalid); pieces of one raft meet only at corners: a valid MultiPolygon
+        for geom, value in shapes(burn, mask=burn > 0, connectivity=4, transform=region):
             pieces.setdefault(int(value), []).append(shape(geom))
         position = {int(i): k for k, i in enumerate(ids)}
         labels_out = [int(label) for label in np.nonzero(wanted)[0]]
         geometries = []
         for label in labels_out:
             parts = pieces.get(label, [])
-            geometry = parts[0] if len(parts) == 1 else shapely.union_all(parts)
+            geometry = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
             if not geometry.is_valid:
                 geometry = shapely.make_valid(geometry)
             if self.simplify_crs:
