@@ -1264,7 +1264,8 @@ def write_scene(
     def write_label(tmp: Path) -> None:
         label_profile = {**profile, "count": 1, "dtype": "uint8", "nodata": LABEL_IGNORE, "predictor": 2}
         with rasterio.open(tmp, "w", **label_profile) as dst:
-            dst.update_tags(LABEL_VALUES="1 Sargassum, 0 not Sargassum, 255 not scorable", **tags)
+            label_tags = {k: v for k, v in tags.items() if not k.startswith("BOA_")}  # labels are not DNs
+            dst.update_tags(LABEL_VALUES="1 Sargassum, 0 not Sargassum, 255 not scorable", **label_tags)
             dst.set_band_description(1, "sargassum_label")
             dst.write(scene.label, 1)
 

@@ -135,6 +135,7 @@ def test_files_are_georeferenced_tiled_and_masks_align_with_the_image(tmp_path):
         assert product.startswith(("S2A_MSIL2A_", "S2B_MSIL2A_", "S2C_MSIL2A_")) and "_T20" in product
         assert product.split("_")[2][:8] == tags["ACQUISITION_DATE"].replace("-", "")
         assert np.array_equal(lab.read(1), s.label)
+        assert lab.dtypes[0] == "uint8" and lab.nodata == 255 and "BOA_ADD_OFFSET" not in lab.tags()
         dn = img.read(8)
     valid = np.isfinite(s.reflectance[7])
     assert np.all(dn[~valid] == 0) and np.all(dn[valid] > 0)
