@@ -16,6 +16,7 @@ COMMANDS = {
     "detect": ("sargasses.detect_cli", "find Sargassum rafts on a raster and write polygons"),
     "synth": ("sargasses.synth_cli", "write synthetic Sentinel-2 scenes with their label masks"),
     "export-model": ("sargasses.export_model", "make a distributable model file from a checkpoint"),
+    "evaluate": ("sargasses.evaluate", "score a model file against the AFAI / FAI baselines on labelled scenes"),
     "engine": ("sargasses.engine", "serve detections to the QGIS plugin over stdin/stdout (JSON lines)"),
 }
 

@@ -156,7 +156,7 @@ class SargassesDataModule(pl.LightningDataModule):
         seen: dict[Path, str] = {}
         for split, scenes in splits.items():
             for scene in scenes:
-                other = seen.setdefault(scene.image.resolve(), split)
+                other = seen.setdefault(scene.image.absolute(), split)
                 if other != split:
                     raise SargassesError(
                         f"scene {scene.image} is in both the {other} and the {split} sets; keep them apart"

@@ -170,6 +170,35 @@ def acceptance(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def check_scene_scores(loaded: Any, seed: int, size: int = 512, kind: str = "mixed") -> dict[str, Any]:
+    """Scores on one synthetic scene generated afresh from its seed: the card keeps them so a test can regenerate
+    the scene and prove the weights still reach them (tests/core/test_default_model.py)."""
+    from sargasses.synth import make_scene
+
+    scene = make_scene(seed, size, kind)
+    band_names = loaded.card.band_names
+    detected = (model_probability(loaded, scene.reflectance) >= loaded.card.threshold) & ~exclusion_mask(
+        scene.reflectance, band_names
+    )
+    scores = score_detection(detected, scene.label)
+    return {"seed": seed, "size": size, "kind": kind, "f1": scores.pixels.f1, "object_recall": scores.objects.recall}
+
+
+def card_metrics(report: dict[str, Any]) -> dict[str, Any]:
+    """The compact figures a model card keeps: the model's test scores and the baselines' beside them."""
+    keys = ("f1", "precision", "recall", "object_recall", "rafts", "confounder_fp_pixels", "threshold")
+    metrics: dict[str, Any] = {
+        "test": {k: report["methods"]["model"][k] for k in keys},
+        "test_set": {k: report[k] for k in ("test_scenes", "confounder_scenes", "scorable_pixels", "positive_pixels")},
+        "baselines_oracle_threshold": {
+            m: {k: report["methods"][m]["oracle"][k] for k in keys} for m in BASELINES if m in report["methods"]
+        },
+    }
+    if "check_scene" in report:
+        metrics["check_scene"] = report["check_scene"]
+    return metrics
+
+
 def markdown(report: dict[str, Any]) -> str:
     rows = [
         "| method | threshold | F1 | precision | recall | object recall | FP px on confounder scenes |",
@@ -201,12 +230,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="model file (default: the bundled default model); 'none' for baselines only")
     parser.add_argument("--val", nargs="+", help="validation scenes, to pick the baselines' thresholds")
     parser.add_argument("--json", type=Path, help="write the full report here")
+    parser.add_argument("--card-metrics", type=Path, help="write the figures for the model card here (JSON)")
+    parser.add_argument("--check-scene", type=int, help="also score a fresh synthetic scene of this seed (512 px)")
     args = parser.parse_args(argv)
     try:
         from sargasses.model_file import default_model_path
 
         model = None if args.model == "none" else (args.model or default_model_path())
         report = evaluate(model, args.test, args.val)
+        if model is not None and args.check_scene is not None:
+            from sargasses.model_file import load_model_file
+
+            report["check_scene"] = check_scene_scores(load_model_file(model), args.check_scene)
     except SargassesError as exc:
         print(f"sargasses: error: {exc}", file=sys.stderr)
         return 1
@@ -217,4 +252,6 @@ def main(argv: list[str] | None = None) -> int:
         print("acceptance:", ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in report["acceptance"].items()))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.card_metrics is not None and model is not None:
+        args.card_metrics.write_text(json.dumps(card_metrics(report), indent=2) + "\n")
     return 0

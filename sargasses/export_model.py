@@ -51,7 +51,7 @@ def export_checkpoint(
 ):
     """Write `output` from `checkpoint`; returns the ModelCard written."""
     from sargasses.model_file import ModelCard, save_model_file
-    from sargasses.plmodule import SargassesLightningModule
+    from sargasses.plmodule import SargassesLightningModule, tile_overlap_for
 
     checkpoint, output = Path(checkpoint), Path(output)
     if not checkpoint.is_file():
@@ -71,6 +71,7 @@ def export_checkpoint(
         fields["threshold"] = threshold
     if tile_size is not None:
         fields["tile_size"] = tile_size
+        fields["tile_overlap"] = tile_overlap_for(tile_size)
     if metrics:
         fields["metrics"] = {**fields.get("metrics", {}), **metrics}
     if trained_on:

@@ -10,6 +10,7 @@ data it was trained on.
 from __future__ import annotations
 
 import sys
+import warnings
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
@@ -38,7 +39,8 @@ def _root_cause(exc: BaseException) -> SargassesError | None:
 
 def run_lightning_cli(argv: list[str]) -> int:
     """Run one LightningCLI sub-command; a SargassesError becomes one line on stderr and exit status 1."""
-    program, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI warns when it sees both argv and args
+    # `sargasses fit ...` passes its own argv; sys.argv must stay as is, since DDP relaunches it on every rank
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended to run from within Python")
     try:
         SargassesLightningCLI(
             SargassesLightningModule,
@@ -54,6 +56,4 @@ def run_lightning_cli(argv: list[str]) -> int:
             raise
         print(f"sargasses: error: {cause}", file=sys.stderr)
         return 1
-    finally:
-        sys.argv = program
     return 0

@@ -11,6 +11,7 @@ Beyond mfai it:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torchmetrics as tm
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters, _given_hyperparameters_context
 from mfai.pytorch.lightning_modules.segmentation import SegmentationLightningModule
 from mfai.pytorch.models.base import BaseModel
 from torch import Tensor
@@ -96,7 +98,7 @@ class SargassesLightningModule(SegmentationLightningModule):
             )
         super().__init__(model, "binary", loss if loss is not None else BCEDiceLoss())
         # mfai's own call ignores model and loss; saving them too is what makes load_from_checkpoint(path) work
-        self.save_hyperparameters()
+        self._save_all_hyperparameters(threshold, input_card, plot_batches)
         self.threshold = float(threshold)
         self.input_card = dict(input_card or {})
         self.plot_batches = tuple(plot_batches)
@@ -108,6 +110,30 @@ class SargassesLightningModule(SegmentationLightningModule):
         # one small example (mfai's is 8 full tiles): Lightning's summary runs it through the network
         self.example_input_array = torch.zeros(1, model.in_channels, *model.input_shape)
         self._plot_inputs: tuple[Tensor, Tensor] | None = None
+
+    def _save_all_hyperparameters(self, threshold: float, input_card: dict | None, plot_batches: Sequence[int]) -> None:
+        """Save model and loss as {class_path, init_args}, as LightningCLI does, also when built in Python.
+
+        Stored as plain data, the checkpoint's hyperparameters load with `weights_only=True` and are rebuilt
+        by Lightning's CLI instantiator, so `load_from_checkpoint(path)` works alone in both cases.
+        """
+        if _given_hyperparameters.get() is not None:  # built by LightningCLI: it hands over the config itself
+            self.save_hyperparameters()
+            return
+        try:
+            hparams = {
+                "model": _describe(self.model, network=True),
+                "loss": _describe(self.loss),
+                "segmentation_type": "binary",
+                "threshold": float(threshold),
+                "input_card": input_card,
+                "plot_batches": list(plot_batches),
+            }
+        except (TypeError, AttributeError):  # a network or loss we cannot describe: pickle it as Lightning would
+            self.save_hyperparameters()
+            return
+        with _given_hyperparameters_context(hparams=hparams, instantiator="lightning.pytorch.cli.instantiate_module"):
+            self.save_hyperparameters()
 
     # ------------------------------------------------------------------ metrics
     def get_metrics(self) -> tm.MetricCollection:
@@ -162,7 +188,9 @@ class SargassesLightningModule(SegmentationLightningModule):
 
     def val_plot_step(self, batch_idx: int, y: Tensor, y_hat: Tensor) -> None:
         """Colour composite, target, probability and mask of the crop with the most Sargassum in the batch."""
-        if batch_idx not in self.plot_batches or self._plot_inputs is None or self.logger is None:
+        if self.trainer.sanity_checking or batch_idx not in self.plot_batches or self._plot_inputs is None:
+            return
+        if self.logger is None:
             return
         experiment = self.logger.experiment
         if not hasattr(experiment, "add_figure"):
@@ -236,12 +264,44 @@ class SargassesLightningModule(SegmentationLightningModule):
                 "SargassesDataModule through `sargasses fit`; retrain it with a config from configs/"
             )
         fields = {k: v for k, v in self.input_card.items() if k != "trained_on"}
+        fields["tile_overlap"] = tile_overlap_for(int(fields.get("tile_size", 512)))
         fields["architecture"] = self.architecture()
         fields["threshold"] = self.threshold
         fields["trained_on"] = self.input_card.get("trained_on", "")
         if self.val_scores:
             fields["metrics"] = {"validation": dict(self.val_scores)}
         return fields
+
+
+def tile_overlap_for(tile_size: int) -> int:
+    """Overlap between inference tiles: 64 px (1.3 km at 20 m) covers the network's useful context, at most a quarter
+    of the tile."""
+    return min(64, tile_size // 4)
+
+
+def _describe(obj: torch.nn.Module, network: bool = False) -> dict[str, Any]:
+    """{class_path, init_args} of an mfai network (from its settings) or of a loss (from its init arguments)."""
+    kls = type(obj)
+    if network:
+        settings = obj.settings
+        if not dataclasses.is_dataclass(settings):
+            raise TypeError(f"{kls.__name__} settings are not a dataclass")
+        init_args = {
+            "in_channels": int(obj.in_channels),
+            "out_channels": int(obj.out_channels),
+            "input_shape": [int(v) for v in obj.input_shape],
+            "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(settings).items()},
+        }
+    else:
+        init_args = {}
+        for name, parameter in inspect.signature(kls.__init__).parameters.items():
+            if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                continue
+            value = getattr(obj, name)  # AttributeError: not describable
+            if not isinstance(value, (int, float, str, bool, list, tuple, type(None))):
+                raise TypeError(f"{kls.__name__}.{name} is not plain data")
+            init_args[name] = list(value) if isinstance(value, tuple) else value
+    return {"class_path": f"{kls.__module__}.{kls.__qualname__}", "init_args": init_args}
 
 
 def composite_rgb(x: Tensor, input_card: dict[str, Any]) -> np.ndarray:

@@ -21,7 +21,7 @@ def fitted(tmp_path_factory) -> tuple[dict[str, Path], Path, Path]:
 
 
 def test_fit_writes_a_checkpoint_with_the_model_card(fitted):
-    folders, _, checkpoint = fitted
+    _, _, checkpoint = fitted
     saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
     card = saved["hyper_parameters"]["input_card"]
     assert card["band_names"] == ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]
