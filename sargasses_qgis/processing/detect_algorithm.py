@@ -35,7 +35,7 @@ from ..detection_run import DetectionCancelled, DetectionJob, execute
 from ..engine_client import EngineError, shared_engine
 from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M, METHODS
 from ..paths import bundled_model, icon_path
-from ..raster_input import InputError, automatic_plan
+from ..raster_input import InputError, automatic_plan, layer_file
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 
@@ -122,6 +122,18 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.RAFT_COUNT, "Number of rafts"))
         self.addOutput(QgsProcessingOutputNumber(self.AREA_KM2, "Area of the rafts (km²)"))
 
+    @staticmethod
+    def _model_bands(manager, layer, method: str, model: str | None) -> tuple[list[str], float]:
+        """The bands to stack for a layer the engine cannot read as is: from the model's card (asks the engine)."""
+        path = layer_file(layer)
+        if method != "model" or (path is not None and layer.bandCount() > 1):
+            return list(DEFAULT_BANDS), DEFAULT_GSD_M  # a multi-band file: the engine matches its bands itself
+        info = manager.client().call("info", method="model", **({"model": model} if model else {}))
+        if info.get("model_error"):
+            raise EngineError(info["model_error"])
+        card = info["model"]["card"]
+        return list(card["band_names"]), float(card["gsd_m"])
+
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
@@ -153,7 +165,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
 
         manager = shared_engine()
         try:
-            model_bands, gsd = list(DEFAULT_BANDS), DEFAULT_GSD_M
+            model_bands, gsd = self._model_bands(manager, layer, method, options.get("model"))
             plan = automatic_plan(layer, model_bands, gsd, area)
             work_dir = Path(QgsProcessingUtils.tempFolder()) / f"sargasses_{dt.datetime.now():%Y%m%d_%H%M%S_%f}"
             job = DetectionJob(
