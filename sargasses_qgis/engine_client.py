@@ -82,18 +82,10 @@ class EngineClient:
         else:
             kwargs["start_new_session"] = True  # a Ctrl-C in QGIS's console does not reach the engine
         log_info(f"starting the detection engine: {self.python} -m sargasses engine")
-        self.process = subprocess.Popen(
-            [self.python, "-m", "sargasses", "engine"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=engine_environment(),
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-            **kwargs,
-        )
+        try:
+            self.process = self._spawn(kwargs)
+        except OSError as exc:
+            raise EngineError(f"the detection engine ({self.python}) cannot be started: {exc}") from exc
         threading.Thread(target=self._read_stdout, name="sargasses-engine-out", daemon=True).start()
         threading.Thread(target=self._read_stderr, name="sargasses-engine-err", daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -111,6 +103,20 @@ class EngineClient:
             )
         log_info(f"detection engine ready: sargasses {self.ready.get('version')}, pid {self.ready.get('pid')}")
         return self.ready
+
+    def _spawn(self, kwargs: dict[str, Any]) -> subprocess.Popen:
+        return subprocess.Popen(
+            [self.python, "-m", "sargasses", "engine"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=engine_environment(),
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+            **kwargs,
+        )
 
     @property
     def alive(self) -> bool:

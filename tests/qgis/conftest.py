@@ -91,16 +91,17 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
 
 
 @pytest.fixture(scope="session")
-def plugin(qgis_iface, qgis_processing, engine_python):
+def plugin(qgis_iface, qgis_processing, engine_python, tmp_path_factory: pytest.TempPathFactory):
     """The plugin as QGIS starts it (classFactory, initGui), with SARGASSES_PYTHON as its engine.
 
     pytest-qgis gives the tests their own settings folder (.qgis-settings here); the plugin's keys start empty.
     """
     from qgis.core import QgsSettings
 
-    from sargasses_qgis import classFactory
+    from sargasses_qgis import classFactory, settings
 
     QgsSettings().remove("sargasses")
+    settings.set_results_dir(str(tmp_path_factory.mktemp("runs")))  # runs' files go with pytest's temporary ones
 
     instance = classFactory(qgis_iface)
     instance.initGui()

@@ -94,6 +94,7 @@ def test_engine_finder_order(engine_python, clean_finder: Path, monkeypatch) -> 
 def test_options_page_saves_and_checks_the_engine(plugin, engine_python, clean_finder: Path) -> None:
     from sargasses_qgis.ui.options_page import SargassesOptionsPage
 
+    previous_results = settings.results_dir()
     page = SargassesOptionsPage(plugin)
     page.python.setFilePath(engine_python)
     page.results.setFilePath(str(clean_finder / "runs"))
@@ -102,7 +103,7 @@ def test_options_page_saves_and_checks_the_engine(plugin, engine_python, clean_f
     assert settings.results_dir() == clean_finder / "runs"
     assert wait_for(lambda: page.status.text().startswith("Detection engine: "), 60), page.status.text()
     assert "the plugin's settings" in page.status.text()
-    settings.set_results_dir("")
+    settings.set_results_dir(str(previous_results))
 
 
 def _built_zip(tmp_path: Path) -> Path:
