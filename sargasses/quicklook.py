@@ -3,7 +3,7 @@
 Colours: NIR (B8A, else B08) as red, red (B04) as green, green (B03) as blue: floating vegetation shows bright red
 on a dark sea, clouds white, land red-brown. Each channel is stretched between its 1st and 99th percentile over
 valid pixels. The image is the scene decimated to at most `max_size` pixels on its long side; rafts are outlined
-in yellow, one pixel wide; rafts under 3 image pixels across are ringed so that they still show.
+in yellow, one pixel wide; rafts under 2 image pixels across are ringed so that they still show.
 """
 
 from __future__ import annotations
@@ -78,10 +78,10 @@ class Quicklook:
                     draw.line(list(zip(px.tolist(), py.tolist(), strict=True)), fill=OUTLINE, width=1)
             x0, y0, x1, y1 = geometry.bounds
             centre = geometry.centroid
-            small = max(abs(x1 - x0), abs(y1 - y0)) / (self.factor * abs(transform.a)) < 3
+            small = max(abs(x1 - x0), abs(y1 - y0)) / (self.factor * abs(transform.a)) < 2
             if small and not centre.is_empty:  # too small to see its outline: ring it
                 cx, cy = to_image @ (centre.x, centre.y)
-                draw.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], outline=OUTLINE, width=1)
+                draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], outline=OUTLINE, width=1)
         tmp = path.with_name(f".{path.name}.part")
         try:
             image.save(tmp, format="PNG")
