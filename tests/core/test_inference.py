@@ -228,3 +228,28 @@ def test_one_onnx_graph_serves_every_tile_shape(tmp_path):
         batch[:, :, :5, :7] = np.nan  # nodata is fed as 0 by both
         excluded = np.zeros((shape[0], *shape[2:]), bool)
         assert np.abs(onnx.score(batch, excluded) - eager.score(batch, excluded)).max() < 1e-4
+
+
+def test_exclusion_mask_on_reference_spectra():
+    """Water and Sargassum (dense, sparse) stay; land, cloud and nodata go (MARIDA class means)."""
+    from sargasses.masking import exclusion_layers, exclusion_mask
+    from sargasses.sensors import DEFAULT_BANDS
+
+    spectra = {
+        "water": [0.034, 0.024, 0.017, 0.014, 0.014, 0.015, 0.013, 0.014, 0.009, 0.007],
+        "dense_sargassum": [0.041, 0.049, 0.045, 0.095, 0.118, 0.141, 0.133, 0.137, 0.016, 0.010],
+        "foam": [0.16, 0.16, 0.153, 0.119, 0.104, 0.114, 0.114, 0.106, 0.033, 0.017],
+        "turbid": [0.10, 0.13, 0.136, 0.124, 0.097, 0.109, 0.086, 0.086, 0.010, 0.006],
+        "vegetation": [0.03, 0.06, 0.04, 0.10, 0.25, 0.30, 0.32, 0.33, 0.20, 0.10],
+        "bare_soil": [0.08, 0.11, 0.14, 0.16, 0.18, 0.19, 0.20, 0.21, 0.30, 0.25],
+        "cloud": [0.35, 0.34, 0.33, 0.33, 0.34, 0.35, 0.35, 0.35, 0.25, 0.18],
+    }
+    names = list(spectra)
+    stack = np.array([spectra[n] for n in names], np.float32).T[:, None, :]  # (10, 1, classes)
+    stack = np.concatenate([stack, np.full((10, 1, 1), np.nan, np.float32)], axis=2)  # + a nodata pixel
+    layers = exclusion_layers(stack, DEFAULT_BANDS)
+    kept = dict(zip([*names, "nodata"], ~exclusion_mask(stack, DEFAULT_BANDS)[0], strict=True))
+    assert kept["water"] and kept["dense_sargassum"] and kept["foam"] and kept["turbid"]
+    assert not kept["vegetation"] and not kept["bare_soil"] and not kept["cloud"] and not kept["nodata"]
+    assert layers.land[0, names.index("vegetation")] and layers.cloud[0, names.index("cloud")]
+    assert layers.nodata[0, -1] and not layers.land[0, -1]
