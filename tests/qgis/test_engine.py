@@ -184,3 +184,33 @@ def _install_and_detect(wheel: Path, target: Path, scene, tmp_path: Path) -> Non
         assert score(output, scene)["object_recall"] > 0.75
     finally:
         client.shutdown()
+
+
+def test_installer_dialog_shows_pip_and_cancels_cleanly(scene, tmp_path: Path) -> None:
+    """Cancel during pip: the task ends, the half-made environment is removed, the dialog says so."""
+    from qgis.PyQt.QtWidgets import QDialogButtonBox
+
+    from sargasses_qgis.engine_installer import EngineInstallTask
+    from sargasses_qgis.ui.installer_dialog import InstallerDialog
+
+    with zipfile.ZipFile(_built_zip(tmp_path)) as archive:
+        archive.extractall(tmp_path / "plugin")
+    wheel = next((tmp_path / "plugin" / "sargasses_qgis" / "core").glob("*.whl"))
+    target = tmp_path / "engine"
+    dialog = InstallerDialog(task_factory=lambda: EngineInstallTask(target=target, source=wheel))
+    dialog.show()
+    ended: list[str] = []
+    task = dialog.start(confirm=False)
+    task.taskTerminated.connect(lambda: ended.append("terminated"))
+    task.taskCompleted.connect(lambda: ended.append("completed"))
+    log = dialog.log
+    assert wait_for(lambda: "pip install" in log.toPlainText() and target.exists(), 120), log.toPlainText()
+    assert wait_for(lambda: dialog.progress.value() > 0, 60)
+    cancelled_at = time.monotonic()
+    dialog.buttons.button(QDialogButtonBox.Cancel).click()
+    assert wait_for(lambda: bool(ended), 60)
+    assert ended == ["terminated"] and time.monotonic() - cancelled_at < 30
+    assert wait_for(lambda: "Not installed: cancelled" in log.toPlainText(), 10), log.toPlainText()[-2000:]
+    assert not target.exists()  # nothing half-made is left
+    assert dialog.buttons.button(QDialogButtonBox.Close).isEnabled()
+    dialog.close()
