@@ -135,6 +135,7 @@ def test_plugin_zip_contents(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 5 minutes here with pip's cache; longer on a machine that downloads torch
 def test_installer_creates_a_working_engine_from_the_zip(scene, tmp_path: Path) -> None:
     """The zip's bundled core package, installed by the plugin into a fresh venv, detects rafts."""
     with zipfile.ZipFile(_built_zip(tmp_path)) as archive:
