@@ -213,7 +213,7 @@ def work_throughput(model_path: str, backend: str, batch: str) -> dict[str, Any]
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from sargasses.inference import onnx_session
+    from sargasses.inference import onnx_bytes, onnx_session
     from sargasses.model_file import load_model_file
 
     batch_size = int(batch)
@@ -231,7 +231,7 @@ def work_throughput(model_path: str, backend: str, batch: str) -> dict[str, Any]
         xc = x.contiguous(memory_format=torch.channels_last)
         run = lambda: module(xc)  # noqa: E731
     elif backend == "onnxruntime":
-        session = onnx_session(loaded, torch.get_num_threads())
+        session = onnx_session(onnx_bytes(loaded), torch.get_num_threads())
         xn = x.numpy()
         run = lambda: session.run(None, {"reflectance": xn})  # noqa: E731
     elif backend == "torch-compile":
@@ -289,14 +289,14 @@ def work_tile_loop(scene: str, model_path: str, backend: str) -> dict[str, Any]:
     import torch
     from rasterio.windows import Window
 
-    from sargasses.inference import onnx_session, tile_starts
+    from sargasses.inference import onnx_bytes, onnx_session, tile_starts
     from sargasses.model_file import load_model_file
     from sargasses.scene import open_scene
 
     loaded = load_model_file(model_path)
     overlap = loaded.card.tile_overlap
     if backend == "onnxruntime":
-        session = onnx_session(loaded, torch.get_num_threads())
+        session = onnx_session(onnx_bytes(loaded), torch.get_num_threads())
         run = lambda x: session.run(None, {"reflectance": x})[0]  # noqa: E731
     else:
         run = lambda x: loaded.module(torch.from_numpy(x)).numpy()  # noqa: E731

@@ -21,11 +21,15 @@ import contextlib
 import io
 import math
 import os
+import platform
 import queue
+import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -135,28 +139,52 @@ def _torch():
 class DeviceChoice:
     kind: str  # "cuda", "mps" or "cpu"
     name: str  # for people: the GPU's name or the CPU's thread count
+    torch_device: str = ""  # e.g. "cuda:1"; defaults to kind
+
+    def __post_init__(self) -> None:
+        self.torch_device = self.torch_device or self.kind
+
+
+def _gpu_possible() -> bool:
+    """Could PyTorch see a GPU here? Answered without importing torch (seconds and hundreds of MB) when the
+    machine has no GPU driver at all, so CPU runs from a cached ONNX graph never load it."""
+    if "torch" in sys.modules:
+        return True
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    if sys.platform.startswith("linux"):
+        return any(os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd"))
+    if sys.platform == "win32":
+        system = os.environ.get("SYSTEMROOT", r"C:\Windows")
+        return os.path.exists(os.path.join(system, "System32", "nvcuda.dll"))
+    return True
 
 
 def choose_device(requested: str = "auto") -> DeviceChoice:
     """`auto` takes CUDA, then MPS (Apple), then the CPU; a device asked for but absent is an error."""
-    torch = _torch()
     requested = (requested or "auto").lower()
+    if requested not in ("auto", "cpu", "cuda", "mps") and not re.fullmatch(r"cuda:\d+", requested):
+        raise SargassesError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
+    cpu = DeviceChoice("cpu", f"CPU ({_cpu_threads()} threads)")
+    if requested == "cpu" or (requested == "auto" and not _gpu_possible()):
+        return cpu
+    torch = _torch()
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
-    if requested not in ("auto", "cpu", "cuda", "mps") and not requested.startswith("cuda:"):
-        raise SargassesError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps")
     if requested == "auto":
         requested = "cuda" if cuda else "mps" if mps else "cpu"
     if requested.startswith("cuda"):
         if not cuda:
             raise SargassesError("--device cuda was asked but PyTorch sees no CUDA GPU; use --device auto or cpu")
         index = int(requested.split(":")[1]) if ":" in requested else 0
-        return DeviceChoice(requested, f"CUDA GPU {torch.cuda.get_device_name(index)}")
+        if index >= torch.cuda.device_count():
+            raise SargassesError(f"--device {requested}: there are {torch.cuda.device_count()} CUDA GPU(s), from 0")
+        return DeviceChoice("cuda", f"CUDA GPU {torch.cuda.get_device_name(index)}", f"cuda:{index}")
     if requested == "mps":
         if not mps:
             raise SargassesError("--device mps was asked but PyTorch sees no Apple GPU; use --device auto or cpu")
         return DeviceChoice("mps", "Apple GPU (MPS)")
-    return DeviceChoice("cpu", f"CPU ({torch.get_num_threads()} threads)")
+    return cpu
 
 
 def _model_input(batch: np.ndarray) -> np.ndarray:
@@ -174,14 +202,14 @@ class TorchScorer(Scorer):
         self.loaded = loaded
         self.band_names = list(loaded.card.band_names)
         self.device = device
-        self.torch_device = torch.device(device.kind)
+        self.torch_device = torch.device(device.torch_device)
         self.channels_last = channels_last and device.kind == "cpu"
         module = loaded.module.to(self.torch_device)
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.module = module.eval()
         self.half = False
-        if device.kind in ("cuda", "mps") and half is not False:
+        if device.kind in ("cuda", "mps") and half is not False:  # fp16 only where it keeps the result
             self.half = self._half_keeps_result() if half is None else True
         precision = "fp16 autocast" if self.half else "fp32"
         layout = ", channels-last" if self.channels_last else ""
@@ -191,7 +219,7 @@ class TorchScorer(Scorer):
         torch = _torch()
         with torch.inference_mode():
             if half:
-                with torch.autocast(self.device.kind, dtype=torch.float16):
+                with torch.autocast(self.device.kind, dtype=torch.float16):  # device type: "cuda" or "mps"
                     return self.module(x).float()
             return self.module(x)
 
@@ -228,28 +256,53 @@ class TorchScorer(Scorer):
 
 
 class OnnxScorer(Scorer):
-    """The same module exported to ONNX (in memory) and run by ONNX Runtime on the CPU."""
+    """The model as an ONNX graph (bytes, or a cached .onnx file) run by ONNX Runtime on the CPU."""
 
-    def __init__(self, loaded: Any, threads: int | None = None) -> None:
+    def __init__(self, band_names: Sequence[str], graph: bytes | str | os.PathLike, threads: int | None = None):
         import onnxruntime as ort
 
-        self.loaded = loaded
-        self.band_names = list(loaded.card.band_names)
+        self.band_names = list(band_names)
         self.threads = threads or _cpu_threads()
-        self.session = None
+        self.session = onnx_session(graph, self.threads)
         self.description = f"ONNX Runtime {ort.__version__} on CPU ({self.threads} threads), fp32"
 
     def prepare(self, tile_h: int, tile_w: int) -> None:
         if tile_h % TILE_MULTIPLE or tile_w % TILE_MULTIPLE:
             raise SargassesError(f"ONNX Runtime needs tiles whose sides are multiples of {TILE_MULTIPLE}")
-        if self.session is None:
-            self.session = onnx_session(self.loaded, self.threads)
 
     def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
-        if self.session is None:
-            self.prepare(*batch.shape[2:])
         (y,) = self.session.run(None, {"reflectance": _model_input(batch)})
         return y[:, 0]
+
+
+ONNX_CACHE_VERSION = 1  # bump when onnx_bytes changes what it exports
+
+
+def cache_dir() -> Path:
+    """Where derived files (ONNX graphs) are kept: $SARGASSES_CACHE_DIR, else the user's cache folder."""
+    if os.environ.get("SARGASSES_CACHE_DIR"):
+        return Path(os.environ["SARGASSES_CACHE_DIR"])
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "sargasses" / "cache"
+    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    return Path(base) / "sargasses"
+
+
+def onnx_cache_path(digest: str) -> Path:
+    return cache_dir() / "onnx" / f"{digest}-v{ONNX_CACHE_VERSION}.onnx"
+
+
+def store_onnx(digest: str, graph: bytes) -> Path | None:
+    """Keep a graph for the next run (atomic; a cache that cannot be written is simply not used)."""
+    path = onnx_cache_path(digest)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        tmp.write_bytes(graph)
+        os.replace(tmp, path)
+        return path
+    except OSError:
+        return None
 
 
 def _cpu_threads() -> int:
@@ -287,7 +340,7 @@ def onnx_bytes(loaded: Any, sample_size: int = 64) -> bytes:
     return buffer.getvalue()
 
 
-def onnx_session(loaded: Any, threads: int) -> Any:
+def onnx_session(graph: bytes | str | os.PathLike, threads: int) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -298,7 +351,8 @@ def onnx_session(loaded: Any, threads: int) -> Any:
     # The memory pattern pre-plans one block for every intermediate tensor; without it the arena reuses freed
     # blocks: 140 MB less for a 512 x 512 HalfUNet-16 tile at the same speed (docs/performance.md).
     options.enable_mem_pattern = False
-    return ort.InferenceSession(onnx_bytes(loaded), options, providers=["CPUExecutionProvider"])
+    source = graph if isinstance(graph, bytes) else str(graph)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 class BaselineScorer(Scorer):

@@ -12,15 +12,19 @@ inside, so ONNX export and every engine need nothing but the module.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import dataclasses
 import datetime as _dt
+import hashlib
 import importlib
+import io
 import math
 import os
 import pickle
 import tempfile
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,9 @@ from sargasses.errors import SargassesError
 FORMAT = "sargasses-model"
 FORMAT_VERSION = 1
 DEFAULT_MODEL_NAME = "default_model.pt"
+# Set while read_card builds a card: the architecture's settings are then not checked against mfai (which would
+# import torch); the full loader checks them, and detection uses a card this way only for a file it has loaded.
+_CARD_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("sargasses_card_only", default=False)
 
 # architecture name -> (module, network class, settings class). Only these can be built from a model file.
 ARCHITECTURES: dict[str, tuple[str, str, str]] = {
@@ -129,8 +136,9 @@ class ModelCard:
             raise bad("gsd_m must be > 0")
         if not isinstance(self.scaling, (str, dict)):
             raise bad("scaling must be a string or a dict")
-        _settings_class(arch["name"])  # fails early on a broken mfai install
-        _make_settings(arch["name"], arch["settings"])  # unknown settings keys are refused
+        if not _CARD_ONLY.get():  # read_card skips it: no mfai (nor torch) import for a card already checked
+            _settings_class(arch["name"])  # fails early on a broken mfai install
+            _make_settings(arch["name"], arch["settings"])  # unknown settings keys are refused
 
     # ----------------------------------------------------------------- plain dicts
     def to_dict(self) -> dict[str, Any]:
@@ -345,6 +353,65 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelCard, dict[str, Any]]
         raise SargassesError(f"{path} holds no weights; export the model file again")
     card = ModelCard.from_dict(payload.get("card"))
     return card, state_dict
+
+
+class _CardOnlyUnpickler(pickle.Unpickler):
+    """Reads a model file's pickle for its card only, without torch: tensors become None.
+
+    Only the handful of globals a sargasses model file holds are allowed (an OrderedDict, torch's tensor
+    rebuild function and storage types, which are replaced by stubs here); anything else is refused. So this
+    never runs code either, and a file it cannot read goes through `read_model_file` (torch's weights-only
+    loader), which gives the proper error.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("collections", "OrderedDict"):
+            import collections
+
+            return collections.OrderedDict
+        if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_parameter"):
+            return _no_tensor
+        if module == "torch" and name.endswith("Storage"):
+            return name
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a sargasses model file")
+
+    def persistent_load(self, pid: Any) -> None:
+        return None
+
+
+def _no_tensor(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def read_card(path: str | os.PathLike) -> ModelCard:
+    """The card of a model file; without importing torch when the file is a plain torch zip (fast, light).
+
+    Detection on CPU runs from a cached ONNX graph and needs nothing else from the file: skipping torch saves
+    seconds and hundreds of MB there. Any surprise falls back to `read_model_file`.
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            (name,) = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+            payload = _CardOnlyUnpickler(io.BytesIO(archive.read(name))).load()
+        if isinstance(payload, dict) and payload.get("format") == FORMAT and payload.get("format_version") == 1:
+            token = _CARD_ONLY.set(True)
+            try:
+                return ModelCard.from_dict(payload["card"])
+            finally:
+                _CARD_ONLY.reset(token)
+    except Exception:
+        pass
+    return read_model_file(path)[0]
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes: names what was derived from exactly this model file (e.g. its ONNX graph)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load_model_file(path: str | os.PathLike, device: str | Any = "cpu") -> LoadedModel:

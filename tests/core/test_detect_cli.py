@@ -42,6 +42,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """ONNX graphs go to a folder of this test session, not the user's cache."""
+    monkeypatch.setenv("SARGASSES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     """300 x 300 water, six planted rafts, a land block (bright red edge too: must be masked out)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 
@@ -16,6 +17,12 @@ from sargasses.detect import DetectOptions, run_detection
 from sargasses.errors import DetectionCancelled
 from sargasses.inference import blend_weights, tile_grid
 from sargasses.model_file import load_model_file
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """ONNX graphs go to a folder of this test session, not the user's cache."""
+    monkeypatch.setenv("SARGASSES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 def read(path):
@@ -205,7 +212,7 @@ def test_a_second_run_reuses_the_loaded_model(random_scene, tmp_path, monkeypatc
         return real(path, device)
 
     monkeypatch.setattr(model_file, "load_model_file", counting)
-    options = DetectOptions(str(scene), str(tmp_path / "o.gpkg"), model=str(model), overwrite=True)
+    options = DetectOptions(str(scene), str(tmp_path / "o.gpkg"), model=str(model), overwrite=True, backend="torch")
     run_detection(options)
     run_detection(options)
     assert len(calls) == 1
@@ -217,10 +224,10 @@ def test_a_second_run_reuses_the_loaded_model(random_scene, tmp_path, monkeypatc
 
 def test_one_onnx_graph_serves_every_tile_shape(tmp_path):
     """The ONNX graph is traced once on a small sample; it must match torch at every multiple-of-32 shape."""
-    from sargasses.inference import DeviceChoice, OnnxScorer, TorchScorer
+    from sargasses.inference import DeviceChoice, OnnxScorer, TorchScorer, onnx_bytes
 
     loaded = load_model_file(random_model(tmp_path / "r.pt", tile_size=512, overlap=64, filters=8))
-    onnx = OnnxScorer(loaded)
+    onnx = OnnxScorer(loaded.card.band_names, onnx_bytes(loaded))
     eager = TorchScorer(loaded, DeviceChoice("cpu", "CPU"))
     rng = np.random.default_rng(0)
     for shape in ((1, 10, 32, 64), (2, 10, 96, 160), (1, 10, 512, 512)):
@@ -253,3 +260,31 @@ def test_exclusion_mask_on_reference_spectra():
     assert not kept["vegetation"] and not kept["bare_soil"] and not kept["cloud"] and not kept["nodata"]
     assert layers.land[0, names.index("vegetation")] and layers.cloud[0, names.index("cloud")]
     assert layers.nodata[0, -1] and not layers.land[0, -1]
+
+
+def test_cpu_runs_from_the_cached_onnx_graph_without_torch(random_scene, tmp_path):
+    """First run: the model is loaded (weights only) and its ONNX graph cached; later processes skip torch."""
+    import subprocess
+    import sys
+
+    scene, _ = random_scene
+    model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16, seed=11)
+    script = (
+        "import sys, json\n"
+        "from sargasses.detect import DetectOptions, run_detection\n"
+        f"s = run_detection(DetectOptions({str(scene)!r}, sys.argv[1], model={str(model)!r}, device='auto',"
+        " probabilities=sys.argv[2]))\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'rafts': s['rafts'], 'scorer': s['scorer']}))\n"
+    )
+    runs = []
+    for n in (1, 2):
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / f"o{n}.gpkg"), str(tmp_path / f"p{n}.tif")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert runs[0]["torch"] and not runs[1]["torch"]
+    assert runs[0]["rafts"] == runs[1]["rafts"] and "ONNX Runtime" in runs[1]["scorer"]
+    assert np.array_equal(read(tmp_path / "p1.tif")[0], read(tmp_path / "p2.tif")[0], equal_nan=True)

@@ -195,3 +195,17 @@ def test_red_edge_weights_give_the_documented_answer(tmp_path):
         y = module(x)
     expected = torch.sigmoid(100.0 * (torch.relu(x[:, 5:6] - x[:, 2:3]) - 0.04))
     torch.testing.assert_close(y, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_read_card_gives_the_same_card_and_refuses_what_load_refuses(tmp_path, model_path, card):
+    from sargasses.model_file import read_card
+
+    assert read_card(model_path).to_dict() == card.to_dict()
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "sargasses-model", "format_version": 1, "card": _RunsCode(), "state_dict": {}}, evil)
+    with pytest.raises(SargassesError, match="not a sargasses model file or unsafe"):
+        read_card(evil)
+    truncated = tmp_path / "trunc.pt"
+    truncated.write_bytes(model_path.read_bytes()[:300])
+    with pytest.raises(SargassesError, match="cannot be read"):
+        read_card(truncated)
