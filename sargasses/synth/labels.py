@@ -1,0 +1,125 @@
+"""The labelling rule, the label mask, the per-pixel classes, and the statistics written with each scene."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from sargasses.synth.fields import shift
+from sargasses.synth.layers import Layers
+from sargasses.synth.spectra import BAND_INDEX, BAND_TIME_S
+from sargasses.synth.strokes import Patch
+
+# --- Labelling rule (docs/dataset.md, "Labels") -------------------------------------------------------------------
+# A pixel is Sargassum when at least POSITIVE_COVERAGE of its area is covered: at 20 % a mat of average brightness
+# lifts AFAI by about 4 noise standard deviations, visible but not trivial. Between SCORABLE_MIN_COVERAGE and
+# POSITIVE_COVERAGE a pixel holds weed too faint to demand, yet calling it water would punish a correct detection:
+# it is not scored (255). Below SCORABLE_MIN_COVERAGE the weed is under the noise: the pixel counts as water.
+POSITIVE_COVERAGE = 0.20
+SCORABLE_MIN_COVERAGE = 0.05
+THICK_CLOUD_OPACITY = 0.5  # under a cloud this opaque nobody can tell: not scored
+MAX_POSITIVE_SHARE = 0.019  # positives stay under 2 % of the pixels, as in real scenes
+LABEL_NEGATIVE, LABEL_POSITIVE, LABEL_IGNORE = 0, 1, 255
+
+# --- Per-pixel classes, kept in memory for tests and error analysis (not written) ----------------------------------
+CLASS_CODES = {
+    "water": 0,
+    "sargassum": 1,  # coverage >= POSITIVE_COVERAGE
+    "sargassum_faint": 2,  # SCORABLE_MIN_COVERAGE <= coverage < POSITIVE_COVERAGE
+    "turbid_water": 3,
+    "organic_slick": 4,
+    "foam": 5,  # whitecaps and ship wakes
+    "ship": 6,
+    "land": 7,  # vegetation and bare soil
+    "beach": 8,
+    "glint": 9,
+    "cloud_shadow": 10,
+    "thin_cloud": 11,
+    "thick_cloud": 12,
+    "nodata": 13,
+}
+
+
+def make_labels(layers: Layers, coverage: np.ndarray, reflectance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1 where coverage >= POSITIVE_COVERAGE, 255 where faint, under thick cloud (in any band) or nodata."""
+    label = np.full(layers.shape, LABEL_NEGATIVE, np.uint8)
+    label[coverage >= SCORABLE_MIN_COVERAGE] = LABEL_IGNORE
+    label[coverage >= POSITIVE_COVERAGE] = LABEL_POSITIVE
+    thick = np.zeros(layers.shape, bool)
+    if layers.cloud is not None:
+        p = layers.cloud_params
+        ref = float(BAND_TIME_S[BAND_INDEX["B04"]])
+        for when in (float(BAND_TIME_S.min()), ref, float(BAND_TIME_S.max())):  # bracket every band's displacement
+            step = p["speed"] * (when - ref)
+            moved = shift(layers.cloud, step * math.cos(p["track"]), step * math.sin(p["track"]))
+            thick |= moved >= THICK_CLOUD_OPACITY
+    label[thick] = LABEL_IGNORE
+    label[np.isnan(reflectance[0])] = LABEL_IGNORE
+    return label, thick
+
+
+def make_classes(layers: Layers, coverage: np.ndarray, thick: np.ndarray) -> np.ndarray:
+    """What dominates each pixel, later entries winning: surface first, then atmosphere, then nodata."""
+    c = np.zeros(layers.shape, np.uint8)
+    flat = c.reshape(-1)
+    code = CLASS_CODES
+    if layers.glint is not None:
+        c[layers.glint >= 0.01] = code["glint"]
+    if layers.turbidity is not None:
+        c[(layers.turbidity >= 0.2) | (layers.adjacency >= 0.01)] = code["turbid_water"]
+    if layers.floating is not None:
+        v, idx = layers.floating.values, layers.floating.idx
+        for name, key in (("organic_slick", "slick"), ("foam", "foam")):
+            if key in v:
+                flat[idx[v[key] >= POSITIVE_COVERAGE]] = code[name]
+    c[(coverage >= SCORABLE_MIN_COVERAGE) & (coverage < POSITIVE_COVERAGE)] = code["sargassum_faint"]
+    c[coverage >= POSITIVE_COVERAGE] = code["sargassum"]
+    if layers.land is not None:
+        v, idx = layers.land.values, layers.land.idx
+        flat[idx[v["frac"] >= 0.5]] = code["land"]
+        flat[idx[(v["frac"] >= 0.5) & (v["beach"] >= 0.5)]] = code["beach"]
+    for ship in layers.ships:
+        r, col = int(ship["y"]), int(ship["x"])
+        if 0 <= r < c.shape[0] and 0 <= col < c.shape[1]:
+            c[r, col] = code["ship"]
+    if layers.shadow is not None:
+        c[layers.shadow >= 0.2] = code["cloud_shadow"]
+    thin = np.zeros(layers.shape, bool)
+    if layers.cloud is not None:
+        thin |= layers.cloud >= 0.05
+    if layers.cirrus is not None:
+        thin |= layers.cirrus >= 0.05
+    c[thin] = code["thin_cloud"]
+    c[thick] = code["thick_cloud"]
+    if layers.nodata is not None:
+        c[layers.nodata] = code["nodata"]
+    return c
+
+
+def add_raft_stats(rafts: list[dict], patches: list[Patch], label: np.ndarray) -> None:
+    for raft, patch in zip(rafts, patches, strict=True):
+        own = patch.values >= 0.005
+        lab = label[patch.window]
+        raft["pixels"] = int(own.sum())
+        raft["positive_pixels"] = int((own & (lab == LABEL_POSITIVE)).sum())
+        raft["max_coverage"] = round(float(min(patch.values.max(), 1.0)), 3)
+
+
+def scene_stats(coverage: np.ndarray, label: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
+    n = label.size
+    planted = coverage[coverage >= 0.005]
+    edges = [0.005, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0001]
+    hist = np.histogram(planted, bins=edges)[0] if planted.size else np.zeros(len(edges) - 1, int)
+    counts = np.bincount(classes.reshape(-1), minlength=256)
+    return {
+        "pixels": int(n),
+        "positive_pixels": int((label == LABEL_POSITIVE).sum()),
+        "positive_share": round(float((label == LABEL_POSITIVE).mean()), 6),
+        "not_scorable_share": round(float((label == LABEL_IGNORE).mean()), 6),
+        "planted_pixels": int(planted.size),
+        "planted_below_positive_share": round(float((planted < POSITIVE_COVERAGE).mean()), 4) if planted.size else 0.0,
+        "coverage_histogram": {"edges": [round(e, 3) for e in edges[:-1]] + [1.0], "counts": [int(v) for v in hist]},
+        "class_pixels": {name: int(counts[code]) for name, code in CLASS_CODES.items()},
+    }

@@ -1,0 +1,137 @@
+"""Writing a scene: the image (float32 reflectance or uint16 L2A numbers), the label mask and the JSON of what
+was planted; each file under a temporary name, then renamed."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sargasses.errors import SargassesError
+from sargasses.sensors import SENTINEL2_L2A
+from sargasses.synth.labels import LABEL_IGNORE
+from sargasses.synth.scene import SyntheticScene
+
+DTYPES = ("float32", "uint16")
+
+
+def scene_paths(outdir: str | os.PathLike, seed: int) -> dict[str, Path]:
+    """Where write_scene puts the scene for this seed."""
+    outdir = Path(outdir)
+    return {
+        "image": outdir / f"scene_{seed:04d}.tif",
+        "label": outdir / f"scene_{seed:04d}_label.tif",
+        "meta": outdir / f"scene_{seed:04d}.json",
+    }
+
+
+def write_scene(
+    scene: SyntheticScene, outdir: str | os.PathLike, dtype: str = "float32", overwrite: bool = False
+) -> dict[str, Path]:
+    """Write the image, the label mask and the JSON; each under a temporary name, then renamed.
+
+    uint16 follows L2A (processing baseline >= 04.00): DN = reflectance * 10000 + 1000, nodata 0.
+    """
+    import rasterio
+
+    if dtype not in DTYPES:
+        raise SargassesError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = scene_paths(outdir, scene.seed)
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise SargassesError(
+            f"{existing[0]} already exists: choose another folder or seed, or pass overwrite=True (--overwrite)"
+        )
+    h, w = scene.height, scene.width
+    profile = {
+        "driver": "GTiff",
+        "width": w,
+        "height": h,
+        "count": len(scene.band_names),
+        "crs": scene.crs,
+        "transform": scene.transform,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "interleave": "band",
+        "BIGTIFF": "IF_SAFER",
+    }
+    if dtype == "uint16":
+        profile.update(dtype="uint16", nodata=0, predictor=2)
+    else:
+        profile.update(dtype="float32", nodata=float("nan"), predictor=3)
+    tags = {
+        "SENSOR": SENTINEL2_L2A.name,
+        "PRODUCT_ID": scene.meta["product_id"],
+        "ACQUISITION_DATE": scene.meta["acquisition_date"],
+        "SPACECRAFT": scene.meta["spacecraft"],
+        "PROCESSING_BASELINE": scene.meta["processing_baseline"],
+        "SYNTHETIC": "yes",
+        "GENERATOR": scene.meta["generator"],
+        "SEED": str(scene.seed),
+        "KIND": scene.kind,
+    }
+    if dtype == "uint16":
+        tags.update(BOA_ADD_OFFSET="-1000", BOA_QUANTIFICATION_VALUE="10000")
+
+    def write_image(tmp: Path) -> None:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.update_tags(**tags)
+            for i, name in enumerate(scene.band_names, start=1):
+                dst.set_band_description(i, name)
+                dst.update_tags(i, WAVELENGTH_NM=str(SENTINEL2_L2A.band(name).wavelength_nm))
+            step = 512
+            for r0 in range(0, h, step):  # by row blocks: a full tile never doubles in memory
+                block = scene.reflectance[:, r0 : r0 + step]
+                if dtype == "uint16":
+                    block = to_digital_numbers(block)
+                dst.write(block, window=((r0, r0 + block.shape[1]), (0, w)))
+
+    def write_label(tmp: Path) -> None:
+        label_profile = {**profile, "count": 1, "dtype": "uint8", "nodata": LABEL_IGNORE, "predictor": 2}
+        with rasterio.open(tmp, "w", **label_profile) as dst:
+            label_tags = {k: v for k, v in tags.items() if not k.startswith("BOA_")}  # labels are not DNs
+            dst.update_tags(LABEL_VALUES="1 Sargassum, 0 not Sargassum, 255 not scorable", **label_tags)
+            dst.set_band_description(1, "sargassum_label")
+            dst.write(scene.label, 1)
+
+    def write_meta(tmp: Path) -> None:
+        tmp.write_text(json.dumps(scene.meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+    for key, writer in (("image", write_image), ("label", write_label), ("meta", write_meta)):
+        _atomic(paths[key], writer)
+    return paths
+
+
+def to_digital_numbers(reflectance: np.ndarray) -> np.ndarray:
+    """L2A digital numbers (baseline >= 04.00): DN = reflectance * 10000 + 1000, NaN -> 0 (nodata)."""
+    dn = np.rint(np.nan_to_num(reflectance, nan=-1.0) * 10000.0 + 1000.0)
+    dn = np.clip(dn, 0, 65535).astype(np.uint16)
+    dn[np.isnan(reflectance)] = 0
+    dn[(dn == 0) & ~np.isnan(reflectance)] = 1
+    return dn
+
+
+def _atomic(path: Path, writer) -> None:
+    """Write through a temporary file in the same folder, then rename: no half-written file is ever left."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        writer(tmp_path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes files private; scenes are ordinary files
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+        aux = Path(str(tmp_path) + ".aux.xml")
+        if aux.exists():
+            aux.unlink()
