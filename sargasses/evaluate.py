@@ -170,6 +170,23 @@ def acceptance(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MODEL_THRESHOLDS = np.linspace(0.01, 0.99, 99)
+# Among thresholds whose validation F1 is within this of the best, the lowest is taken: F1 is flat near its
+# maximum, and there a lower threshold finds more rafts (object recall) for a negligible loss of precision.
+F1_TOLERANCE = 0.005
+
+
+def pick_threshold(loaded: Any, val_scenes: Sequence[EvalScene], tolerance: float = F1_TOLERANCE) -> dict[str, Any]:
+    """The model's threshold from validation scenes, scored exactly as the test is (engine mask applied)."""
+    maps = [(s, np.where(s.excluded, 0.0, model_probability(loaded, s.reflectance))) for s in val_scenes]
+    sweep = _sweep(maps, MODEL_THRESHOLDS)
+    f1 = sweep.f1()
+    chosen = int(np.flatnonzero(f1 >= f1.max() - tolerance)[0])
+    threshold = float(sweep.thresholds[chosen])
+    result = _score(_detect(maps, threshold), threshold).as_dict()
+    return {"threshold": threshold, "best_f1": float(f1.max()), "tolerance": tolerance, "validation": result}
+
+
 def check_scene_scores(loaded: Any, seed: int, size: int = 512, kind: str = "mixed") -> dict[str, Any]:
     """Scores on one synthetic scene generated afresh from its seed: the card keeps them so a test can regenerate
     the scene and prove the weights still reach them (tests/core/test_default_model.py)."""
@@ -232,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--card-metrics", type=Path, help="write the figures for the model card here (JSON)")
     parser.add_argument("--check-scene", type=int, help="also score a fresh synthetic scene of this seed (512 px)")
+    parser.add_argument(
+        "--pick-threshold", type=Path, help="pick the model's threshold on the --val scenes and write it here (JSON)"
+    )
     args = parser.parse_args(argv)
     try:
         from sargasses.model_file import default_model_path
@@ -242,6 +262,15 @@ def main(argv: list[str] | None = None) -> int:
             from sargasses.model_file import load_model_file
 
             report["check_scene"] = check_scene_scores(load_model_file(model), args.check_scene)
+        if model is not None and args.pick_threshold is not None:
+            if not args.val:
+                raise SargassesError("--pick-threshold needs validation scenes: add --val FOLDER")
+            from sargasses.model_file import load_model_file
+
+            loaded = load_model_file(model)
+            picked = pick_threshold(loaded, list(load_scenes(args.val, loaded.card.band_names)))
+            args.pick_threshold.write_text(json.dumps(picked, indent=2) + "\n")
+            print(f"threshold picked on validation: {picked['threshold']:.3f} (F1 {picked['validation']['f1']:.3f})")
     except SargassesError as exc:
         print(f"sargasses: error: {exc}", file=sys.stderr)
         return 1
