@@ -32,7 +32,7 @@ from sargasses.errors import DetectionCancelled, SargassesError
 METHODS = ("model", "afai", "fai")
 BACKENDS = ("auto", "torch", "onnx")
 # GDAL's block cache; its default (5% of RAM) would make memory grow with the scene. Overridable for benchmarks.
-GDAL_CACHE_MB = int(os.environ.get("SARGASSES_GDAL_CACHE_MB", "128"))
+GDAL_CACHE_MB = int(os.environ.get("SARGASSES_GDAL_CACHE_MB", "96"))
 BLOCK = 256  # block size of the probability GeoTIFF
 # Bands the index baselines read when the raster lacks the default ten: the index bands, and masking's blue/SWIR.
 BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B02", "B03", "B04", "B8A", "B11"]}

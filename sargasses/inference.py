@@ -38,6 +38,7 @@ from sargasses.errors import DetectionCancelled, SargassesError
 from sargasses.masking import exclusion_layers
 
 TILE_MULTIPLE = 32  # mfai's U-Nets pool 4-5 times: tiles whose sides are multiples of 32 need no padding
+STRIP_ROWS = 128  # final rows leave the blending buffer in strips of at most this many rows
 HALF_TOLERANCE = 0.02  # half precision is used on GPU only if it changes no probability by more than this
 
 
@@ -74,9 +75,13 @@ class TileGrid:
         return len(self.rows) * len(self.cols)
 
     def tiles(self) -> Iterator[tuple[int, int, int]]:
-        """(tile-row index, row, col) in reading order."""
+        """(tile-row index, row, col) in reading order: rows top to bottom, every other row right to left.
+
+        A row of tiles shares its lower blocks of the file with the next row; starting that next row where the
+        last one ended finds them still in GDAL's block cache, which then need not hold a whole row of blocks.
+        """
         for i, row in enumerate(self.rows):
-            for col in self.cols:
+            for col in self.cols if i % 2 == 0 else self.cols[::-1]:
                 yield i, row, col
 
 
@@ -486,19 +491,21 @@ def run_tiles(
     buffers = (acc, wsum, nodata, land, cloud)
     fills = (0.0, 0.0, True, False, False)
 
-    def finish(top: int, bottom: int) -> Strip:
-        """Rows [top, bottom) of the area leave the buffer (which starts at `top`), and the buffer moves up."""
+    def finish(top: int, bottom: int) -> Iterator[Strip]:
+        """Rows [top, bottom) leave the buffer (which starts at `top`) in strips of at most STRIP_ROWS rows,
+        then the buffer moves up. Short strips keep every per-strip temporary small, whatever the width."""
         n = bottom - top
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score = np.where(wsum[:n] > 0, acc[:n] / wsum[:n], np.nan).astype(np.float32)
-        strip_nodata = nodata[:n, : grid.width].copy()
-        score = score[:, : grid.width]
-        score[strip_nodata] = np.nan
-        strip = Strip(top, score, strip_nodata, land[:n, : grid.width].copy(), cloud[:n, : grid.width].copy())
+        w = grid.width
+        for r0 in range(0, n, STRIP_ROWS):
+            r1 = min(n, r0 + STRIP_ROWS)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                score = acc[r0:r1, :w] / wsum[r0:r1, :w]  # 0/0 -> NaN: nothing scored there
+            strip_nodata = nodata[r0:r1, :w].copy()
+            score[strip_nodata] = np.nan
+            yield Strip(top + r0, score, strip_nodata, land[r0:r1, :w].copy(), cloud[r0:r1, :w].copy())
         for buffer, fill in zip(buffers, fills, strict=True):
             buffer[: th - n] = buffer[n:] if n < th else buffer[:0]
             buffer[max(th - n, 0) :] = fill
-        return strip
 
     tiles: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
@@ -533,7 +540,7 @@ def run_tiles(
             for tile in item:
                 while tile.index != current:  # a new tile row: the rows above it are final
                     top, bottom = grid.rows[current], min(grid.rows[current + 1], grid.height)
-                    yield finish(top, bottom)
+                    yield from finish(top, bottom)
                     current += 1
                 r = tile.row - grid.rows[current]
                 rows = slice(r, r + grid.tile_h)
@@ -551,7 +558,7 @@ def run_tiles(
             done += len(item)
             if progress is not None:
                 progress(done, grid.count)
-        yield finish(grid.rows[current], grid.height)
+        yield from finish(grid.rows[current], grid.height)
     finally:
         stop.set()
         while thread.is_alive():  # unblock a reader waiting on a full queue
