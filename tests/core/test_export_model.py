@@ -63,11 +63,13 @@ def test_export_gives_a_model_that_predicts_as_the_checkpoint(checkpoint, tmp_pa
     assert output.stat().st_size < 200_000  # weights and card only
 
 
-def test_export_refuses_to_overwrite(checkpoint, tmp_path):
+def test_export_refuses_to_overwrite(checkpoint, tmp_path, capsys):
+    from sargasses.export_model import main
+
     output = tmp_path / "model.pt"
     output.write_bytes(b"precious")
-    result = run_sargasses(["export-model", str(checkpoint), "-o", str(output)], cwd=tmp_path)
-    assert result.returncode == 1 and "exists" in result.stderr
+    assert main([str(checkpoint), "-o", str(output)]) == 1
+    assert "exists" in capsys.readouterr().err
     assert output.read_bytes() == b"precious"
 
 

@@ -69,11 +69,22 @@ def test_predict_writes_georeferenced_probabilities(fitted):
     assert np.nanmin(values) >= 0 and np.nanmax(values) <= 1
 
 
-def test_print_config_and_overrides(tmp_path):
-    result = run_sargasses(["fit", "--config", str(TINY_CONFIG), "--data.crop_size=32", "--print_config"], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "crop_size: 32" in result.stdout
-    assert "class_path: mfai.pytorch.models.half_unet.HalfUNet" in result.stdout
+def in_process(args: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str, str]:
+    """The same entry point as `sargasses ...`, in this process: for checks that stop before training."""
+    from sargasses.cli import main
+
+    monkeypatch.chdir(cwd)
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_print_config_and_overrides(tmp_path, monkeypatch, capsys):
+    args = ["fit", "--config", str(TINY_CONFIG), "--data.crop_size=32", "--print_config"]
+    code, out, _ = in_process(args, tmp_path, monkeypatch, capsys)
+    assert code == 0
+    assert "crop_size: 32" in out
+    assert "class_path: mfai.pytorch.models.half_unet.HalfUNet" in out
 
 
 def test_fast_dev_run(fitted, tmp_path):
@@ -86,23 +97,23 @@ def test_fast_dev_run(fitted, tmp_path):
 
 
 def test_missing_data_fails_at_start_naming_it(tmp_path):
+    # a real process: the user sees one line, no traceback
     result = run_sargasses(["fit", "--config", str(TINY_CONFIG), "--data.images=nowhere/scenes"], cwd=tmp_path)
     assert result.returncode == 1
     assert "nowhere/scenes does not exist" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_band_count_mismatch_fails_at_start(fitted, tmp_path):
+def test_band_count_mismatch_fails_at_start(fitted, tmp_path, monkeypatch, capsys):
     folders, _, _ = fitted
-    result = run_sargasses(
-        ["fit", "--config", str(TINY_CONFIG), *data_args(folders), "--model.model.init_args.in_channels=3"],
-        cwd=tmp_path,
-    )
-    assert result.returncode == 1
-    assert "the data gives 10 bands" in result.stderr and "in_channels=3" in result.stderr
+    args = ["fit", "--config", str(TINY_CONFIG), *data_args(folders), "--model.model.init_args.in_channels=3"]
+    code, _, err = in_process(args, tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert "the data gives 10 bands" in err and "in_channels=3" in err
+    assert not (tmp_path / "lightning_logs").exists()  # stopped before any training
 
 
-def test_empty_label_set_fails_at_start(fitted, tmp_path):
+def test_empty_label_set_fails_at_start(fitted, tmp_path, monkeypatch, capsys):
     folders, _, _ = fitted
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -113,6 +124,6 @@ def test_empty_label_set_fails_at_start(fitted, tmp_path):
         with rasterio.open(empty / f"{image.stem}_label.tif", "w", **profile) as dst:
             dst.write(zeros, 1)
     args = ["fit", "--config", str(TINY_CONFIG), *data_args({**folders, "train": empty})]
-    result = run_sargasses(args, cwd=tmp_path)
-    assert result.returncode == 1
-    assert "label set is empty" in result.stderr
+    code, _, err = in_process(args, tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert "label set is empty" in err
