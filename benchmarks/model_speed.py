@@ -24,7 +24,7 @@ CANDIDATES = [
 
 
 def build(name: str, settings: dict):
-    from sargasses.model_file import make_card, build_network
+    from sargasses.model_file import build_network, make_card
 
     card = make_card(name, settings={**settings, "autopad_enabled": True})
     return build_network(card).eval()
