@@ -113,3 +113,12 @@ def test_missing_folder_and_scene_in_two_splits_are_named(folders, tmp_path):
         module(folders, train_images=str(tmp_path / "missing"))
     with pytest.raises(SargassesError, match="in both the train and the val sets"):
         module(folders, val_images=str(folders["train"]))
+
+
+def test_reading_crops_from_disk_gives_the_same_tiles_as_preloading(folders):
+    in_memory = module(folders, preload=True)
+    from_disk = module(folders, preload=False)  # whole Sentinel-2 tiles: crops are read window by window
+    in_memory.setup("test")
+    from_disk.setup("test")
+    for (x1, y1), (x2, y2) in zip(in_memory.test_dataloader(), from_disk.test_dataloader(), strict=True):
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
