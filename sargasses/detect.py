@@ -250,9 +250,6 @@ def _open_scene(options: DetectOptions, card: Any) -> Any:
             raise first from None
 
 
-_SENSOR_FAMILY = {"sentinel2_l2a": "sentinel2", "sentinel2_l1c": "sentinel2"}
-
-
 def _check_model_fits(card: Any, scene: Any, options: DetectOptions) -> None:
     """Model/sensor mismatch and a wrong pixel size are errors: the model would return nonsense."""
     from sargasses.vectorize import PixelMetric
@@ -477,7 +474,15 @@ def _run(
     batch_size = options.batch_size or _default_batch(device_kind, grid.tile_h)
 
     def read_tile(row: int, col: int, h: int, w: int) -> np.ndarray:
-        return scene.read(Window(col + col_off, row + row_off, w, h))
+        from rasterio.errors import RasterioError
+
+        try:
+            return scene.read(Window(col + col_off, row + row_off, w, h))
+        except RasterioError as exc:  # a damaged block in the middle of the file
+            raise SargassesError(
+                f"reading {options.input} failed near row {row + row_off}, column {col + col_off} ({exc}); "
+                "the file may be truncated or damaged: copy or download it again"
+            ) from None
 
     land_mask = None
     read_land = None

@@ -144,6 +144,20 @@ def main(argv: list[str] | None = None) -> int:
         bar.close()
         print(f"sargasses: error: {exc}", file=sys.stderr)
         return 1
+    except MemoryError:
+        bar.close()
+        print(
+            "sargasses: error: out of memory; use a smaller --batch-size or --tile-size, or --device cpu",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as exc:  # disk full, permissions changed during the run...
+        bar.close()
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"sargasses: error: {exc.strerror or exc}{where}; free some space or choose another folder", file=sys.stderr
+        )
+        return 1
     except KeyboardInterrupt:
         bar.close()
         print("sargasses: interrupted; no output was written", file=sys.stderr)

@@ -220,6 +220,29 @@ def test_not_a_raster(tmp_path, outdir, capsys):
     refused(capsys, outdir, set(), tmp_path / "absent.tif", "-o", outdir / "r.gpkg", match="does not exist")
 
 
+def test_damaged_raster_fails_cleanly_mid_run(planted, tmp_path, outdir, capsys):
+    """A block's compressed stream broken: the file opens, one tile cannot be read."""
+    with rasterio.open(planted["scene"]) as ds:
+        offset = int(ds.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+    data = bytearray(Path(planted["scene"]).read_bytes())
+    data[offset : offset + 64] = b"\xff" * 64  # no valid zlib header
+    damaged = tmp_path / "damaged.tif"
+    damaged.write_bytes(bytes(data))
+    refused(
+        capsys,
+        outdir,
+        set(),
+        damaged,
+        "-o",
+        outdir / "r.shp",
+        "--model",
+        planted["model"],
+        "--probabilities",
+        outdir / "p.tif",
+        match="damaged",
+    )
+
+
 def test_bands_missing_are_named(planted, tmp_path, outdir, capsys):
     three = write_scene(tmp_path / "three.tif", water(50, 50)[:3])
     refused(capsys, outdir, set(), three, "-o", outdir / "r.gpkg", "--model", planted["model"], match="B05")
