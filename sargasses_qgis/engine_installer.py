@@ -11,8 +11,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +69,29 @@ def find_base_python() -> str:
     )
 
 
+def _kill_tree(process: subprocess.Popen) -> None:
+    """Kill pip and whatever it started: they share the session pip was started in."""
+    try:
+        if sys.platform == "win32":
+            process.kill()
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove_soon(folder: Path) -> None:
+    """Take a half-made environment off its name at once, then delete it (gigabytes) in the background."""
+    if not folder.exists():
+        return
+    doomed = folder.with_name(f"{folder.name}.removing-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        folder.rename(doomed)
+    except OSError:
+        doomed = folder
+    threading.Thread(target=shutil.rmtree, args=(doomed,), kwargs={"ignore_errors": True}, daemon=True).start()
+
+
 class EngineInstallTask(QgsTask):
     """Create `target` (a venv) and pip-install `source` (a wheel or a source tree) into it."""
 
@@ -85,7 +110,7 @@ class EngineInstallTask(QgsTask):
     def cancel(self) -> None:
         process = self._process
         if process is not None and process.poll() is None:
-            process.kill()
+            _kill_tree(process)
         super().cancel()
 
     def run(self) -> bool:
@@ -100,7 +125,7 @@ class EngineInstallTask(QgsTask):
             if not self.isCanceled():
                 log_error(f"engine installation failed: {exc}")
             self._say(f"Failed: {self.error}. Removing the unfinished environment {self.target}")
-            shutil.rmtree(self.target, ignore_errors=True)
+            _remove_soon(self.target)
             return False
 
     def _install(self) -> None:

@@ -58,6 +58,11 @@ def build_wheel(out_dir: Path) -> Path:
             src / "sargasses",
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_bundled"),
         )
+        # The default model travels inside the wheel, so that an engine installed from it finds it on its own.
+        model = ROOT / "resources" / "default_model.pt"
+        if model.is_file():
+            (src / "sargasses" / "_bundled").mkdir()
+            shutil.copy2(model, src / "sargasses" / "_bundled" / model.name)
         command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp, str(src)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
