@@ -58,10 +58,11 @@ $SARGASSES evaluate "$DATA/test" --val "$DATA/val" --model "$work/model.pt" --ch
     --json "$work/report.json" --card-metrics "$work/card_metrics.json" | tee "$work/table.md"
 
 echo "== export resources/default_model.pt"
+generator=$($PY -c "from sargasses.synth.scene import GENERATOR_VERSION; print(GENERATOR_VERSION)")
 $SARGASSES export-model "$ckpt" -o resources/default_model.pt --force --threshold "$threshold" \
     --name sargasses-default --version "$(date +%Y.%m.%d)" --tile-size 512 \
     --metrics "$work/card_metrics.json" --card-json resources/default_model_card.json \
-    --trained-on "synthetic Sentinel-2 L2A scenes only (sargasses synth, 512 px at 20 m): 90 training scenes \
+    --trained-on "synthetic Sentinel-2 L2A scenes only (sargasses synth, generator $generator, 512 px at 20 m): 90 training scenes \
 (seeds 1000-1059 mixed, 1100-1119 confounders, 1200-1209 clean), 12 validation (9000-9007, 9100-9103); \
 test 9500-9511 and 9600-9605; no real imagery" \
     --description "UNet (mfai, init_features=4) on 10 Sentinel-2 L2A bands at 20 m; threshold picked on validation. \
