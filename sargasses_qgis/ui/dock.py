@@ -72,6 +72,19 @@ DEVICE_CHOICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Appl
 MISSING = "— missing —"
 
 
+_SCORE_NAMES = (("f1", "F1"), ("precision", "precision"), ("recall", "recall"), ("object_recall", "rafts found"))
+
+
+def _scores_text(metrics: dict) -> str:
+    """A card's scores in one line a person reads: the test figures when the card has them, else its flat numbers."""
+    test = metrics.get("test") if isinstance(metrics.get("test"), dict) else None
+    if test:
+        parts = [f"{label} {test[key]:.3f}" for key, label in _SCORE_NAMES if isinstance(test.get(key), float)]
+        return "on its test scenes: " + ", ".join(parts) if parts else "none given"
+    parts = [f"{key} {value:.3g}" for key, value in metrics.items() if isinstance(value, (int, float))]
+    return ", ".join(parts[:4]) or "none given"
+
+
 class _Relay(QObject):
     """Carries answers from helper threads to the UI thread (queued signals)."""
 
@@ -396,15 +409,13 @@ class SargassesDock(QgsDockWidget):
         if info.get("model_error"):
             return f"<span style='color:#b00020'>{_html(info['model_error'])}</span>"
         card = (info.get("model") or {}).get("card") or {}
-        metrics = card.get("metrics") or {}
-        shown = [f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in list(metrics.items())[:4]]
         rows = [
             ("Model", f"{card.get('name', '?')} {card.get('version', '')}"),
             ("Sensor", str(card.get("sensor", "?"))),
             ("Bands", ", ".join(card.get("band_names") or [])),
             ("Resolution", f"{card.get('gsd_m', '?')} m"),
             ("Trained on", str(card.get("trained_on") or "not said")),
-            ("Metrics", ", ".join(shown) or "none given"),
+            ("Scores", _scores_text(card.get("metrics") or {})),
         ]
         cells = "".join(f"<tr><td><b>{k}</b>&nbsp;</td><td>{_html(v)}</td></tr>" for k, v in rows)
         return f"<table>{cells}</table>"

@@ -53,6 +53,9 @@ def test_card_device_and_bands_from_the_engine(scene, qgis_iface, dock) -> None:
         card = info["model"]["card"]
         assert card["band_names"] and "Sensor" in dock.card_label.text()
         assert card["sensor"] in dock.card_label.text()
+        # The card's test scores, read as a person reads them (not a dump of nested dicts).
+        test_f1 = card["metrics"]["test"]["f1"]
+        assert f"F1 {test_f1:.3f}" in dock.card_label.text() and "{" not in dock.card_label.text()
     else:
         assert "AFAI" in dock.card_label.text()
     # Bands matched from the file's band names: B02..B12, every one found, in the model's order.
