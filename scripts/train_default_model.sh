@@ -10,7 +10,7 @@
 # 3. picks the threshold on the validation scenes: the lowest whose F1 is within 0.005 of the best (more rafts
 #    found at no real cost), scores the model against the AFAI / FAI baselines on the test scenes, and exports
 #    resources/default_model.pt with its card (resources/default_model_card.json);
-# 4. draws docs/images/training_curves.png from the TensorBoard log.
+# 4. draws docs/img/training_curves.png from the TensorBoard log.
 # Time and machine of the last run: docs/training.md.
 # CHECKPOINT=path.ckpt RUN_NAME=name bash scripts/train_default_model.sh redoes steps 3-4 from an existing fit.
 set -euo pipefail
@@ -69,8 +69,8 @@ test 9500-9511 and 9600-9605; no real imagery" \
 Trained on synthetic data only: retrain on real labelled scenes before operational use (docs/dataset.md)."
 cp "$work/report.json" resources/default_model_evaluation.json
 
-echo "== training curves -> docs/images/training_curves.png"
-mkdir -p docs/images
+echo "== training curves -> docs/img/training_curves.png"
+mkdir -p docs/img
 $PY - "$RUN" <<'PYEOF'
 import glob, sys
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -82,7 +82,7 @@ def per_epoch(tag):
 training_curves(
     {"train loss": per_epoch("train_loss_epoch"), "validation loss": per_epoch("val_loss"),
      "validation F1 (best threshold)": per_epoch("val_best_F1"), "validation AUROC": per_epoch("val_AUROC")},
-    "docs/images/training_curves.png", title="Default model: UNet if=4 on synthetic Sentinel-2 scenes")
+    "docs/img/training_curves.png", title="Default model: UNet if=4 on synthetic Sentinel-2 scenes")
 PYEOF
 end=$(date +%s)
 echo "== done: fit $((fitted - start)) s, total $((end - start)) s on $(nproc) CPU cores ($(uname -m))"
