@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from training_helpers import write_tiny_scenes
+from training_helpers import tiny_datamodule, write_tiny_scenes
 
 from sargasses.datamodule import SargassesDataModule
 from sargasses.errors import SargassesError
@@ -18,24 +18,9 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     return write_tiny_scenes(tmp_path_factory.mktemp("dm"))
 
 
-def module(folders, **kwargs) -> SargassesDataModule:
-    args = dict(
-        train_images=str(folders["train"]),
-        val_images=str(folders["val"]),
-        test_images=str(folders["test"]),
-        crop_size=64,
-        eval_crop_size=64,
-        crops_per_epoch=200,
-        batch_size=8,
-        num_workers=0,
-    )
-    args.update(kwargs)
-    return SargassesDataModule(**args)
-
-
 def test_positive_crops_honour_the_minimum_share(folders):
     share = 0.01
-    data = module(folders, min_positive_share=share, background_share=0.0)
+    data = tiny_datamodule(folders, min_positive_share=share, background_share=0.0)
     data.setup("fit")
     shares = []
     for i in range(len(data.train_set)):
@@ -44,14 +29,14 @@ def test_positive_crops_honour_the_minimum_share(folders):
         shares.append(float((y == 1).float().mean()))
     assert min(shares) >= share
     # with background crops, some crops hold little or no Sargassum: the model also sees plain sea and confounders
-    data = module(folders, min_positive_share=share, background_share=0.5)
+    data = tiny_datamodule(folders, min_positive_share=share, background_share=0.5)
     data.setup("fit")
     low = sum(float((data.train_set[i][1] == 1).float().mean()) < share for i in range(len(data.train_set)))
     assert 30 < low < 170
 
 
 def test_augmentation_flips_and_rotates_image_and_label_together(folders):
-    data = module(folders, min_positive_share=0.01, background_share=0.0)
+    data = tiny_datamodule(folders, min_positive_share=0.01, background_share=0.0)
     data.setup("fit")
     dataset = data.train_set
     torch.manual_seed(0)
@@ -62,7 +47,7 @@ def test_augmentation_flips_and_rotates_image_and_label_together(folders):
 
 
 def test_validation_tiles_cover_every_scene_pixel_once(folders):
-    data = module(folders, eval_crop_size=64)
+    data = tiny_datamodule(folders, eval_crop_size=64)
     data.setup("validate")
     store = data.stores["val"]
     loader = data.val_dataloader()
@@ -89,7 +74,7 @@ def test_split_by_date_keeps_a_date_in_one_split(folders, tmp_path):
 
 
 def test_worker_processes_load_batches(folders):
-    data = module(folders, num_workers=2, batch_size=4, crops_per_epoch=16)
+    data = tiny_datamodule(folders, num_workers=2, batch_size=4, crops_per_epoch=16)
     data.setup("fit")
     batches = list(data.train_dataloader())
     assert len(batches) == 4
@@ -99,7 +84,7 @@ def test_worker_processes_load_batches(folders):
 
 
 def test_normalization_comes_from_the_sensor_profile(folders):
-    data = module(folders)
+    data = tiny_datamodule(folders)
     card = data.input_card
     assert card["sensor"] == "sentinel2_l2a" and card["gsd_m"] == 20.0
     assert len(card["normalization"]["mean"]) == 10 and all(s > 0 for s in card["normalization"]["std"])
@@ -110,14 +95,14 @@ def test_normalization_comes_from_the_sensor_profile(folders):
 
 def test_missing_folder_and_scene_in_two_splits_are_named(folders, tmp_path):
     with pytest.raises(SargassesError, match="does not exist"):
-        module(folders, train_images=str(tmp_path / "missing"))
+        tiny_datamodule(folders, train_images=str(tmp_path / "missing"))
     with pytest.raises(SargassesError, match="in both the train and the val sets"):
-        module(folders, val_images=str(folders["train"]))
+        tiny_datamodule(folders, val_images=str(folders["train"]))
 
 
 def test_reading_crops_from_disk_gives_the_same_tiles_as_preloading(folders):
-    in_memory = module(folders, preload=True)
-    from_disk = module(folders, preload=False)  # whole Sentinel-2 tiles: crops are read window by window
+    in_memory = tiny_datamodule(folders, preload=True)
+    from_disk = tiny_datamodule(folders, preload=False)  # whole Sentinel-2 tiles: crops are read window by window
     in_memory.setup("test")
     from_disk.setup("test")
     for (x1, y1), (x2, y2) in zip(in_memory.test_dataloader(), from_disk.test_dataloader(), strict=True):

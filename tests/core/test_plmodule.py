@@ -11,9 +11,8 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from mfai.pytorch.models.half_unet import HalfUNet, HalfUNetSettings
-from training_helpers import write_tiny_scenes
+from training_helpers import tiny_datamodule, write_tiny_scenes
 
-from sargasses.datamodule import SargassesDataModule
 from sargasses.errors import SargassesError
 from sargasses.losses import BCEDiceLoss
 from sargasses.metrics import pixel_counts
@@ -29,16 +28,7 @@ def network(in_channels: int = 10) -> HalfUNet:
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("plmodule")
     folders = write_tiny_scenes(root / "data")
-    data = SargassesDataModule(
-        train_images=str(folders["train"]),
-        val_images=str(folders["val"]),
-        crop_size=64,
-        eval_crop_size=64,
-        crops_per_epoch=32,
-        batch_size=8,
-        num_workers=0,
-        min_positive_share=0.005,
-    )
+    data = tiny_datamodule(folders, test_images=None, crops_per_epoch=32, min_positive_share=0.005)
     model = SargassesLightningModule(network(), input_card=data.input_card)
     checkpoint = ModelCheckpoint(dirpath=root / "ckpt", monitor="val_best_F1", mode="max")
     trainer = Trainer(

@@ -31,6 +31,24 @@ def write_tiny_scenes(root: Path) -> dict[str, Path]:
     return folders
 
 
+def tiny_datamodule(folders: dict[str, Path], **overrides):
+    """A SargassesDataModule over the tiny scenes, small enough for a test; keywords override its settings."""
+    from sargasses.datamodule import SargassesDataModule
+
+    args = dict(
+        train_images=str(folders["train"]),
+        val_images=str(folders["val"]),
+        test_images=str(folders["test"]),
+        crop_size=64,
+        eval_crop_size=64,
+        crops_per_epoch=200,
+        batch_size=8,
+        num_workers=0,
+    )
+    args.update(overrides)
+    return SargassesDataModule(**args)
+
+
 def data_args(folders: dict[str, Path]) -> list[str]:
     return [
         "--data.images=null",
