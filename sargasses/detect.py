@@ -13,6 +13,7 @@ modification time and by the device, so the plugin's warm engine does not reload
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -20,7 +21,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,17 @@ class ProbabilityWriter:
 
 
 # --------------------------------------------------------------------------- the run
+CPU_TILE = 1024  # the side of CPU tiles when the card's are smaller (docs/performance.md, "Tile size")
+
+
+def tile_size_for(card_tile: int, device_kind: str) -> int:
+    """The tile side to run: the card's on a GPU; on a CPU at least CPU_TILE, because every tile recomputes its
+    overlap with its neighbours (512-px tiles with 64 px of overlap compute 1.47 pixels per scene pixel on a full
+    Sentinel-2 tile, 1024-px tiles 1.25) and ONNX Runtime is as fast per pixel on the larger tile. The networks
+    are fully convolutional: a larger tile gives each pixel the same or more context."""
+    return card_tile if device_kind in ("cuda", "mps") else max(card_tile, CPU_TILE)
+
+
 def _default_batch(device_kind: str, tile: int) -> int:
     """Tiles per batch: on CPU one 512 x 512 tile (ONNX Runtime gains under 10 % from batches of 2-4 there but
     needs 400 MB more per tile: docs/performance.md); on a GPU eight."""
@@ -411,8 +423,8 @@ def run_detection(
             _check_model_fits(card, scene, options)
             scorer = cached_scorer(model_path, options.device, options.backend)
             threshold = card.threshold if options.threshold is None else float(options.threshold)
-            tile_size, overlap = options.tile_size or card.tile_size, card.tile_overlap
             device_kind = getattr(getattr(scorer, "device", None), "kind", "cpu")
+            tile_size, overlap = options.tile_size or tile_size_for(card.tile_size, device_kind), card.tile_overlap
         else:
             from sargasses import baseline
             from sargasses.inference import BaselineScorer
@@ -496,6 +508,16 @@ def _run(
     collector = RaftCollector(transform, scene.crs, width, options.min_area or 0.0, options.simplify)
     metric = PixelMetric(transform, scene.crs)
     stats = RunStats()
+    timing = {"polygons_s": 0.0, "write_s": 0.0}
+
+    @contextlib.contextmanager
+    def clock(stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            timing[stage] += time.perf_counter() - started
+
     counts = {"valid": 0, "water": 0, "land": 0, "cloud": 0, "nodata": 0, "detected": 0}
     areas = {"water_m2": 0.0, "valid_m2": 0.0}
     method_name = card.name if card is not None else options.method
@@ -530,9 +552,11 @@ def _run(
             excluded = strip.excluded
             with np.errstate(invalid="ignore"):
                 mask = (strip.score >= threshold) & ~excluded
-            collector.add(strip.row, mask, strip.score)
+            with clock("polygons_s"):
+                collector.add(strip.row, mask, strip.score)
             if writer is not None:
-                writer.add(strip.score)
+                with clock("write_s"):
+                    writer.add(strip.score)
             valid = ~strip.nodata
             water = valid & ~excluded
             n_valid, n_water = int(valid.sum()), int(water.sum())
@@ -554,10 +578,12 @@ def _run(
                 "check the input (and its nodata value) or the extent"
             )
         report(0.93, "polygons")
-        rafts = collector.finish()
-        if writer is not None:
-            writer.close()
-            writer = None
+        with clock("polygons_s"):
+            rafts = collector.finish()
+        with clock("write_s"):
+            if writer is not None:
+                writer.close()
+                writer = None
         attributes = {
             "acq_date": scene.acquisition_date,
             "sensor": scene.sensor,
@@ -566,11 +592,12 @@ def _run(
             "model_ver": card.version if card is not None else None,
         }
         report(0.96, f"writing {len(rafts)} rafts")
-        write_rafts(rafts_frame(rafts, scene.crs, attributes), outputs["output"], overwrite=options.overwrite)
-        if tmp_probabilities is not None:
-            tmp_probabilities.commit([outputs["probabilities"].name])
-        if quicklook is not None:
-            quicklook.save(outputs["quicklook"], [r.geometry for r in rafts], transform)
+        with clock("write_s"):
+            write_rafts(rafts_frame(rafts, scene.crs, attributes), outputs["output"], overwrite=options.overwrite)
+            if tmp_probabilities is not None:
+                tmp_probabilities.commit([outputs["probabilities"].name])
+            if quicklook is not None:
+                quicklook.save(outputs["quicklook"], [r.geometry for r in rafts], transform)
     finally:
         if writer is not None:
             writer.dataset.close()
@@ -608,7 +635,14 @@ def _run(
             "total": stats.tiles,
             "run": stats.tiles_run,
             "skipped_nodata": stats.tiles_skipped,
+            "skipped_no_water": stats.tiles_no_water,
             "batch_size": batch_size,
+        },
+        "timing": {  # seconds per stage; reading runs in a background thread, beside the model
+            "read_s": round(stats.read_s, 2),
+            "model_s": round(stats.model_s, 2),
+            "waiting_for_reads_s": round(stats.wait_s, 2),
+            **{k: round(v, 2) for k, v in timing.items()},
         },
         "crs": scene.crs.to_string() if scene.crs is not None else None,
         "sensor": scene.sensor,

@@ -8,7 +8,7 @@ therefore depends on the scene's width, never on its height, and never holds the
 
 Edge tiles are moved back inside the scene (the last tile of a row ends at the scene's edge); a scene smaller than a
 tile gets one tile rounded up to a multiple of 32 pixels, the padding read as nodata (0 for the model).
-Tiles with no valid pixel are not run.
+Tiles with no open water (every pixel nodata, land or cloud) are not run: the mask would hide what they gave.
 
 Scorers turn a batch of reflectance tiles into per-pixel scores: `TorchScorer` (CUDA / MPS / CPU, half precision on
 GPU where it keeps the result), `OnnxScorer` (ONNX Runtime on CPU, faster there: see docs/performance.md) and
@@ -26,9 +26,10 @@ import queue
 import re
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +86,23 @@ class TileGrid:
                 yield i, row, col
 
 
+def tile_side(length: int, tile_size: int, overlap: int) -> int:
+    """The tile side along one axis: as many tiles as `tile_size` needs, each as small as they can be (a multiple
+    of 32), so the pixels computed twice in overlaps are few: a 5490-px side takes 6 tiles of 992 px rather than
+    6 of 1024 (5952 px computed instead of 6144). A side shorter than a tile gets one tile."""
+    if length <= tile_size:
+        return min(tile_size, _round_up(length, TILE_MULTIPLE))
+    count = max(2, math.ceil((length - overlap) / (tile_size - overlap)))
+    return min(tile_size, _round_up(math.ceil((length + (count - 1) * overlap) / count), TILE_MULTIPLE))
+
+
 def tile_grid(height: int, width: int, tile_size: int, overlap: int) -> TileGrid:
-    """The tiles covering a height x width scene; a side smaller than a tile gets one tile (multiple of 32)."""
+    """The tiles covering a height x width scene (sides from tile_side); a side smaller than a tile gets one tile."""
     if height < 1 or width < 1:
         raise SargassesError("the area to process is empty; check --extent and the input raster")
-    tile_h = min(tile_size, _round_up(height, TILE_MULTIPLE))
-    tile_w = min(tile_size, _round_up(width, TILE_MULTIPLE))
-    ov_h = min(overlap, tile_h // 4) if tile_h < tile_size else overlap
-    ov_w = min(overlap, tile_w // 4) if tile_w < tile_size else overlap
+    tile_h, tile_w = tile_side(height, tile_size, overlap), tile_side(width, tile_size, overlap)
+    ov_h = min(overlap, tile_h // 4) if height <= tile_size else overlap
+    ov_w = min(overlap, tile_w // 4) if width <= tile_size else overlap
     return TileGrid(
         height,
         width,
@@ -127,7 +137,8 @@ class Scorer:
     description: str = ""
 
     def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
-        """(B, C, h, w) float32 reflectance with NaN at nodata, (B, h, w) bool -> (B, h, w) float32 (NaN: none)."""
+        """(B, C, h, w) float32 reflectance, nodata as 0 (the model card's contract; run_tiles' reader sees to
+        it), and (B, h, w) bool, True where excluded -> (B, h, w) float32 scores (NaN: none)."""
         raise NotImplementedError
 
     def prepare(self, tile_h: int, tile_w: int) -> None:
@@ -192,13 +203,6 @@ def choose_device(requested: str = "auto") -> DeviceChoice:
     return cpu
 
 
-def _model_input(batch: np.ndarray) -> np.ndarray:
-    """Nodata is fed as 0: the card's contract (the caller replaces NaN by 0). Changes `batch` in place."""
-    batch = np.asarray(batch, dtype=np.float32)
-    np.copyto(batch, 0.0, where=~np.isfinite(batch))  # in place: the batch is a fresh stack of tiles
-    return batch
-
-
 class TorchScorer(Scorer):
     """A loaded model file's module on a torch device; channels-last memory on CPU, fp16 autocast on GPU."""
 
@@ -242,7 +246,7 @@ class TorchScorer(Scorer):
 
     def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
         torch = _torch()
-        x = torch.from_numpy(_model_input(batch)).to(self.torch_device, non_blocking=True)
+        x = torch.from_numpy(np.asarray(batch, dtype=np.float32)).to(self.torch_device, non_blocking=True)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         try:
@@ -276,7 +280,7 @@ class OnnxScorer(Scorer):
             raise SargassesError(f"ONNX Runtime needs tiles whose sides are multiples of {TILE_MULTIPLE}")
 
     def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
-        (y,) = self.session.run(None, {"reflectance": _model_input(batch)})
+        (y,) = self.session.run(None, {"reflectance": np.asarray(batch, dtype=np.float32)})
         return y[:, 0]
 
 
@@ -356,6 +360,9 @@ def onnx_session(graph: bytes | str | os.PathLike, threads: int) -> Any:
     # The memory pattern pre-plans one block for every intermediate tensor; without it the arena reuses freed
     # blocks: 140 MB less for a 512 x 512 HalfUNet-16 tile at the same speed (docs/performance.md).
     options.enable_mem_pattern = False
+    # Idle worker threads sleep instead of spinning: the spin would take the core the tile reader needs
+    # (measured on 2 cores: the model ran 1.7x faster beside the reader with spinning off; docs/performance.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = graph if isinstance(graph, bytes) else str(graph)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
@@ -389,7 +396,7 @@ class Strip:
     """Final rows [row, row + height) of the area, full width."""
 
     row: int
-    score: np.ndarray  # (h, W) float32, NaN where nothing could be scored (nodata)
+    score: np.ndarray  # (h, W) float32, NaN where not scored (nodata, land, cloud)
     nodata: np.ndarray  # (h, W) bool
     land: np.ndarray  # (h, W) bool (spectral test or the user's land mask)
     cloud: np.ndarray  # (h, W) bool
@@ -417,14 +424,33 @@ class _Tile:
     def empty(self) -> bool:
         return bool(self.nodata.all())
 
+    @property
+    def excluded(self) -> np.ndarray:
+        return self.nodata | self.land | self.cloud
+
+    @property
+    def no_water(self) -> bool:
+        """Only nodata, land and cloud: whatever the model said would be masked, so it is not run."""
+        return bool(self.excluded.all())
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """A batch; a batch of one is a view of its tile, not a copy."""
+    return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
+
 
 @dataclass
 class RunStats:
+    """What a run did, and where its time went (seconds of each stage; reading runs beside the model)."""
+
     tiles: int = 0
     tiles_run: int = 0
-    tiles_skipped: int = 0
+    tiles_skipped: int = 0  # all nodata
+    tiles_no_water: int = 0  # valid pixels, but every one of them land or cloud
     batches: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    read_s: float = 0.0  # reading tiles and their masks (background thread)
+    model_s: float = 0.0  # the scorer
+    wait_s: float = 0.0  # the model waiting for tiles: reading is the bottleneck when this is large
 
 
 ReadTile = Callable[[int, int, int, int], np.ndarray]  # (row, col, height, width) -> (C, h, w) reflectance
@@ -439,6 +465,7 @@ def _reader(
     read_land: ReadLand | None,
     out: queue.Queue,
     stop: threading.Event,
+    stats: RunStats,
 ) -> None:
     """Background thread: read tiles and their exclusion masks, a batch at a time, ahead of the model."""
     try:
@@ -446,12 +473,15 @@ def _reader(
         for index, row, col in grid.tiles():
             if stop.is_set():
                 return
+            started = time.perf_counter()
             reflectance = read_tile(row, col, grid.tile_h, grid.tile_w)
             layers = exclusion_layers(reflectance, band_names)
+            np.nan_to_num(reflectance, copy=False, nan=0.0, posinf=0.0, neginf=0.0)  # the model takes nodata as 0
             land = layers.land
             if read_land is not None:
                 land = (land | read_land(row, col, grid.tile_h, grid.tile_w)) & ~layers.nodata
             batch.append(_Tile(index, row, col, reflectance, layers.nodata, land, layers.cloud & ~land))
+            stats.read_s += time.perf_counter() - started
             if len(batch) == batch_size:
                 out.put(batch)
                 batch = []
@@ -468,14 +498,14 @@ def run_tiles(
     scorer: Scorer,
     batch_size: int = 2,
     read_land: ReadLand | None = None,
-    on_tile: Callable[[int, int, np.ndarray], None] | None = None,
+    on_tile: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     stats: RunStats | None = None,
 ) -> Iterator[Strip]:
     """Score the whole grid, yielding final strips top to bottom (see the module docstring).
 
-    `on_tile(row, col, reflectance)` sees every tile read (the quicklook uses it); `progress(done, total)`
+    `on_tile(row, col, reflectance, nodata)` sees every tile read (the quicklook uses it); `progress(done, total)`
     is called after every batch; `cancel` is checked between batches and raises DetectionCancelled.
     """
     stats = stats if stats is not None else RunStats()
@@ -500,9 +530,9 @@ def run_tiles(
             r1 = min(n, r0 + STRIP_ROWS)
             with np.errstate(invalid="ignore", divide="ignore"):
                 score = acc[r0:r1, :w] / wsum[r0:r1, :w]  # 0/0 -> NaN: nothing scored there
-            strip_nodata = nodata[r0:r1, :w].copy()
-            score[strip_nodata] = np.nan
-            yield Strip(top + r0, score, strip_nodata, land[r0:r1, :w].copy(), cloud[r0:r1, :w].copy())
+            strip = Strip(top + r0, score, nodata[r0:r1, :w].copy(), land[r0:r1, :w].copy(), cloud[r0:r1, :w].copy())
+            score[strip.excluded] = np.nan  # not scored: nodata, land, cloud
+            yield strip
         for buffer, fill in zip(buffers, fills, strict=True):
             buffer[: th - n] = buffer[n:] if n < th else buffer[:0]
             buffer[max(th - n, 0) :] = fill
@@ -511,7 +541,7 @@ def run_tiles(
     stop = threading.Event()
     thread = threading.Thread(
         target=_reader,
-        args=(grid, read_tile, scorer.band_names, batch_size, read_land, tiles, stop),
+        args=(grid, read_tile, scorer.band_names, batch_size, read_land, tiles, stop, stats),
         name="sargasses-tile-reader",
         daemon=True,
     )
@@ -520,22 +550,25 @@ def run_tiles(
     current = 0  # tile-row index whose rows the buffer holds
     try:
         while True:
+            waiting = time.perf_counter()
             item = tiles.get()
+            stats.wait_s += time.perf_counter() - waiting
             if item is None:
                 break
             if isinstance(item, BaseException):
                 raise item
             if cancel is not None and cancel.is_set():
                 raise DetectionCancelled("detection cancelled; nothing was written")
-            run = [t for t in item if not t.empty]
+            run = [t for t in item if not t.no_water]
             scores = None
+            started = time.perf_counter()
             if run:
-                scores = scorer.score(
-                    np.stack([t.reflectance for t in run]), np.stack([t.nodata | t.land | t.cloud for t in run])
-                )
+                scores = scorer.score(_stack([t.reflectance for t in run]), _stack([t.excluded for t in run]))
                 stats.batches += 1
+            stats.model_s += time.perf_counter() - started
             stats.tiles_run += len(run)
-            stats.tiles_skipped += len(item) - len(run)
+            stats.tiles_skipped += sum(t.empty for t in item)
+            stats.tiles_no_water += sum(t.no_water and not t.empty for t in item)
             by_tile = {id(t): s for t, s in zip(run, scores if scores is not None else [], strict=False)}
             for tile in item:
                 while tile.index != current:  # a new tile row: the rows above it are final
@@ -549,7 +582,7 @@ def run_tiles(
                 land[rows, cols] = tile.land
                 cloud[rows, cols] = tile.cloud
                 if on_tile is not None:
-                    on_tile(tile.row, tile.col, tile.reflectance)
+                    on_tile(tile.row, tile.col, tile.reflectance, tile.nodata)
                 score = by_tile.get(id(tile))
                 if score is not None:
                     finite = np.isfinite(score)

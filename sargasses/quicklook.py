@@ -30,12 +30,12 @@ class Quicklook:
         self.bands = [_pick(band_names, options) for options in CHANNELS]
         self.image = np.full((3, -(-height // self.factor), -(-width // self.factor)), np.nan, dtype=np.float32)
 
-    def add_tile(self, row: int, col: int, reflectance: np.ndarray) -> None:
+    def add_tile(self, row: int, col: int, reflectance: np.ndarray, nodata: np.ndarray) -> None:
         """Take the tile's pixels that fall on the decimated grid (tiles may overhang the scene)."""
         f = self.factor
         r0 = -(-row // f) * f - row  # first row of the tile on the grid
         c0 = -(-col // f) * f - col
-        part = reflectance[:, r0::f, c0::f]
+        part = np.where(nodata[None, r0::f, c0::f], np.float32(np.nan), reflectance[:, r0::f, c0::f])
         qr, qc = (row + r0) // f, (col + c0) // f
         h = min(part.shape[1], self.image.shape[1] - qr)
         w = min(part.shape[2], self.image.shape[2] - qc)

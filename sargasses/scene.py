@@ -136,9 +136,11 @@ class Scene:
                 "or incomplete. Download or export it again."
             ) from exc
         values = data.astype(np.float32)
-        if source.scale != 1.0 or source.offset != 0.0:
-            values = (values + np.float32(source.offset)) * np.float32(source.scale)
-        values[~valid] = np.nan
+        if source.offset != 0.0:
+            values += np.float32(source.offset)  # in place: no temporary the size of the window
+        if source.scale != 1.0:
+            values *= np.float32(source.scale)
+        np.copyto(values, np.float32(np.nan), where=~valid)
         return values
 
     def _dataset(self, path: str) -> rasterio.DatasetReader:

@@ -14,6 +14,7 @@ so a straight filament N pixels long measures N pixels.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 EIGHT = np.ones((3, 3), dtype=bool)
-MAX_PATH_PIXELS = 400_000
-SMALL_PIXELS = 48  # components up to this size get exact all-pairs paths instead of a sparse graph  # larger blobs (not filaments) take their bounding-box diagonal as length
+MAX_PATH_PIXELS = 400_000  # larger blobs (not filaments) take their bounding-box diagonal as length
 
 
 @dataclass
@@ -92,50 +92,72 @@ class PixelMetric:
         return float(metres * np.hypot(self.transform.a, self.transform.d) / dx[0])
 
 
-def filament_length(mask: np.ndarray, step_x: float, step_y: float) -> float:
-    """Longest shortest path through a component's pixels (8-neighbour steps), plus one pixel, in metres.
+def filament_lengths(labels: np.ndarray, ids: np.ndarray, step_x: np.ndarray, step_y: np.ndarray) -> np.ndarray:
+    """Length in metres of each raft `ids` of a label image: its longest shortest path (8-neighbour steps of that
+    raft's pixel size), plus one pixel.
 
-    Two sweeps of Dijkstra: the farthest pixel from any pixel is one end of the longest path; the farthest pixel
-    from that end is the other. Exact for filaments (tree-like shapes), the longest extent for blobs.
+    Two sweeps of Dijkstra over one graph holding every raft at once: from each raft's first pixel, the farthest
+    pixel is one end of the longest path; the farthest pixel from that end is the other. Exact for filaments
+    (tree-like shapes), the longest extent for blobs. Rafts of more than MAX_PATH_PIXELS (not filaments) take
+    their bounding-box diagonal instead.
     """
-    rows, cols = np.nonzero(mask)
+    ids = np.asarray(ids, dtype=np.int64)
+    lengths = np.zeros(ids.size, dtype=np.float64)
+    if ids.size == 0:
+        return lengths
+    step_x, step_y = np.asarray(step_x, dtype=np.float64), np.asarray(step_y, dtype=np.float64)
+    position = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
+    position[ids] = np.arange(ids.size)
+    rows, cols = np.nonzero(position[labels] >= 0)
+    raft = position[labels[rows, cols]]  # index into ids of every pixel, pixels in raster order
+    sizes = np.bincount(raft, minlength=ids.size)
+    huge = sizes > MAX_PATH_PIXELS
+    if huge.any():
+        for k in np.flatnonzero(huge):
+            r, c = rows[raft == k], cols[raft == k]
+            lengths[k] = np.hypot((np.ptp(r) + 1) * step_y[k], (np.ptp(c) + 1) * step_x[k])
+        keep = ~huge[raft]
+        rows, cols, raft = rows[keep], cols[keep], raft[keep]
     n = rows.size
     if n == 0:
-        return 0.0
-    pixel = max(step_x, step_y)
-    if n == 1:
-        return float(pixel)
-    if n > MAX_PATH_PIXELS:
-        return float(np.hypot((np.ptp(rows) + 1) * step_y, (np.ptp(cols) + 1) * step_x))
-    if n <= SMALL_PIXELS:  # small: all shortest paths at once (Floyd-Warshall), cheaper than building a graph
-        dy = np.abs(rows[:, None] - rows[None, :])
-        dx = np.abs(cols[:, None] - cols[None, :])
-        adjacent = (dy <= 1) & (dx <= 1)
-        cost = np.where(adjacent, np.hypot(dx * step_x, dy * step_y), np.inf)
-        for k in range(n):
-            np.minimum(cost, cost[:, k : k + 1] + cost[k : k + 1, :], out=cost)
-        return float(cost[np.isfinite(cost)].max() + pixel)
-    index = np.full(mask.shape, -1, dtype=np.int64)
+        return lengths
+    index = np.full(labels.shape, -1, dtype=np.int64)
     index[rows, cols] = np.arange(n)
-    h, w = mask.shape
+    h, w = labels.shape
     sources, targets, costs = [], [], []
-    diagonal = float(np.hypot(step_x, step_y))
-    for dr, dc, cost in ((0, 1, step_x), (1, 0, step_y), (1, 1, diagonal), (1, -1, diagonal)):
+    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
         r2, c2 = rows + dr, cols + dc
-        ok = (r2 < h) & (c2 >= 0) & (c2 < w)
+        inside = (r2 < h) & (c2 >= 0) & (c2 < w)
         j = np.full(n, -1, dtype=np.int64)
-        j[ok] = index[r2[ok], c2[ok]]
-        ok &= j >= 0
-        sources.append(np.arange(n)[ok])
-        targets.append(j[ok])
-        costs.append(np.full(int(ok.sum()), cost))
+        j[inside] = index[r2[inside], c2[inside]]
+        linked = j >= 0  # a neighbour of the same raft (rafts are 8-connected components: never two rafts)
+        k = raft[linked]
+        sources.append(np.flatnonzero(linked))
+        targets.append(j[linked])
+        costs.append(np.hypot(dc * step_x[k], dr * step_y[k]))
     graph = coo_matrix(
         (np.concatenate(costs), (np.concatenate(sources), np.concatenate(targets))), shape=(n, n)
     ).tocsr()
-    first = dijkstra(graph, directed=False, indices=0)
-    end = int(np.argmax(np.where(np.isfinite(first), first, -1)))
-    second = dijkstra(graph, directed=False, indices=end)
-    return float(np.max(second[np.isfinite(second)]) + pixel)
+    pixel = np.maximum(step_x, step_y)
+    present, starts = np.unique(raft, return_index=True)  # the first pixel of each raft, in raster order
+    # rafts are disconnected from each other: from one source per raft, `min_only` gives each pixel its own raft's
+    distance = dijkstra(graph, directed=False, indices=starts, min_only=True)
+    farthest = np.full(ids.size, -1.0)
+    np.maximum.at(farthest, raft, distance)
+    candidates = np.flatnonzero(distance == farthest[raft])
+    _, first = np.unique(raft[candidates], return_index=True)
+    distance = dijkstra(graph, directed=False, indices=candidates[first], min_only=True)
+    longest = np.zeros(ids.size)
+    np.maximum.at(longest, raft, distance)
+    lengths[present] = longest[present] + pixel[present]
+    return lengths
+
+
+def filament_length(mask: np.ndarray, step_x: float, step_y: float) -> float:
+    """Length in metres of one raft given as a boolean mask (see filament_lengths)."""
+    if not mask.any():
+        return 0.0
+    return float(filament_lengths(mask.astype(np.int32), np.array([1]), np.array([step_x]), np.array([step_y]))[0])
 
 
 class RaftCollector:
@@ -206,14 +228,17 @@ class RaftCollector:
     def _finish(self, labels: np.ndarray, slices: list, closed: np.ndarray, score: np.ndarray, top: int) -> None:
         import shapely
         from rasterio.features import shapes
-        from shapely.geometry import shape
 
         ids = np.nonzero(closed)[0]
-        flat = labels.ravel()
-        counts = np.bincount(flat, minlength=closed.size)
-        safe_score = np.nan_to_num(score, nan=0.0).ravel()
-        sums = np.bincount(flat, weights=safe_score, minlength=closed.size)
-        maxima = ndimage.maximum(safe_score.reshape(labels.shape), labels, ids)
+        # statistics over the labelled pixels only (rafts are a few % of a strip at most), without sorting
+        where = np.flatnonzero(labels)
+        raft_of = labels.ravel()[where]
+        raft_score = np.nan_to_num(score.ravel()[where], nan=0.0)
+        counts = np.bincount(raft_of, minlength=closed.size)
+        sums = np.bincount(raft_of, weights=raft_score, minlength=closed.size)
+        peak = np.full(closed.size, -np.inf, dtype=np.float64)
+        np.maximum.at(peak, raft_of, raft_score)
+        maxima = peak[ids]
         centres = np.array(
             [[(s[0].start + s[0].stop) / 2.0, (s[1].start + s[1].stop) / 2.0] for s in (slices[i - 1] for i in ids)]
         )
@@ -223,42 +248,45 @@ class RaftCollector:
         self.dropped_small += int((~big).sum())
         if not big.any():
             return
+        out = ids[big]  # the rafts to output, in label order
         wanted = np.zeros(closed.size, dtype=bool)
-        wanted[ids[big]] = True
+        wanted[out] = True
         burn = np.where(wanted[labels], labels, 0).astype(np.int32)
         region = self.transform @ Affine.translation(0, top)
-        pieces: dict[int, list] = {}
+        rings: list = []
+        ring_piece: list[int] = []
+        piece_raft: list[int] = []
         # 4-connected pieces of each 8-connected raft: valid polygons (an 8-connected outline would touch itself
         # at diagonal joints, which OGC calls invalid); pieces of one raft meet only at corners: a valid MultiPolygon
         for geom, value in shapes(burn, mask=burn > 0, connectivity=4, transform=region):
-            pieces.setdefault(int(value), []).append(shape(geom))
-        position = {int(i): k for k, i in enumerate(ids)}
-        labels_out = [int(label) for label in np.nonzero(wanted)[0]]
-        geometries = []
-        for label in labels_out:
-            parts = pieces.get(label, [])
-            geometry = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
-            if not geometry.is_valid:
-                geometry = shapely.make_valid(geometry)
-            if self.simplify_crs:
-                simplified = shapely.simplify(geometry, self.simplify_crs, preserve_topology=True)
-                if not simplified.is_empty and simplified.is_valid:
-                    geometry = simplified
-            geometries.append(geometry)
+            ring_piece.extend([len(piece_raft)] * len(geom["coordinates"]))
+            rings.extend(geom["coordinates"])
+            piece_raft.append(int(value))
+        geometries = _assemble(rings, np.array(ring_piece), np.array(piece_raft))
+        if geometries.size != out.size:  # every raft has pixels, hence at least one piece
+            raise RuntimeError(f"polygonizing gave {geometries.size} rafts for {out.size}")
+        invalid = ~shapely.is_valid(geometries)
+        if invalid.any():
+            geometries[invalid] = shapely.make_valid(geometries[invalid])
+        if self.simplify_crs:
+            simplified = shapely.simplify(geometries, self.simplify_crs, preserve_topology=True)
+            keep = ~shapely.is_empty(simplified) & shapely.is_valid(simplified)
+            geometries[keep] = simplified[keep]
         lons = lats = None
         if self.metric.georeferenced:
-            centroids = shapely.centroid(np.array(geometries, dtype=object))
+            centroids = shapely.centroid(geometries)
             lons, lats = self.metric.lonlat(shapely.get_x(centroids), shapely.get_y(centroids))
-        for n, (label, geometry) in enumerate(zip(labels_out, geometries, strict=True)):
-            k = position[label]
+        k = np.flatnonzero(big)  # positions of `out` in `ids`
+        lengths = filament_lengths(labels, out, step_x[k], step_y[k])
+        for n, label in enumerate(out):
             s = slices[label - 1]
             raft = Raft(
-                geometry=geometry,
+                geometry=geometries[n],
                 pixels=int(counts[label]),
-                area_m2=float(areas[k]),
-                length_m=filament_length(labels[s] == label, float(step_x[k]), float(step_y[k])),
+                area_m2=float(areas[k[n]]),
+                length_m=float(lengths[n]),
                 score_mean=float(sums[label] / counts[label]),
-                score_max=float(maxima[k]),
+                score_max=float(maxima[k[n]]),
                 lon=None if lons is None else float(lons[n]),
                 lat=None if lats is None else float(lats[n]),
                 row=top + s[0].start,
@@ -267,3 +295,19 @@ class RaftCollector:
             self.rafts.append(raft)
             if self.on_raft is not None:
                 self.on_raft(raft)
+
+
+def _assemble(rings: list, ring_piece: np.ndarray, piece_raft: np.ndarray) -> np.ndarray:
+    """One geometry per raft, in raft-label order, from GDAL's rings (each piece: its shell, then its holes):
+    a Polygon for a raft of one piece, a MultiPolygon otherwise. Built in bulk by shapely, not ring by ring."""
+    import shapely
+
+    sizes = np.fromiter((len(ring) for ring in rings), dtype=np.int64, count=len(rings))
+    coords = np.array(list(itertools.chain.from_iterable(rings)), dtype=np.float64).reshape(-1, 2)
+    polygons = shapely.polygons(shapely.linearrings(coords, indices=np.repeat(np.arange(len(rings)), sizes)),
+                                indices=ring_piece)  # fmt: skip
+    order = np.argsort(piece_raft, kind="stable")
+    raft_ids, first, count = np.unique(piece_raft[order], return_index=True, return_counts=True)
+    polygons = polygons[order]
+    multi = shapely.multipolygons(polygons, indices=np.searchsorted(raft_ids, piece_raft[order]))
+    return np.where(count == 1, polygons[first], multi)

@@ -21,6 +21,7 @@ TRANSFORM = Affine(20.0, 0.0, ORIGIN[0], 0.0, -20.0, ORIGIN[1])
 WATER = np.array([0.034, 0.024, 0.017, 0.014, 0.014, 0.015, 0.013, 0.014, 0.009, 0.007], np.float32)
 SARGASSUM = np.array([0.041, 0.049, 0.045, 0.095, 0.118, 0.141, 0.133, 0.137, 0.016, 0.010], np.float32)
 LAND = np.array([0.05, 0.08, 0.07, 0.12, 0.25, 0.30, 0.32, 0.33, 0.22, 0.12], np.float32)
+CLOUD = np.array([0.35, 0.34, 0.33, 0.33, 0.34, 0.35, 0.35, 0.35, 0.25, 0.18], np.float32)
 
 
 def water(height: int, width: int, seed: int = 0, noise: float = 0.001) -> np.ndarray:

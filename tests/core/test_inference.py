@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from detect_helpers import TRANSFORM, constant_model, random_model, water, write_scene
+from detect_helpers import CLOUD, LAND, TRANSFORM, constant_model, random_model, water, write_scene
 
 from sargasses import detect
 from sargasses.detect import DetectOptions, run_detection
@@ -77,6 +77,7 @@ def test_constant_model_gives_a_constant_raster_across_tile_borders(scene_with_n
             probabilities=str(tmp_path / "p.tif"),
             device="cpu",
             backend=backend,
+            tile_size=64,  # the card's: on CPU the engine would take one large tile
         )
     )
     prob, transform, crs = read(tmp_path / "p.tif")
@@ -88,6 +89,36 @@ def test_constant_model_gives_a_constant_raster_across_tile_borders(scene_with_n
     assert np.abs(prob[~nodata] - expected).max() < 1e-6
     assert transform == TRANSFORM and crs.to_epsg() == 32620
     assert summary["tiles"]["skipped_nodata"] > 0 and summary["tiles"]["run"] < summary["tiles"]["total"]
+
+
+def test_tiles_of_land_only_are_not_run_and_not_scored(tmp_path):
+    """Land covers the left 120 columns: tiles inside it skip the model; land and cloud are NaN in the raster."""
+    sea = water(128, 320, seed=3)
+    sea[:, :, :120] = LAND[:, None, None]
+    sea[:, 100:, 200:230] = CLOUD[:, None, None]
+    scene = write_scene(tmp_path / "coast.tif", sea)
+    model = constant_model(tmp_path / "constant.pt", logit=1.3, tile_size=64, overlap=16)
+    summary = run_detection(
+        DetectOptions(
+            str(scene),
+            str(tmp_path / "out.gpkg"),
+            model=str(model),
+            probabilities=str(tmp_path / "p.tif"),
+            device="cpu",
+            tile_size=64,
+        )
+    )
+    prob, _, _ = read(tmp_path / "p.tif")
+    not_water = np.zeros(prob.shape, bool)
+    not_water[:, :120] = True
+    not_water[100:, 200:230] = True
+    assert np.array_equal(np.isnan(prob), not_water)
+    assert np.abs(prob[~not_water] - 1.0 / (1.0 + np.exp(-1.3))).max() < 1e-6
+    tiles = summary["tiles"]
+    land_only = sum(1 for _, _, col in tile_grid(128, 320, 64, 16).tiles() if col + 64 <= 120)
+    assert land_only > 0 and tiles["skipped_no_water"] == land_only
+    assert tiles["run"] == tiles["total"] - land_only
+    assert summary["pixels"]["land"] == 128 * 120 and summary["pixels"]["cloud"] == 28 * 30
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +263,7 @@ def test_one_onnx_graph_serves_every_tile_shape(tmp_path):
     rng = np.random.default_rng(0)
     for shape in ((1, 10, 32, 64), (2, 10, 96, 160), (1, 10, 512, 512)):
         batch = (rng.random(shape) * 0.1).astype(np.float32)
-        batch[:, :, :5, :7] = np.nan  # nodata is fed as 0 by both
+        batch[:, :, :5, :7] = 0.0  # nodata, as run_tiles feeds it to every scorer
         excluded = np.zeros((shape[0], *shape[2:]), bool)
         assert np.abs(onnx.score(batch, excluded) - eager.score(batch, excluded)).max() < 1e-4
 
