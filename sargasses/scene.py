@@ -109,10 +109,12 @@ class Scene:
             window = Window.from_slices(*window)
         col, row = round(window.col_off), round(window.row_off)
         w, h = round(window.width), round(window.height)
-        out = np.full((self.count, h, w), np.nan, dtype=np.float32)
         # Only the part inside the scene is read; the rest stays NaN, so tiles may overhang the edges.
         c0, r0 = max(col, 0), max(row, 0)
         c1, r1 = min(col + w, self.width), min(row + h, self.height)
+        inside_only = (c0, r0, c1, r1) == (col, row, col + w, row + h)  # then every value is read: no NaN fill
+        shape = (self.count, h, w)
+        out = np.empty(shape, dtype=np.float32) if inside_only else np.full(shape, np.nan, dtype=np.float32)
         if c1 <= c0 or r1 <= r0:
             return out
         inside = Window(c0, r0, c1 - c0, r1 - r0)
