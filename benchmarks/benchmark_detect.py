@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/benchmark_detect.py --quick    # small sizes, for a machine others are using
 
 Prints tables (Markdown) and writes them with every figure to WORKDIR/results.json. Each measured run is a separate
-process, so its peak RSS (ru_maxrss from wait4) is its own. Sections:
+process, so its peak RSS (VmHWM) is its own. Sections:
 1. machine: CPU, threads, load average before and after (a loaded machine makes every figure worse);
 2. compute ceiling of this CPU, re-measured: fp32 matmul and a 64-channel 3x3 convolution (torch, all threads);
 3. model throughput on 512 x 512 tiles per backend (torch eager, channels-last, ONNX Runtime, torch.compile), with
@@ -192,9 +192,17 @@ def worker(kind: str, *args: str, timeout: float = 3600, env: dict[str, str] | N
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak RSS. On Linux VmHWM: ru_maxrss would also hold the parent's peak, which a forked
+    child carries over through exec (this script's parent grows to ~1 GB while it writes the scenes)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB; macOS: bytes (rare here)
 
 
 # --------------------------------------------------------------------------- workers
@@ -346,7 +354,7 @@ def work_inference(scene: str, model_path: str) -> dict[str, Any]:
     import rasterio
     from rasterio.windows import Window
 
-    from sargasses.detect import GDAL_CACHE_MB, cached_scorer, tile_size_for
+    from sargasses.detect import GDAL_CACHE_MB, cached_scorer
     from sargasses.inference import RunStats, run_tiles, tile_grid
     from sargasses.model_file import read_card
     from sargasses.scene import open_scene
@@ -356,7 +364,7 @@ def work_inference(scene: str, model_path: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     stats = RunStats()
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), open_scene(scene, bands=card.band_names) as s:
-        grid = tile_grid(s.height, s.width, tile_size_for(card.tile_size, "cpu"), card.tile_overlap)
+        grid = tile_grid(s.height, s.width, card.tile_size, card.tile_overlap)
         strips = run_tiles(grid, lambda r, c, h, w: s.read(Window(c, r, w, h)), scorer, batch_size=1, stats=stats)
         rows = sum(strip.height for strip in strips)
         mpx = s.height * s.width / 1e6
@@ -379,6 +387,7 @@ def work_detect(scene: str, model_path: str, outdir: str, *extra: str) -> dict[s
 
     Path(outdir).mkdir(parents=True, exist_ok=True)
     backend = extra[0] if extra else "auto"
+    tile_size = int(extra[1]) if len(extra) > 1 else None
     t0 = time.perf_counter()
     summary = run_detection(
         DetectOptions(
@@ -388,6 +397,7 @@ def work_detect(scene: str, model_path: str, outdir: str, *extra: str) -> dict[s
             probabilities=str(Path(outdir) / "probabilities.tif"),
             overwrite=True,
             backend=backend,
+            tile_size=tile_size,
         )
     )
     return {
@@ -510,13 +520,17 @@ def main() -> int:
     results["end_to_end"] = []
     runs = [(name, size, "first run" if i == 0 else "") for i, size in enumerate([min(sizes[-1], 2048), *sizes])]
     runs = [(main_name, size, note) for _, size, note in runs]
+    runs.append((main_name, largest, "--tile-size 1024"))
     if main_name != "halfunet16":
         runs.append(("halfunet16", largest, "first run"))
         runs.append(("halfunet16", largest, ""))
     for name, size, note in runs:
-        r = worker("detect", str(scenes[size]), str(models[name]), str(workdir / f"out_{size}"), timeout=3600, env=env)
+        extra = ["auto", "1024"] if note == "--tile-size 1024" else []
+        outdir = str(workdir / f"out_{size}")
+        r = worker("detect", str(scenes[size]), str(models[name]), outdir, *extra, timeout=3600, env=env)
         results["end_to_end"].append({"model": name, "size": size, "note": note, **r})
-        label = f"{size}x{size}" + (f" ({note}: loads torch, exports ONNX)" if note else "")
+        what = {"first run": "first run: loads torch, exports ONNX"}.get(note, note)
+        label = f"{size}x{size}" + (f" ({what})" if note else "")
         if "error" in r:
             rows.append([name, label, "failed", "", "", "", "", r["error"][:80]])
             continue

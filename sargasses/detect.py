@@ -352,17 +352,6 @@ class ProbabilityWriter:
 
 
 # --------------------------------------------------------------------------- the run
-CPU_TILE = 1024  # the side of CPU tiles when the card's are smaller (docs/performance.md, "Tile size")
-
-
-def tile_size_for(card_tile: int, device_kind: str) -> int:
-    """The tile side to run: the card's on a GPU; on a CPU at least CPU_TILE, because every tile recomputes its
-    overlap with its neighbours (512-px tiles with 64 px of overlap compute 1.47 pixels per scene pixel on a full
-    Sentinel-2 tile, 1024-px tiles 1.25) and ONNX Runtime is as fast per pixel on the larger tile. The networks
-    are fully convolutional: a larger tile gives each pixel the same or more context."""
-    return card_tile if device_kind in ("cuda", "mps") else max(card_tile, CPU_TILE)
-
-
 def _default_batch(device_kind: str, tile: int) -> int:
     """Tiles per batch: on CPU one 512 x 512 tile (ONNX Runtime gains under 10 % from batches of 2-4 there but
     needs 400 MB more per tile: docs/performance.md); on a GPU eight."""
@@ -424,7 +413,7 @@ def run_detection(
             scorer = cached_scorer(model_path, options.device, options.backend)
             threshold = card.threshold if options.threshold is None else float(options.threshold)
             device_kind = getattr(getattr(scorer, "device", None), "kind", "cpu")
-            tile_size, overlap = options.tile_size or tile_size_for(card.tile_size, device_kind), card.tile_overlap
+            tile_size, overlap = options.tile_size or card.tile_size, card.tile_overlap
         else:
             from sargasses import baseline
             from sargasses.inference import BaselineScorer

@@ -108,7 +108,7 @@ def filament_lengths(labels: np.ndarray, ids: np.ndarray, step_x: np.ndarray, st
     step_x, step_y = np.asarray(step_x, dtype=np.float64), np.asarray(step_y, dtype=np.float64)
     position = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
     position[ids] = np.arange(ids.size)
-    rows, cols = np.nonzero(position[labels] >= 0)
+    rows, cols = np.nonzero((position >= 0)[labels])  # a bool temporary the size of the strip, not an int64 one
     raft = position[labels[rows, cols]]  # index into ids of every pixel, pixels in raster order
     sizes = np.bincount(raft, minlength=ids.size)
     huge = sizes > MAX_PATH_PIXELS
@@ -121,7 +121,7 @@ def filament_lengths(labels: np.ndarray, ids: np.ndarray, step_x: np.ndarray, st
     n = rows.size
     if n == 0:
         return lengths
-    index = np.full(labels.shape, -1, dtype=np.int64)
+    index = np.full(labels.shape, -1, dtype=np.int32 if n < 2**31 else np.int64)
     index[rows, cols] = np.arange(n)
     h, w = labels.shape
     sources, targets, costs = [], [], []

@@ -77,7 +77,6 @@ def test_constant_model_gives_a_constant_raster_across_tile_borders(scene_with_n
             probabilities=str(tmp_path / "p.tif"),
             device="cpu",
             backend=backend,
-            tile_size=64,  # the card's: on CPU the engine would take one large tile
         )
     )
     prob, transform, crs = read(tmp_path / "p.tif")
@@ -105,7 +104,6 @@ def test_tiles_of_land_only_are_not_run_and_not_scored(tmp_path):
             model=str(model),
             probabilities=str(tmp_path / "p.tif"),
             device="cpu",
-            tile_size=64,
         )
     )
     prob, _, _ = read(tmp_path / "p.tif")
