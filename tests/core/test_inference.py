@@ -88,6 +88,9 @@ def test_constant_model_gives_a_constant_raster_across_tile_borders(scene_with_n
     assert np.abs(prob[~nodata] - expected).max() < 1e-6
     assert transform == TRANSFORM and crs.to_epsg() == 32620
     assert summary["tiles"]["skipped_nodata"] > 0 and summary["tiles"]["run"] < summary["tiles"]["total"]
+    timing = summary["timing"]  # where the time went: every stage measured, none longer than the run
+    assert set(timing) == {"read_s", "model_s", "waiting_for_reads_s", "polygons_s", "write_s"}
+    assert all(0 <= v <= summary["time_s"] for v in timing.values())
 
 
 def test_tiles_of_land_only_are_not_run_and_not_scored(tmp_path):

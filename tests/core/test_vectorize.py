@@ -8,8 +8,9 @@ import shapely
 from affine import Affine
 from pyproj import Geod, Transformer
 from rasterio.crs import CRS
+from scipy import ndimage
 
-from sargasses.vectorize import RaftCollector, filament_length
+from sargasses.vectorize import RaftCollector, filament_length, filament_lengths
 
 UTM = CRS.from_epsg(32620)
 UTM_TRANSFORM = Affine(20.0, 0.0, 600000.0, 0.0, -20.0, 1700040.0)
@@ -119,3 +120,18 @@ def test_filament_length_follows_a_curve():
     length = filament_length(mask, 20.0, 20.0)
     assert length == pytest.approx((79 + 79) * 20 + 20, rel=0.02)
     assert length > 1.3 * np.hypot(80 * 20, 80 * 20)
+
+
+def test_lengths_of_many_rafts_at_once_equal_each_alone():
+    """One graph holds every raft of a strip: no raft's length may leak into another's (8-connected components)."""
+    rng = np.random.default_rng(7)
+    mask = rng.random((120, 160)) > 0.8  # speckle: hundreds of rafts, most of a few pixels, some branching
+    mask[5, 5:150] = True  # and a long filament touching many of them
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    ids = np.arange(1, count + 1)
+    steps_x, steps_y = rng.uniform(10, 30, count), rng.uniform(10, 30, count)  # each raft its own pixel size
+    together = filament_lengths(labels, ids, steps_x, steps_y)
+    alone = [filament_length(labels == i, steps_x[i - 1], steps_y[i - 1]) for i in ids]
+    assert count > 100 and together == pytest.approx(alone)
+    single = np.flatnonzero(np.bincount(labels.ravel())[1:] == 1)
+    assert np.allclose(together[single], np.maximum(steps_x, steps_y)[single])  # one pixel: one pixel long
