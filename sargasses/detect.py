@@ -412,8 +412,8 @@ def run_detection(
             _check_model_fits(card, scene, options)
             scorer = cached_scorer(model_path, options.device, options.backend)
             threshold = card.threshold if options.threshold is None else float(options.threshold)
-            device_kind = getattr(getattr(scorer, "device", None), "kind", "cpu")
             tile_size, overlap = options.tile_size or card.tile_size, card.tile_overlap
+            device_kind = getattr(getattr(scorer, "device", None), "kind", "cpu")
         else:
             from sargasses import baseline
             from sargasses.inference import BaselineScorer

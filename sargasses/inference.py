@@ -29,7 +29,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -419,19 +419,14 @@ class _Tile:
     nodata: np.ndarray
     land: np.ndarray
     cloud: np.ndarray
+    excluded: np.ndarray = field(init=False)  # nodata | land | cloud, made once, on the reader's thread
+    empty: bool = field(init=False)  # all nodata
+    no_water: bool = field(init=False)  # only nodata, land and cloud: the mask would hide the model's answer
 
-    @property
-    def empty(self) -> bool:
-        return bool(self.nodata.all())
-
-    @property
-    def excluded(self) -> np.ndarray:
-        return self.nodata | self.land | self.cloud
-
-    @property
-    def no_water(self) -> bool:
-        """Only nodata, land and cloud: whatever the model said would be masked, so it is not run."""
-        return bool(self.excluded.all())
+    def __post_init__(self) -> None:
+        self.excluded = self.nodata | self.land | self.cloud
+        self.empty = bool(self.nodata.all())
+        self.no_water = bool(self.excluded.all())
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:
