@@ -65,10 +65,12 @@ def scene_with_nodata(tmp_path_factory):
     return write_scene(folder / "scene.tif", sea), folder
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_constant_model_gives_a_constant_raster_across_tile_borders(scene_with_nodata, tmp_path, backend):
-    scene, _ = scene_with_nodata
-    model = constant_model(tmp_path / "constant.pt", logit=1.3, tile_size=64, overlap=16)
+CONSTANT_LOGIT = 1.3
+
+
+def detect_with_constant_model(scene, tmp_path, backend="auto"):
+    """A detection whose model says sigmoid(CONSTANT_LOGIT) everywhere, on 64-px tiles: (summary, probabilities)."""
+    model = constant_model(tmp_path / "constant.pt", logit=CONSTANT_LOGIT, tile_size=64, overlap=16)
     summary = run_detection(
         DetectOptions(
             str(scene),
@@ -79,12 +81,18 @@ def test_constant_model_gives_a_constant_raster_across_tile_borders(scene_with_n
             backend=backend,
         )
     )
-    prob, transform, crs = read(tmp_path / "p.tif")
+    return summary, read(tmp_path / "p.tif")
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_constant_model_gives_a_constant_raster_across_tile_borders(scene_with_nodata, tmp_path, backend):
+    scene, _ = scene_with_nodata
+    summary, (prob, transform, crs) = detect_with_constant_model(scene, tmp_path, backend)
     nodata = np.isnan(water(200, 300)[0])  # no NaN there; the planted nodata follows
     nodata[:70, :100] = True
     nodata[150:, :] = True
     assert np.array_equal(np.isnan(prob), nodata)
-    expected = 1.0 / (1.0 + np.exp(-1.3))
+    expected = 1.0 / (1.0 + np.exp(-CONSTANT_LOGIT))
     assert np.abs(prob[~nodata] - expected).max() < 1e-6
     assert transform == TRANSFORM and crs.to_epsg() == 32620
     assert summary["tiles"]["skipped_nodata"] > 0 and summary["tiles"]["run"] < summary["tiles"]["total"]
@@ -99,22 +107,12 @@ def test_tiles_of_land_only_are_not_run_and_not_scored(tmp_path):
     sea[:, :, :120] = LAND[:, None, None]
     sea[:, 100:, 200:230] = CLOUD[:, None, None]
     scene = write_scene(tmp_path / "coast.tif", sea)
-    model = constant_model(tmp_path / "constant.pt", logit=1.3, tile_size=64, overlap=16)
-    summary = run_detection(
-        DetectOptions(
-            str(scene),
-            str(tmp_path / "out.gpkg"),
-            model=str(model),
-            probabilities=str(tmp_path / "p.tif"),
-            device="cpu",
-        )
-    )
-    prob, _, _ = read(tmp_path / "p.tif")
+    summary, (prob, _, _) = detect_with_constant_model(scene, tmp_path)
     not_water = np.zeros(prob.shape, bool)
     not_water[:, :120] = True
     not_water[100:, 200:230] = True
     assert np.array_equal(np.isnan(prob), not_water)
-    assert np.abs(prob[~not_water] - 1.0 / (1.0 + np.exp(-1.3))).max() < 1e-6
+    assert np.abs(prob[~not_water] - 1.0 / (1.0 + np.exp(-CONSTANT_LOGIT))).max() < 1e-6
     tiles = summary["tiles"]
     land_only = sum(1 for _, _, col in tile_grid(128, 320, 64, 16).tiles() if col + 64 <= 120)
     assert land_only > 0 and tiles["skipped_no_water"] == land_only
