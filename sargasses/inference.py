@@ -17,6 +17,7 @@ GPU where it keeps the result), `OnnxScorer` (ONNX Runtime on CPU, faster there:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import math
@@ -29,6 +30,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from sargasses.masking import exclusion_layers
 
 TILE_MULTIPLE = 32  # mfai's U-Nets pool 4-5 times: tiles whose sides are multiples of 32 need no padding
 STRIP_ROWS = 128  # final rows leave the blending buffer in strips of at most this many rows
+MAX_TILES_AT_ONCE = 4  # ONNX Runtime on CPU: tiles in flight (each holds its activations: ~100 MB at 512 px)
 HALF_TOLERANCE = 0.02  # half precision is used on GPU only if it changes no probability by more than this
 
 
@@ -135,6 +138,7 @@ class Scorer:
 
     band_names: list[str]
     description: str = ""
+    parallel: int = 1  # score() calls run_tiles may make at once, each on a thread of its own
 
     def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
         """(B, C, h, w) float32 reflectance, nodata as 0 (the model card's contract; run_tiles' reader sees to
@@ -265,15 +269,23 @@ class TorchScorer(Scorer):
 
 
 class OnnxScorer(Scorer):
-    """The model as an ONNX graph (bytes, or a cached .onnx file) run by ONNX Runtime on the CPU."""
+    """The model as an ONNX graph (bytes, or a cached .onnx file) run by ONNX Runtime on the CPU.
+
+    Several tiles run at once, each on one thread of its own, rather than one tile on every thread: a tile's
+    layers are thin, and threads that meet at every layer wait for the slowest, which the tile reader and the
+    polygons beside them make slower still (measured on 2 cores: 1.2x the throughput; docs/performance.md).
+    """
 
     def __init__(self, band_names: Sequence[str], graph: bytes | str | os.PathLike, threads: int | None = None):
         import onnxruntime as ort
 
         self.band_names = list(band_names)
         self.threads = threads or _cpu_threads()
-        self.session = onnx_session(graph, self.threads)
-        self.description = f"ONNX Runtime {ort.__version__} on CPU ({self.threads} threads), fp32"
+        self.parallel = min(self.threads, MAX_TILES_AT_ONCE)
+        self.session = onnx_session(graph, max(1, self.threads // self.parallel))
+        self.description = (
+            f"ONNX Runtime {ort.__version__} on CPU ({self.threads} threads, {self.parallel} tiles at once), fp32"
+        )
 
     def prepare(self, tile_h: int, tile_w: int) -> None:
         if tile_h % TILE_MULTIPLE or tile_w % TILE_MULTIPLE:
@@ -471,7 +483,8 @@ def _reader(
             started = time.perf_counter()
             reflectance = read_tile(row, col, grid.tile_h, grid.tile_w)
             layers = exclusion_layers(reflectance, band_names)
-            np.nan_to_num(reflectance, copy=False, nan=0.0, posinf=0.0, neginf=0.0)  # the model takes nodata as 0
+            # The model takes nodata as 0 (np.nan_to_num does the same in five passes instead of two).
+            np.copyto(reflectance, np.float32(0.0), where=~np.isfinite(reflectance))
             land = layers.land
             if read_land is not None:
                 land = (land | read_land(row, col, grid.tile_h, grid.tile_w)) & ~layers.nodata
@@ -532,7 +545,47 @@ def run_tiles(
             buffer[: th - n] = buffer[n:] if n < th else buffer[:0]
             buffer[max(th - n, 0) :] = fill
 
-    tiles: queue.Queue = queue.Queue(maxsize=2)
+    def timed_score(run: list[_Tile]) -> tuple[np.ndarray | None, float]:
+        started = time.perf_counter()
+        scores = scorer.score(_stack([t.reflectance for t in run]), _stack([t.excluded for t in run])) if run else None
+        return scores, time.perf_counter() - started
+
+    def place(item: list[_Tile], run: list[_Tile], job: Future) -> Iterator[Strip]:
+        """Blend a scored batch into the buffer, in reading order; rows that are final leave as strips."""
+        nonlocal current, done
+        scores, seconds = job.result()
+        stats.model_s += seconds
+        stats.batches += bool(run)
+        stats.tiles_run += len(run)
+        stats.tiles_skipped += sum(t.empty for t in item)
+        stats.tiles_no_water += sum(t.no_water and not t.empty for t in item)
+        by_tile = {id(t): s for t, s in zip(run, scores if scores is not None else [], strict=False)}
+        for tile in item:
+            while tile.index != current:  # a new tile row: the rows above it are final
+                top, bottom = grid.rows[current], min(grid.rows[current + 1], grid.height)
+                yield from finish(top, bottom)
+                current += 1
+            r = tile.row - grid.rows[current]
+            rows = slice(r, r + grid.tile_h)
+            cols = slice(tile.col, tile.col + grid.tile_w)
+            nodata[rows, cols] = tile.nodata
+            land[rows, cols] = tile.land
+            cloud[rows, cols] = tile.cloud
+            if on_tile is not None:
+                on_tile(tile.row, tile.col, tile.reflectance, tile.nodata)
+            score = by_tile.get(id(tile))
+            if score is not None:
+                finite = np.isfinite(score)
+                acc[rows, cols] += np.where(finite, score * weights, 0.0)
+                wsum[rows, cols] += np.where(finite, weights, 0.0)
+        done += len(item)
+        if progress is not None:
+            progress(done, grid.count)
+
+    # Batches are scored `scorer.parallel` at a time on a pool of threads, and placed in reading order.
+    pool = ThreadPoolExecutor(scorer.parallel, thread_name_prefix="sargasses-model") if scorer.parallel > 1 else None
+    in_flight: collections.deque[tuple[list[_Tile], list[_Tile], Future]] = collections.deque()
+    tiles: queue.Queue = queue.Queue(maxsize=scorer.parallel + 1)
     stop = threading.Event()
     thread = threading.Thread(
         target=_reader,
@@ -555,40 +608,21 @@ def run_tiles(
             if cancel is not None and cancel.is_set():
                 raise DetectionCancelled("detection cancelled; nothing was written")
             run = [t for t in item if not t.no_water]
-            scores = None
-            started = time.perf_counter()
-            if run:
-                scores = scorer.score(_stack([t.reflectance for t in run]), _stack([t.excluded for t in run]))
-                stats.batches += 1
-            stats.model_s += time.perf_counter() - started
-            stats.tiles_run += len(run)
-            stats.tiles_skipped += sum(t.empty for t in item)
-            stats.tiles_no_water += sum(t.no_water and not t.empty for t in item)
-            by_tile = {id(t): s for t, s in zip(run, scores if scores is not None else [], strict=False)}
-            for tile in item:
-                while tile.index != current:  # a new tile row: the rows above it are final
-                    top, bottom = grid.rows[current], min(grid.rows[current + 1], grid.height)
-                    yield from finish(top, bottom)
-                    current += 1
-                r = tile.row - grid.rows[current]
-                rows = slice(r, r + grid.tile_h)
-                cols = slice(tile.col, tile.col + grid.tile_w)
-                nodata[rows, cols] = tile.nodata
-                land[rows, cols] = tile.land
-                cloud[rows, cols] = tile.cloud
-                if on_tile is not None:
-                    on_tile(tile.row, tile.col, tile.reflectance, tile.nodata)
-                score = by_tile.get(id(tile))
-                if score is not None:
-                    finite = np.isfinite(score)
-                    acc[rows, cols] += np.where(finite, score * weights, 0.0)
-                    wsum[rows, cols] += np.where(finite, weights, 0.0)
-            done += len(item)
-            if progress is not None:
-                progress(done, grid.count)
+            if pool is not None:
+                job = pool.submit(timed_score, run)
+            else:
+                job = Future()
+                job.set_result(timed_score(run))
+            in_flight.append((item, run, job))
+            if len(in_flight) >= scorer.parallel:
+                yield from place(*in_flight.popleft())
+        while in_flight:
+            yield from place(*in_flight.popleft())
         yield from finish(grid.rows[current], grid.height)
     finally:
         stop.set()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         while thread.is_alive():  # unblock a reader waiting on a full queue
             with contextlib.suppress(queue.Empty):
                 tiles.get(timeout=0.05)
