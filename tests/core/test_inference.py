@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from detect_helpers import CLOUD, LAND, TRANSFORM, constant_model, random_model,
 from sargasses import detect
 from sargasses.detect import DetectOptions, run_detection
 from sargasses.errors import DetectionCancelled
-from sargasses.inference import blend_weights, tile_grid
+from sargasses.inference import Scorer, blend_weights, run_tiles, tile_grid
 from sargasses.model_file import load_model_file
 
 
@@ -318,3 +319,39 @@ def test_cpu_runs_from_the_cached_onnx_graph_without_torch(random_scene, tmp_pat
     assert runs[0]["torch"] and not runs[1]["torch"]
     assert runs[0]["rafts"] == runs[1]["rafts"] and "ONNX Runtime" in runs[1]["scorer"]
     assert np.array_equal(read(tmp_path / "p1.tif")[0], read(tmp_path / "p2.tif")[0], equal_nan=True)
+
+
+class _SlowBand0Scorer(Scorer):
+    """Scores each pixel with its first band, after a random pause: batches finish out of order."""
+
+    def __init__(self, band_names, parallel):
+        self.band_names, self.parallel = list(band_names), parallel
+        self.rng = np.random.default_rng(0)
+        self.lock = threading.Lock()
+        self.running = self.most_at_once = 0
+
+    def score(self, batch, excluded):
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            pause = self.rng.uniform(0, 0.02)
+        time.sleep(pause)
+        with self.lock:
+            self.running -= 1
+        return batch[:, 0].copy()
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_tiles_scored_at_once_are_placed_where_they_belong(parallel):
+    """A score that is a pixel's own value blends back to exactly that value, whatever order tiles finish in."""
+    names = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]
+    rng = np.random.default_rng(1)
+    image = (0.01 + 0.02 * rng.random((len(names), 300, 410))).astype(np.float32)
+    grid = tile_grid(300, 410, 96, 16)
+    scorer = _SlowBand0Scorer(names, parallel)
+    strips = list(run_tiles(grid, lambda r, c, h, w: image[:, r : r + h, c : c + w].copy(), scorer, batch_size=1))
+    result = np.concatenate([s.score for s in strips])
+    assert [s.row for s in strips] == sorted(s.row for s in strips)
+    assert result.shape == (300, 410)
+    np.testing.assert_allclose(result, image[0], rtol=1e-5)
+    assert scorer.most_at_once == parallel
