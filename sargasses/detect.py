@@ -32,8 +32,10 @@ from sargasses.errors import DetectionCancelled, SargassesError
 
 METHODS = ("model", "afai", "fai")
 BACKENDS = ("auto", "torch", "onnx")
-# GDAL's block cache; its default (5% of RAM) would make memory grow with the scene. Overridable for benchmarks.
-GDAL_CACHE_MB = int(os.environ.get("SARGASSES_GDAL_CACHE_MB", "96"))
+# GDAL's block cache; its default (5% of RAM) would make memory grow with the scene. 64 MB holds most of the blocks
+# two tile rows share on a 5490-px Sentinel-2 tile (96 MB read 0.6 s faster there but grew the peak RSS by 20 %
+# from 4 to 30 Mpx with two tiles in flight: docs/performance.md). Overridable for benchmarks.
+GDAL_CACHE_MB = int(os.environ.get("SARGASSES_GDAL_CACHE_MB", "64"))
 BLOCK = 256  # block size of the probability GeoTIFF
 # Bands the index baselines read when the raster lacks the default ten: the index bands, and masking's blue/SWIR.
 BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B02", "B03", "B04", "B8A", "B11"]}
