@@ -7,8 +7,9 @@ Prints tables (Markdown) and writes them with every figure to WORKDIR/results.js
 process, so its peak RSS (VmHWM) is its own. Sections:
 1. machine: CPU, threads, load average before and after (a loaded machine makes every figure worse);
 2. compute ceiling of this CPU, re-measured: fp32 matmul and a 64-channel 3x3 convolution (torch, all threads);
-3. model throughput on 512 x 512 tiles per backend (torch eager, channels-last, ONNX Runtime, torch.compile), with
-   the FLOPs per pixel counted by torch and the share of the ceiling reached;
+3. model throughput on 512 x 512 tiles per backend (torch eager, channels-last, ONNX Runtime on all threads, ONNX
+   Runtime with tiles at once on one thread each as sargasses runs it on a CPU, torch.compile), with the FLOPs per
+   pixel counted by torch and the share of the ceiling reached;
 4. end to end: `python -m sargasses detect SCENE -o rafts.shp --probabilities p.tif` (read, infer, polygons, write)
    at each size: wall time of the process, time inside run_detection, Mpx/s, peak RSS;
 5. the ways others do it, on the same scene and model: whole-image inference as Meteo-France's original project did
@@ -253,6 +254,15 @@ def work_throughput(model_path: str, backend: str, batch: str) -> dict[str, Any]
         session = onnx_session(onnx_bytes(loaded), torch.get_num_threads())
         xn = x.numpy()
         run = lambda: session.run(None, {"reflectance": xn})  # noqa: E731
+    elif backend == "onnxruntime-tiles-at-once":  # what sargasses does on a CPU: tiles on one thread each
+        from concurrent.futures import ThreadPoolExecutor
+
+        from sargasses.inference import OnnxScorer
+
+        scorer = OnnxScorer(loaded.card.band_names, onnx_bytes(loaded), torch.get_num_threads())
+        pool = ThreadPoolExecutor(scorer.parallel)
+        tiles, excluded = [t[None] for t in x.numpy()], np.zeros((1, TILE, TILE), bool)
+        run = lambda: list(pool.map(lambda t: scorer.score(t, excluded), tiles))  # noqa: E731
     elif backend == "torch-compile":
         compiled = torch.compile(module)
         run = lambda: compiled(x)  # noqa: E731
@@ -500,7 +510,13 @@ def main() -> int:
     rows = []
     results["throughput"] = []
     for name, path in models.items():
-        for backend in ("torch-eager", "torch-channels-last", "onnxruntime", "torch-compile"):
+        for backend in (
+            "torch-eager",
+            "torch-channels-last",
+            "onnxruntime",
+            "onnxruntime-tiles-at-once",
+            "torch-compile",
+        ):
             for batch in ("1", "4"):
                 r = worker("throughput", str(path), backend, batch, timeout=900)
                 results["throughput"].append({"model": name, "backend": backend, "batch": int(batch), **r})
