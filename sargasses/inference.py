@@ -41,7 +41,7 @@ from sargasses.errors import DetectionCancelled, SargassesError
 from sargasses.masking import exclusion_layers
 
 TILE_MULTIPLE = 32  # mfai's U-Nets pool 4-5 times: tiles whose sides are multiples of 32 need no padding
-STRIP_ROWS = 128  # final rows leave the blending buffer in strips of at most this many rows
+STRIP_ROWS = 64  # final rows leave the blending buffer in strips of at most this many rows
 MAX_TILES_AT_ONCE = 4  # ONNX Runtime on CPU: tiles in flight (each holds its activations: ~100 MB at 512 px)
 HALF_TOLERANCE = 0.02  # half precision is used on GPU only if it changes no probability by more than this
 
