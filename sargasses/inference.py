@@ -1,7 +1,7 @@
 """Tiled inference: a scene of any size through a model a few tiles at a time, blended without seams.
 
 The scene is cut into tiles (size and overlap from the model card). Tiles are read by a background thread a batch
-ahead of the model, run in batches, and blended into a buffer one tile-row high with weights that ramp down across
+ahead of the model, run in batches (`scorer.parallel` batches at once, each on a thread of its own), and blended into a buffer one tile-row high with weights that ramp down across
 the overlaps (every weight > 0, so scene borders covered by one tile need no special case). As soon as a tile row is
 done, the rows above the next tile row are final: they leave as a `Strip` and the buffer moves down. Memory
 therefore depends on the scene's width, never on its height, and never holds the scene.
@@ -32,6 +32,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -417,8 +418,9 @@ class Strip:
     def height(self) -> int:
         return self.score.shape[0]
 
-    @property
+    @cached_property
     def excluded(self) -> np.ndarray:
+        """nodata | land | cloud, made once (run_tiles masks the score with it, detection the rafts)."""
         return self.nodata | self.land | self.cloud
 
 
@@ -456,7 +458,7 @@ class RunStats:
     tiles_no_water: int = 0  # valid pixels, but every one of them land or cloud
     batches: int = 0
     read_s: float = 0.0  # reading tiles and their masks (background thread)
-    model_s: float = 0.0  # the scorer
+    model_s: float = 0.0  # the scorer, summed over the batches it runs at once
     wait_s: float = 0.0  # the model waiting for tiles: reading is the bottleneck when this is large
 
 
