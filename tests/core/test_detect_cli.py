@@ -350,7 +350,8 @@ def test_command_line_in_a_real_process(planted, tmp_path):
 
 
 def test_ctrl_c_leaves_nothing(tmp_path):
-    scene = write_scene(tmp_path / "big.tif", water(768, 768, seed=9))
+    # large enough that the run is still going when the signal comes, on a fast machine too
+    scene = write_scene(tmp_path / "big.tif", water(1536, 1536, seed=9))
     model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16)
     outdir = tmp_path / "out"
     outdir.mkdir()
@@ -367,7 +368,7 @@ def test_ctrl_c_leaves_nothing(tmp_path):
     while not any(p.name.endswith(".part") for p in outdir.iterdir()):  # the run is writing
         assert process.poll() is None and time.time() < deadline, process.communicate()
         time.sleep(0.05)
-    time.sleep(0.5)
+    time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
