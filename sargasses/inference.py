@@ -1,10 +1,11 @@
 """Tiled inference: a scene of any size through a model a few tiles at a time, blended without seams.
 
 The scene is cut into tiles (size and overlap from the model card). Tiles are read by a background thread a batch
-ahead of the model, run in batches (`scorer.parallel` batches at once, each on a thread of its own), and blended into a buffer one tile-row high with weights that ramp down across
-the overlaps (every weight > 0, so scene borders covered by one tile need no special case). As soon as a tile row is
-done, the rows above the next tile row are final: they leave as a `Strip` and the buffer moves down. Memory
-therefore depends on the scene's width, never on its height, and never holds the scene.
+ahead of the model, run in batches (`scorer.parallel` batches at once, each on a thread of its own), and blended
+into a buffer one tile-row high with weights that ramp down across the overlaps (every weight > 0, so scene
+borders covered by one tile need no special case). As soon as a tile row is done, the rows above the next tile row
+are final: they leave as a `Strip` and the buffer moves down. Memory therefore depends on the scene's width, never
+on its height, and never holds the scene.
 
 Edge tiles are moved back inside the scene (the last tile of a row ends at the scene's edge); a scene smaller than a
 tile gets one tile rounded up to a multiple of 32 pixels, the padding read as nodata (0 for the model).

@@ -123,11 +123,9 @@ class Scene:
         for path, members in self._by_file().items():
             dataset = self._dataset(path)
             on_grid = self._on_grid(dataset)
-            try:
-                if on_grid:  # every band of this file in one call: GDAL decodes a block of all of them at once
-                    data = dataset.read([self.sources[i].index for i in members], window=inside)
-                else:
-                    data = self._warped_vrt(dataset).read([self.sources[i].index for i in members], window=inside)
+            view = dataset if on_grid else self._warped_vrt(dataset)  # the warped view: float32, NaN for nodata
+            try:  # every band of this file in one call: GDAL decodes a block of all of them at once
+                data = view.read([self.sources[i].index for i in members], window=inside)
             except RasterioIOError as exc:
                 names = ", ".join(self.sources[i].name for i in members)
                 raise SargassesError(
@@ -135,8 +133,8 @@ class Scene:
                     "or incomplete. Download or export it again."
                 ) from exc
             for k, i in enumerate(members):
-                # the warped view is float32 with NaN for nodata
-                _to_reflectance(data[k], self.sources[i], out[i][target], np.nan if not on_grid else None)
+                source = self.sources[i]
+                _to_reflectance(data[k], source, source.nodata if on_grid else np.nan, out[i][target])
         return out
 
     def _by_file(self) -> dict[str, list[int]]:
@@ -217,13 +215,13 @@ def _invalid(data: np.ndarray, nodata: float | None) -> np.ndarray | None:
     return invalid
 
 
-def _to_reflectance(data: np.ndarray, source: BandSource, out: np.ndarray, nodata: float | None = None) -> None:
+def _to_reflectance(data: np.ndarray, source: BandSource, nodata: float | None, out: np.ndarray) -> None:
     """(DN + offset) * scale of one band written into `out` (float32), NaN where nodata: two passes over the
     window and no temporary the window's size, since reading is half the work of a tiled run on a CPU."""
     np.add(data, np.float32(source.offset), out=out, casting="unsafe")
     if source.scale != 1.0:
         out *= np.float32(source.scale)
-    invalid = _invalid(data, source.nodata if nodata is None else nodata)
+    invalid = _invalid(data, nodata)
     if invalid is not None:
         np.copyto(out, np.float32(np.nan), where=invalid)
 
