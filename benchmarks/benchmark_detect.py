@@ -312,13 +312,19 @@ def work_whole_image(scene: str, model_path: str) -> dict[str, Any]:
     }
 
 
+def loop_starts(length: int, overlap: int) -> list[int]:
+    """Deepness's grid: TILE-px tiles every TILE - overlap pixels, the last one moved back to end at the edge."""
+    starts = list(range(0, max(length - TILE, 0), TILE - overlap))
+    return [*starts, max(length - TILE, 0)]
+
+
 def work_tile_loop(scene: str, model_path: str, backend: str) -> dict[str, Any]:
     """Deepness's way: tiles one at a time (batch 1), each tile's centre cropped into a whole-scene result array."""
     import rasterio
     import torch
     from rasterio.windows import Window
 
-    from sargasses.inference import onnx_bytes, onnx_session, tile_starts
+    from sargasses.inference import onnx_bytes, onnx_session
     from sargasses.model_file import load_model_file
     from sargasses.scene import open_scene
 
@@ -333,7 +339,7 @@ def work_tile_loop(scene: str, model_path: str, backend: str) -> dict[str, Any]:
     with rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024), open_scene(scene, bands=loaded.card.band_names) as s:
         result = np.zeros((s.height, s.width), np.float32)
         margin = overlap // 2
-        rows, cols = tile_starts(s.height, TILE, overlap), tile_starts(s.width, TILE, overlap)
+        rows, cols = loop_starts(s.height, overlap), loop_starts(s.width, overlap)
         read_s = model_s = 0.0
         with torch.inference_mode():
             for r in rows:

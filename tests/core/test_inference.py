@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -31,22 +32,35 @@ def read(path):
         return ds.read(1), ds.transform, ds.crs
 
 
-@pytest.mark.parametrize(("height", "width"), [(1, 1), (20, 300), (512, 512), (700, 1190), (1000, 513)])
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (20, 300), (512, 512), (700, 1190), (1000, 513), (5490, 2048)])
 @pytest.mark.parametrize(("tile", "overlap"), [(64, 16), (512, 64)])
 def test_grid_covers_the_scene_with_tiles_inside_it(height, width, tile, overlap):
     grid = tile_grid(height, width, tile, overlap)
-    assert grid.tile_h % 32 == 0 and grid.tile_w % 32 == 0
-    assert grid.tile_h <= tile and grid.tile_w <= tile
     covered = np.zeros((height, width), bool)
-    for _, row, col in grid.tiles():
-        if height >= grid.tile_h:
-            assert 0 <= row <= height - grid.tile_h
-        if width >= grid.tile_w:
-            assert 0 <= col <= width - grid.tile_w
-        covered[row : row + grid.tile_h, col : col + grid.tile_w] = True
+    for _, row, col, h, w in grid.tiles():
+        assert h % 32 == 0 and w % 32 == 0 and h <= tile and w <= tile
+        assert (row, col) >= (0, 0)
+        assert row + h <= height or row == 0  # only a side shorter than a tile overhangs the scene
+        assert col + w <= width or col == 0
+        covered[row : row + h, col : col + w] = True
     assert covered.all()
-    steps = np.diff(grid.rows)
-    assert (steps <= grid.tile_h - min(overlap, grid.tile_h // 4)).all()
+    for spans, length in ((grid.rows, height), (grid.cols, width)):
+        if len(spans) == 1:
+            continue
+        assert spans[-1][0] + spans[-1][1] == length  # the last tile ends at the edge
+        seams = [start + size - after for (start, size), (after, _) in itertools.pairwise(spans)]
+        assert min(seams) >= overlap  # every seam keeps the card's overlap
+        assert len(spans) == -(-(length - overlap) // (tile - overlap)) or len(spans) == 2  # as few tiles as can be
+        needed = length + (len(spans) - 1) * overlap
+        assert sum(size for _, size in spans) - needed < 32  # each as small as multiples of 32 allow
+
+
+def test_a_full_sentinel2_tile_computes_fewer_pixels_than_equal_tiles():
+    """5490 px in 13 tiles: 480- and 512-px sides compute 6272 px per side, equal 512-px tiles 6656."""
+    grid = tile_grid(5490, 5490, 512, 64)
+    assert len(grid.rows) == 13 and {size for _, size in grid.rows} == {480, 512}
+    assert sum(size for _, size in grid.cols) == 6272
+    assert grid.shapes == [(512, 512), (512, 480), (480, 512), (480, 480)]
 
 
 def test_blend_weights_are_positive_and_flat_inside():
@@ -115,7 +129,7 @@ def test_tiles_of_land_only_are_not_run_and_not_scored(tmp_path):
     assert np.array_equal(np.isnan(prob), not_water)
     assert np.abs(prob[~not_water] - 1.0 / (1.0 + np.exp(-CONSTANT_LOGIT))).max() < 1e-6
     tiles = summary["tiles"]
-    land_only = sum(1 for _, _, col in tile_grid(128, 320, 64, 16).tiles() if col + 64 <= 120)
+    land_only = sum(1 for _, _, col, _, w in tile_grid(128, 320, 64, 16).tiles() if col + w <= 120)
     assert land_only > 0 and tiles["skipped_no_water"] == land_only
     assert tiles["run"] == tiles["total"] - land_only
     assert summary["pixels"]["land"] == 128 * 120 and summary["pixels"]["cloud"] == 28 * 30
@@ -341,15 +355,18 @@ class _SlowBand0Scorer(Scorer):
         return batch[:, 0].copy()
 
 
-@pytest.mark.parametrize("parallel", [1, 3])
-def test_tiles_scored_at_once_are_placed_where_they_belong(parallel):
-    """A score that is a pixel's own value blends back to exactly that value, whatever order tiles finish in."""
+@pytest.mark.parametrize(("parallel", "batch_size"), [(1, 1), (3, 1), (2, 3)])
+def test_tiles_scored_at_once_are_placed_where_they_belong(parallel, batch_size):
+    """A score that is a pixel's own value blends back to exactly that value, whatever order tiles finish in,
+    with tiles of two heights (96 and 64 px) and batches that hold one shape each."""
     names = ["B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]
     rng = np.random.default_rng(1)
     image = (0.01 + 0.02 * rng.random((len(names), 300, 410))).astype(np.float32)
     grid = tile_grid(300, 410, 96, 16)
+    assert grid.shapes == [(96, 96), (64, 96)]
     scorer = _SlowBand0Scorer(names, parallel)
-    strips = list(run_tiles(grid, lambda r, c, h, w: image[:, r : r + h, c : c + w].copy(), scorer, batch_size=1))
+    read = lambda r, c, h, w: image[:, r : r + h, c : c + w].copy()  # noqa: E731
+    strips = list(run_tiles(grid, read, scorer, batch_size=batch_size))
     result = np.concatenate([s.score for s in strips])
     assert [s.row for s in strips] == sorted(s.row for s in strips)
     assert result.shape == (300, 410)
