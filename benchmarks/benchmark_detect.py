@@ -250,8 +250,9 @@ def work_throughput(model_path: str, backend: str, batch: str) -> dict[str, Any]
         module = module.to(memory_format=torch.channels_last)
         xc = x.contiguous(memory_format=torch.channels_last)
         run = lambda: module(xc)  # noqa: E731
-    elif backend == "onnxruntime":
-        session = onnx_session(onnx_bytes(loaded), torch.get_num_threads())
+    elif backend in ("onnxruntime", "onnxruntime-blocked"):  # exported as it is, or with sargasses' rewrite
+        graph = onnx_bytes(loaded, blocked=backend == "onnxruntime-blocked")
+        session = onnx_session(graph, torch.get_num_threads())
         xn = x.numpy()
         run = lambda: session.run(None, {"reflectance": xn})  # noqa: E731
     elif backend == "onnxruntime-tiles-at-once":  # what sargasses does on a CPU: tiles on one thread each
@@ -330,8 +331,8 @@ def work_tile_loop(scene: str, model_path: str, backend: str) -> dict[str, Any]:
 
     loaded = load_model_file(model_path)
     overlap = loaded.card.tile_overlap
-    if backend == "onnxruntime":
-        session = onnx_session(onnx_bytes(loaded), torch.get_num_threads())
+    if backend == "onnxruntime":  # the model exported as it is, as Deepness would run it
+        session = onnx_session(onnx_bytes(loaded, blocked=False), torch.get_num_threads())
         run = lambda x: session.run(None, {"reflectance": x})[0]  # noqa: E731
     else:
         run = lambda x: loaded.module(torch.from_numpy(x)).numpy()  # noqa: E731
@@ -520,6 +521,7 @@ def main() -> int:
             "torch-eager",
             "torch-channels-last",
             "onnxruntime",
+            "onnxruntime-blocked",
             "onnxruntime-tiles-at-once",
             "torch-compile",
         ):

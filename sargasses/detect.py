@@ -302,7 +302,10 @@ def _area_window(scene: Any, extent: tuple[float, float, float, float] | None) -
 
 # --------------------------------------------------------------------------- probability raster
 class ProbabilityWriter:
-    """A tiled, compressed float32 GeoTIFF written strip by strip, in whole rows of blocks."""
+    """A tiled, compressed float32 GeoTIFF written strip by strip.
+
+    A strip fills part of a row of blocks; GDAL holds those blocks in its block cache (capped, GDAL_CACHE_MB) until
+    they are complete, so no buffer here grows with the scene's width."""
 
     def __init__(self, path: Path, width: int, height: int, crs: Any, transform: Any, tags: dict[str, str]) -> None:
         import rasterio
@@ -330,26 +333,14 @@ class ProbabilityWriter:
         self.dataset.set_band_description(1, tags.get("SCORE", "probability"))
         self.width, self.height = width, height
         self.row = 0
-        self.pending: list[np.ndarray] = []
 
     def add(self, rows: np.ndarray) -> None:
-        self.pending.append(rows)
-        held = sum(p.shape[0] for p in self.pending)
-        if held >= BLOCK:
-            self._flush(held - held % BLOCK)
-
-    def _flush(self, count: int) -> None:
         from rasterio.windows import Window
 
-        data = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
-        self.dataset.write(data[:count], 1, window=Window(0, self.row, self.width, count))
-        self.row += count
-        self.pending = [data[count:]] if count < data.shape[0] else []
+        self.dataset.write(rows, 1, window=Window(0, self.row, self.width, rows.shape[0]))
+        self.row += rows.shape[0]
 
     def close(self) -> None:
-        held = sum(p.shape[0] for p in self.pending)
-        if held:
-            self._flush(held)
         self.dataset.close()
 
 

@@ -128,19 +128,32 @@ def tile_grid(height: int, width: int, tile_size: int, overlap: int) -> TileGrid
     )
 
 
+def blend_ramp(n: int, overlap: int) -> np.ndarray:
+    """(n,) float32: 1 inside, ramping linearly down to 1/(overlap+1) at both ends."""
+    i = np.arange(n, dtype=np.float32)
+    return np.minimum(1.0, np.minimum(i + 1, n - i) / (max(overlap, 0) + 1)).astype(np.float32)
+
+
 def blend_weights(tile_h: int, tile_w: int, overlap: int) -> np.ndarray:
     """(tile_h, tile_w) float32 weights: 1 inside, ramping linearly down to 1/(overlap+1) at the tile's edges.
 
     Neighbouring tiles' ramps cross in the overlap, so the blended result moves smoothly from one tile's
     prediction to the next: no seam, and the unreliable border pixels of a tile count least.
     """
+    return np.outer(blend_ramp(tile_h, overlap), blend_ramp(tile_w, overlap))
 
-    def ramp(n: int) -> np.ndarray:
-        i = np.arange(n, dtype=np.float32)
-        ov = max(overlap, 0)
-        return np.minimum(1.0, np.minimum(i + 1, n - i) / (ov + 1)).astype(np.float32)
 
-    return np.outer(ramp(tile_h), ramp(tile_w)).astype(np.float32)
+def weight_sums(spans: Sequence[tuple[int, int]], length: int, overlap: int) -> np.ndarray:
+    """(length,) float32: the tiles' ramps along one axis, summed.
+
+    Weights are outer products of ramps and the grid is a product of rows and columns, so the sum of every
+    tile's weights at a pixel is weight_sums(rows)[y] * weight_sums(cols)[x]: no buffer the scene's width holds
+    it. Tiles that are not run (no water) change nothing: every pixel they cover is masked.
+    """
+    total = np.zeros(length, np.float32)
+    for start, size in spans:
+        total[start : start + size] += blend_ramp(size, overlap)
+    return total
 
 
 # --------------------------------------------------------------------------- scorers
@@ -307,7 +320,7 @@ class OnnxScorer(Scorer):
         return y[:, 0]
 
 
-ONNX_CACHE_VERSION = 1  # bump when onnx_bytes changes what it exports
+ONNX_CACHE_VERSION = 2  # bump when onnx_bytes changes what it exports
 
 
 def cache_dir() -> Path:
@@ -344,15 +357,21 @@ def _cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def onnx_bytes(loaded: Any, sample_size: int = 64) -> bytes:
+def onnx_bytes(loaded: Any, sample_size: int = 64, blocked: bool = True) -> bytes:
     """The probability module as an ONNX graph; batch, height and width dynamic (multiples of 32).
 
     Traced on a small sample: tracing a full tile would hold all its activations (hundreds of MB). A side that
     is a multiple of 32 needs no padding inside mfai's networks, so the traced graph holds no padding step and
-    serves every tile shape the grid makes (tests compare it with torch at several shapes).
+    serves every tile shape the grid makes (tests compare it with torch at several shapes). `blocked`: an mfai
+    UNet is exported with its first level on 2x2 pixel blocks (sargasses.unet_blocks: same probabilities, a third
+    faster on a CPU); False exports the module as it is.
     """
+    from sargasses.unet_blocks import rewritten
+
     torch = _torch()
     module = loaded.module.to("cpu").eval()
+    if blocked:
+        module = rewritten(module, len(loaded.card.band_names)) or module
     sample = torch.zeros(1, len(loaded.card.band_names), sample_size, sample_size)
     buffer = io.BytesIO()
     axes = {0: "batch", 2: "height", 3: "width"}
@@ -537,13 +556,14 @@ def run_tiles(
         scorer.prepare(*shape)
     th, width = grid.tile_h, max(grid.width, grid.cols[-1][0] + grid.cols[-1][1])
     weights = {shape: blend_weights(*shape, grid.overlap) for shape in grid.shapes}
-    acc = np.zeros((th, width), np.float32)
-    wsum = np.zeros((th, width), np.float32)
+    row_sums = weight_sums(grid.rows, max(grid.height, grid.rows[-1][0] + grid.rows[-1][1]), grid.overlap)
+    col_sums = weight_sums(grid.cols, width, grid.overlap)[: grid.width]
+    acc = np.zeros((th, width), np.float32)  # sum of score * weight; NaN where a tile gave no score
     nodata = np.ones((th, width), bool)
     land = np.zeros((th, width), bool)
     cloud = np.zeros((th, width), bool)
-    buffers = (acc, wsum, nodata, land, cloud)
-    fills = (0.0, 0.0, True, False, False)
+    buffers = (acc, nodata, land, cloud)
+    fills = (0.0, True, False, False)
 
     def finish(top: int, bottom: int) -> Iterator[Strip]:
         """Rows [top, bottom) leave the buffer (which starts at `top`) in strips of at most STRIP_ROWS rows,
@@ -552,8 +572,8 @@ def run_tiles(
         w = grid.width
         for r0 in range(0, n, STRIP_ROWS):
             r1 = min(n, r0 + STRIP_ROWS)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                score = acc[r0:r1, :w] / wsum[r0:r1, :w]  # 0/0 -> NaN: nothing scored there
+            score = acc[r0:r1, :w] / row_sums[top + r0 : top + r1, None]
+            score /= col_sums
             strip = Strip(top + r0, score, nodata[r0:r1, :w].copy(), land[r0:r1, :w].copy(), cloud[r0:r1, :w].copy())
             score[strip.excluded] = np.nan  # not scored: nodata, land, cloud
             yield strip
@@ -591,10 +611,8 @@ def run_tiles(
             if on_tile is not None:
                 on_tile(tile.row, tile.col, tile.reflectance, tile.nodata)
             score = by_tile.get(id(tile))
-            if score is not None:
-                finite = np.isfinite(score)
-                acc[rows, cols] += np.where(finite, score * weights[h, w], 0.0)
-                wsum[rows, cols] += np.where(finite, weights[h, w], 0.0)
+            if score is not None:  # a baseline's NaN (where excluded) stays NaN
+                acc[rows, cols] += score * weights[h, w]
         done += len(item)
         if progress is not None:
             progress(done, grid.count)
