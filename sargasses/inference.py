@@ -47,6 +47,7 @@ from sargasses.masking import exclusion_layers
 TILE_MULTIPLE = 32  # mfai's U-Nets pool 4-5 times: tiles whose sides are multiples of 32 need no padding
 STRIP_ROWS = 64  # final rows leave the blending buffer in strips of at most this many rows
 MAX_TILES_AT_ONCE = 4  # ONNX Runtime on CPU: tiles in flight (each holds its activations: ~100 MB at 512 px)
+NODATA, LAND, CLOUD = 1, 2, 4  # bits of the exclusion codes run_tiles buffers
 HALF_TOLERANCE = 0.02  # half precision is used on GPU only if it changes no probability by more than this
 
 
@@ -463,11 +464,15 @@ class _Tile:
     land: np.ndarray
     cloud: np.ndarray
     excluded: np.ndarray = field(init=False)  # nodata | land | cloud, made once, on the reader's thread
+    codes: np.ndarray = field(init=False)  # the three as bits of one uint8 (NODATA | LAND | CLOUD), as buffered
     empty: bool = field(init=False)  # all nodata
     no_water: bool = field(init=False)  # only nodata, land and cloud: the mask would hide the model's answer
 
     def __post_init__(self) -> None:
         self.excluded = self.nodata | self.land | self.cloud
+        self.codes = self.nodata.view(np.uint8) * np.uint8(NODATA)
+        self.codes[self.land] |= LAND
+        self.codes[self.cloud] |= CLOUD
         self.empty = bool(self.nodata.all())
         self.no_water = bool(self.excluded.all())
 
@@ -559,11 +564,9 @@ def run_tiles(
     row_sums = weight_sums(grid.rows, max(grid.height, grid.rows[-1][0] + grid.rows[-1][1]), grid.overlap)
     col_sums = weight_sums(grid.cols, width, grid.overlap)[: grid.width]
     acc = np.zeros((th, width), np.float32)  # sum of score * weight; NaN where a tile gave no score
-    nodata = np.ones((th, width), bool)
-    land = np.zeros((th, width), bool)
-    cloud = np.zeros((th, width), bool)
-    buffers = (acc, nodata, land, cloud)
-    fills = (0.0, True, False, False)
+    codes = np.full((th, width), NODATA, np.uint8)  # nodata, land and cloud bits: a byte a pixel, not three
+    buffers = (acc, codes)
+    fills = (0.0, NODATA)
 
     def finish(top: int, bottom: int) -> Iterator[Strip]:
         """Rows [top, bottom) leave the buffer (which starts at `top`) in strips of at most STRIP_ROWS rows,
@@ -574,7 +577,8 @@ def run_tiles(
             r1 = min(n, r0 + STRIP_ROWS)
             score = acc[r0:r1, :w] / row_sums[top + r0 : top + r1, None]
             score /= col_sums
-            strip = Strip(top + r0, score, nodata[r0:r1, :w].copy(), land[r0:r1, :w].copy(), cloud[r0:r1, :w].copy())
+            c = codes[r0:r1, :w]
+            strip = Strip(top + r0, score, (c & NODATA) != 0, (c & LAND) != 0, (c & CLOUD) != 0)
             score[strip.excluded] = np.nan  # not scored: nodata, land, cloud
             yield strip
         for buffer, fill in zip(buffers, fills, strict=True):
@@ -605,9 +609,7 @@ def run_tiles(
             r = tile.row - grid.rows[current][0]
             rows = slice(r, r + h)
             cols = slice(tile.col, tile.col + w)
-            nodata[rows, cols] = tile.nodata
-            land[rows, cols] = tile.land
-            cloud[rows, cols] = tile.cloud
+            codes[rows, cols] = tile.codes
             if on_tile is not None:
                 on_tile(tile.row, tile.col, tile.reflectance, tile.nodata)
             score = by_tile.get(id(tile))

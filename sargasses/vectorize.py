@@ -251,7 +251,8 @@ class RaftCollector:
         out = ids[big]  # the rafts to output, in label order
         wanted = np.zeros(closed.size, dtype=bool)
         wanted[out] = True
-        burn = np.where(wanted[labels], labels, 0).astype(np.int32)
+        burn = labels.astype(np.int32, copy=True)
+        burn[~wanted[labels]] = 0
         region = self.transform @ Affine.translation(0, top)
         rings: list = []
         ring_piece: list[int] = []
