@@ -92,6 +92,17 @@ class PixelMetric:
         return float(metres * np.hypot(self.transform.a, self.transform.d) / dx[0])
 
 
+def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected labels, as int16 when a strip has fewer than 32768 rafts (it nearly always has): the label
+    arrays are the polygonizer's largest, and they grow with the scene's width."""
+    labels = np.empty(mask.shape, np.int16)
+    try:
+        count = ndimage.label(mask, structure=EIGHT, output=labels)
+    except RuntimeError:  # too many rafts for int16
+        labels, count = ndimage.label(mask, structure=EIGHT)
+    return labels, int(count)
+
+
 def filament_lengths(labels: np.ndarray, ids: np.ndarray, step_x: np.ndarray, step_y: np.ndarray) -> np.ndarray:
     """Length in metres of each raft `ids` of a label image: its longest shortest path (8-neighbour steps of that
     raft's pixel size), plus one pixel.
@@ -191,7 +202,7 @@ class RaftCollector:
             raise ValueError(f"strip at row {row} does not follow row {self._row + self._mask.shape[0]}")
         mask = np.concatenate([self._mask, mask.astype(bool, copy=False)]) if self._mask.size else mask.astype(bool)
         score = np.concatenate([self._score, score]) if self._score.size else score
-        labels, count = ndimage.label(mask, structure=EIGHT)
+        labels, count = _label(mask)
         top = self._row
         if count == 0:
             self._row, self._mask, self._score = top + mask.shape[0], mask[:0], score[:0]
@@ -251,7 +262,7 @@ class RaftCollector:
         out = ids[big]  # the rafts to output, in label order
         wanted = np.zeros(closed.size, dtype=bool)
         wanted[out] = True
-        burn = labels.astype(np.int32, copy=True)
+        burn = labels.copy()
         burn[~wanted[labels]] = 0
         region = self.transform @ Affine.translation(0, top)
         rings: list = []
