@@ -10,7 +10,7 @@ from pyproj import Geod, Transformer
 from rasterio.crs import CRS
 from scipy import ndimage
 
-from sargasses.vectorize import RaftCollector, filament_length, filament_lengths
+from sargasses.vectorize import RaftCollector, _label, filament_length, filament_lengths
 
 UTM = CRS.from_epsg(32620)
 UTM_TRANSFORM = Affine(20.0, 0.0, 600000.0, 0.0, -20.0, 1700040.0)
@@ -135,3 +135,16 @@ def test_lengths_of_many_rafts_at_once_equal_each_alone():
     assert count > 100 and together == pytest.approx(alone)
     single = np.flatnonzero(np.bincount(labels.ravel())[1:] == 1)
     assert np.allclose(together[single], np.maximum(steps_x, steps_y)[single])  # one pixel: one pixel long
+
+
+def test_strips_with_more_rafts_than_int16_holds_are_labelled_in_int32():
+    """Labels are int16 for the usual strip and int32 past 32767 rafts, with the same rafts either way."""
+    few = np.zeros((3, 1000), bool)
+    few[1, ::2] = True
+    labels, count = _label(few)
+    assert labels.dtype == np.int16 and count == 500 and labels.max() == 500
+    many = np.zeros((3, 70_000), bool)
+    many[1, ::2] = True
+    labels, count = _label(many)
+    assert labels.dtype == np.int32 and count == 35_000
+    assert np.array_equal(labels, ndimage.label(many, structure=np.ones((3, 3), bool))[0])
