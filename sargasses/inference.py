@@ -46,7 +46,7 @@ from sargasses.masking import exclusion_layers
 
 TILE_MULTIPLE = 32  # mfai's U-Nets pool 4-5 times: tiles whose sides are multiples of 32 need no padding
 STRIP_ROWS = 64  # final rows leave the blending buffer in strips of at most this many rows
-MAX_TILES_AT_ONCE = 4  # ONNX Runtime on CPU: tiles in flight (each holds its activations: ~100 MB at 512 px)
+MAX_TILES_AT_ONCE = 4  # ONNX Runtime on CPU: tiles in flight (each holds its activations while it runs)
 NODATA, LAND, CLOUD = 1, 2, 4  # bits of the exclusion codes run_tiles buffers
 HALF_TOLERANCE = 0.02  # half precision is used on GPU only if it changes no probability by more than this
 
@@ -148,8 +148,8 @@ def weight_sums(spans: Sequence[tuple[int, int]], length: int, overlap: int) -> 
     """(length,) float32: the tiles' ramps along one axis, summed.
 
     Weights are outer products of ramps and the grid is a product of rows and columns, so the sum of every
-    tile's weights at a pixel is weight_sums(rows)[y] * weight_sums(cols)[x]: no buffer the scene's width holds
-    it. Tiles that are not run (no water) change nothing: every pixel they cover is masked.
+    tile's weights at a pixel is weight_sums(rows)[y] * weight_sums(cols)[x], and no buffer as wide as the scene
+    holds it. Tiles that are not run (no water) change nothing: every pixel they cover is masked.
     """
     total = np.zeros(length, np.float32)
     for start, size in spans:
