@@ -51,6 +51,7 @@ CLOUD = np.array([0.35, 0.34, 0.33, 0.33, 0.34, 0.35, 0.35, 0.35, 0.25, 0.18], n
 BLOCK_ROWS = 512
 TILE = 512
 RSS_RUNS = 3  # runs of each size whose median peak RSS the spread compares
+PAIRS = 3  # loop / tiled inference pairs whose median throughput ratio is reported
 
 
 # --------------------------------------------------------------------------- machine
@@ -656,6 +657,26 @@ def main() -> int:
         if ours:
             ratio = (ours["mpx"] / ours["time_s"]) / loop["mpx_s"]
             print(f"sargasses end to end vs batch-1 tile loop ({backend}): {ratio:.2f}x the throughput")
+
+    # The machine's speed drifts by a third within minutes: the ratio is also taken over PAIRS runs of the loop,
+    # each followed at once by the tiled inference, and the median of the pairs' ratios reported.
+    print("loop and tiled inference, in pairs ...", file=sys.stderr)
+    rows, ratios = [], []
+    results["pairs_onnxruntime"] = []
+    for i in range(1, PAIRS + 1):
+        loop = worker("loop", str(scenes[loop_size]), str(main_model), "onnxruntime", timeout=3600)
+        inference = worker("inference", str(scenes[loop_size]), str(main_model), timeout=3600, env=env)
+        if "time_s" not in loop or "time_s" not in inference:
+            rows.append([i, loop.get("error", ""), inference.get("error", ""), ""])
+            continue
+        ratios.append(loop["time_s"] / inference["time_s"])
+        results["pairs_onnxruntime"].append({"loop_s": loop["time_s"], "inference_s": inference["time_s"]})
+        rows.append([i, loop["time_s"], inference["time_s"], ratios[-1]])
+    print(f"\n## Batch-1 ONNX Runtime loop, then sargasses' tiled inference, {PAIRS} pairs ({loop_size}x{loop_size})\n")
+    print(table(["pair", "loop s", "tiled inference s", "throughput ratio"], rows))
+    if ratios:
+        results["pairs_median_ratio"] = statistics.median(ratios)
+        print(f"\nmedian ratio: {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}x)")
 
     info["load_after"] = os.getloadavg()
     print(f"\nload average after: {info['load_after'][0]:.2f} (1 min), {info['load_after'][1]:.2f} (5 min)")
