@@ -175,6 +175,8 @@ class EngineInstallTask(QgsTask):
         )
         collected = 0
         for raw in iter(self._process.stdout.readline, ""):
+            if self.isCanceled():  # a cancel that came while the step was starting found no process to kill
+                _kill_tree(self._process)
             text = raw.rstrip()
             if text:
                 self.line.emit(text)
