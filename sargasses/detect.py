@@ -415,8 +415,6 @@ def run_detection(
             threshold = baseline.DEFAULT_THRESHOLDS[options.method] if options.threshold is None else options.threshold
             tile_size, overlap = options.tile_size or 512, 64
             device_kind = "cpu"
-        tile_size = max(32, (int(tile_size) // 32) * 32)
-        overlap = min(overlap, tile_size // 4)
         summary = _run(
             options,
             outputs,

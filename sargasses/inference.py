@@ -559,9 +559,11 @@ def run_tiles(
     stats.tiles = grid.count
     for shape in grid.shapes:
         scorer.prepare(*shape)
-    th, width = grid.tile_h, max(grid.width, grid.cols[-1][0] + grid.cols[-1][1])
+    # the tiles' extent: the scene's, or more on a side shorter than a tile (its one tile is rounded up)
+    height, width = (spans[-1][0] + spans[-1][1] for spans in (grid.rows, grid.cols))
+    th = grid.tile_h
     weights = {shape: blend_weights(*shape, grid.overlap) for shape in grid.shapes}
-    row_sums = weight_sums(grid.rows, max(grid.height, grid.rows[-1][0] + grid.rows[-1][1]), grid.overlap)
+    row_sums = weight_sums(grid.rows, height, grid.overlap)
     col_sums = weight_sums(grid.cols, width, grid.overlap)[: grid.width]
     acc = np.zeros((th, width), np.float32)  # sum of score * weight; NaN where a tile gave no score
     codes = np.full((th, width), NODATA, np.uint8)  # nodata, land and cloud bits: a byte a pixel, not three

@@ -19,6 +19,7 @@ row a and column b inside the block), as torch's pixel_shuffle orders them.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
@@ -45,15 +46,11 @@ def _blocked_3x3(weight: torch.Tensor) -> torch.Tensor:
     (i + ky - 1, j + kx - 1) with dy = 2 (ky - 1) + a - a'."""
     o, c = weight.shape[:2]
     out = weight.new_zeros(o, 4, c, 4, 3, 3)
-    for a2 in range(2):
-        for b2 in range(2):
-            for a in range(2):
-                for b in range(2):
-                    for ky in range(3):
-                        for kx in range(3):
-                            dy, dx = 2 * (ky - 1) + a - a2, 2 * (kx - 1) + b - b2
-                            if -1 <= dy <= 1 and -1 <= dx <= 1:
-                                out[:, 2 * a2 + b2, :, 2 * a + b, ky, kx] = weight[:, :, dy + 1, dx + 1]
+    for a2, b2, a, b in itertools.product(range(2), repeat=4):  # output pixel, input pixel in their blocks
+        for ky, kx in itertools.product(range(3), repeat=2):  # input block, relative to the output's
+            dy, dx = 2 * (ky - 1) + a - a2, 2 * (kx - 1) + b - b2
+            if -1 <= dy <= 1 and -1 <= dx <= 1:
+                out[:, 2 * a2 + b2, :, 2 * a + b, ky, kx] = weight[:, :, dy + 1, dx + 1]
     return out.reshape(4 * o, 4 * c, 3, 3)
 
 
