@@ -40,6 +40,7 @@ class SargassesDataModule(pl.LightningDataModule):
         label_format: Literal["auto", "original"] = "auto",
         label_suffix: str = "_label",
         sensor: str = "sentinel2_l2a",
+        accepted_sensors: list[str] | None = None,
         bands: list[str] | None = None,
         resolution: float | None = DEFAULT_RESOLUTION_M,
         split_by: Literal["scene", "date"] = "scene",
@@ -52,6 +53,7 @@ class SargassesDataModule(pl.LightningDataModule):
         background_share: float = 0.3,
         crops_per_epoch: int = 2000,
         augment: bool = True,
+        atmosphere_share: float = 0.0,
         all_touched: bool = False,
         class_column: str | None = "class",
         preload: bool = True,
@@ -68,6 +70,8 @@ class SargassesDataModule(pl.LightningDataModule):
             label_format: "auto" (raster, polygons or .npz found per scene) or "original" (Meteo-France layout:
                 `images` = folder of `<YYYYMMDD>*.png` OTCI images, `labels` = folder of `<YYYYMMDD>_*.npz` masks).
             sensor: sensor profile name (sargasses.sensors), which gives band names and normalization.
+            accepted_sensors: other profiles the model will take too, written in its card (e.g. sentinel2_l1c
+                beside sentinel2_l2a when the training data has both levels or `atmosphere_share` > 0).
             bands: bands in model order (default: the sensor's model bands, DEFAULT_BANDS for Sentinel-2).
             resolution: pixel size in metres that scenes are stacked at (None: each raster's own grid).
             split_by: "scene" or "date" (scenes of one date stay in one split).
@@ -78,6 +82,8 @@ class SargassesDataModule(pl.LightningDataModule):
             background_share: share of training crops drawn anywhere, without the Sargassum minimum.
             crops_per_epoch: training crops per epoch (drawn afresh every epoch).
             augment: random flips and 90-degree rotations of training crops.
+            atmosphere_share: share of surface-reflectance training crops seen through a random atmosphere
+                (top-of-atmosphere, as in L1C; sargasses.synth.atmosphere); 0 keeps them as they are.
             all_touched: polygon labels mark every pixel they touch (default: pixels whose centre is inside).
             class_column: polygon attribute holding 0 / 1 / 255 per polygon, when present.
             preload: keep scenes in memory (fast; for small scenes) or read each crop from disk (whole tiles).
@@ -90,6 +96,7 @@ class SargassesDataModule(pl.LightningDataModule):
         if bands is None:
             bands = list(DEFAULT_BANDS) if is_sentinel2(self.profile) else self.profile.band_names
         self.bands = [self.profile.canonical_band(b) for b in bands]
+        self.accepted_sensors = [get_profile(name).name for name in accepted_sensors or []]
         self.resolution = resolution
         self.normalization = profile_normalization(self.profile, self.bands)
         for name, value in (("crop_size", crop_size), ("eval_crop_size", eval_crop_size)):
@@ -97,6 +104,8 @@ class SargassesDataModule(pl.LightningDataModule):
                 raise SargassesError(f"data.{name}={value}: use a multiple of 16 (the networks pool four times)")
         if not 0 <= min_positive_share < 1 or not 0 <= background_share <= 1:
             raise SargassesError("data.min_positive_share must lie in [0, 1) and data.background_share in [0, 1]")
+        if not 0 <= atmosphere_share <= 1:
+            raise SargassesError(f"data.atmosphere_share={atmosphere_share}: give a share between 0 and 1")
         self.splits = self._find_splits()
         self.predict_scenes: list[LabelledScene] = []
         if predict_images is not None:
@@ -115,6 +124,7 @@ class SargassesDataModule(pl.LightningDataModule):
         train = self.splits.get("train", [])
         return {
             "sensor": self.profile.name,
+            "accepted_sensors": self.accepted_sensors,
             "band_names": list(self.bands),
             "gsd_m": float(resolution),
             "normalization": self.normalization,
@@ -188,6 +198,7 @@ class SargassesDataModule(pl.LightningDataModule):
                 hp.min_positive_share,
                 hp.background_share,
                 augment=hp.augment,
+                atmosphere_share=hp.atmosphere_share,
             )
 
     def _loader(self, dataset, shuffle: bool, batch_size: int) -> DataLoader:

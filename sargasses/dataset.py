@@ -4,7 +4,8 @@
   pixels where any band is nodata become label 255 (not scorable).
 - `PositiveCrops` draws training crops: most with at least `min_positive_share` Sargassum pixels (positives are rare,
   about 0.25 % of a scene), the rest anywhere (`background_share`), so the model also meets clouds, glint, foam
-  and land; each with a random flip and 90-degree rotation.
+  and land; each with a random flip and 90-degree rotation, and `atmosphere_share` of the surface-reflectance
+  crops seen through a random atmosphere (top-of-atmosphere, as in L1C), so one model serves L1C and L2A.
 - `GridCrops` tiles every scene without overlap for validation and test, so scores cover whole scenes;
   `PredictTiles` does the same without labels for `sargasses predict`.
 Normalization comes from the sensor profile (`profile_normalization`) and is stored in the model card, so the
@@ -24,6 +25,7 @@ from torch.utils.data import Dataset
 from sargasses.errors import SargassesError
 from sargasses.labels import IGNORE, LabelledScene, read_label
 from sargasses.sensors import SensorProfile
+from sargasses.synth.atmosphere import random_atmosphere, to_top_of_atmosphere
 
 # Typical open-ocean surface reflectance against wavelength (nm), from the water class of the MARIDA means
 # (Kikaki et al. 2022): the centre of the data a Sargassum model sees. Bands are normalized as
@@ -86,6 +88,7 @@ class SceneStore:
         self.labels: list[np.ndarray | None] = []
         self.shapes: list[tuple[int, int]] = []
         self.grids: list[tuple] = []  # (crs, transform) for writing predictions
+        self.top_of_atmosphere: list[bool] = []  # L1C scenes: the atmosphere is already in their pixels
         self._images: list[np.ndarray | None] = []
         self._open: dict[int, object] = {}
         self._pid = os.getpid()
@@ -105,6 +108,7 @@ class SceneStore:
                 self._images.append(reflectance)
                 self.shapes.append((scene.height, scene.width))
                 self.grids.append((scene.crs, scene.transform))
+                self.top_of_atmosphere.append(_is_level_1c(item.image))
 
     def _open_scene(self, open_scene, item: LabelledScene):
         try:
@@ -146,6 +150,21 @@ class SceneStore:
         state = dict(self.__dict__)
         state["_open"] = {}
         return state
+
+
+def _is_level_1c(path) -> bool:
+    """Whether a scene file is top-of-atmosphere: an L1C product, or a raster tagged SENSOR=sentinel2_l1c."""
+    import rasterio
+
+    from sargasses.sensors import SENTINEL2_L1C
+
+    if "MSIL1C" in str(path):
+        return True
+    try:
+        with rasterio.open(path) as dataset:
+            return dataset.tags().get("SENSOR") == SENTINEL2_L1C.name
+    except rasterio.errors.RasterioIOError:
+        return False
 
 
 def _padded_window(array: np.ndarray, row: int, col: int, height: int, width: int, fill) -> np.ndarray:
@@ -195,8 +214,10 @@ class PositiveCrops(Dataset):
         min_scorable_share: float = 0.5,
         augment: bool = True,
         stride: int | None = None,
+        atmosphere_share: float = 0.0,
     ):
         self.store = store
+        self.atmosphere_share = atmosphere_share
         self.crop_size = crop_size
         self.mean = np.asarray(normalization["mean"], dtype=np.float32)
         self.std = np.asarray(normalization["std"], dtype=np.float32)
@@ -240,6 +261,8 @@ class PositiveCrops(Dataset):
         rng = np.random.default_rng([int(torch.randint(0, 2**31 - 1, (1,))), index])
         scene, row, col = self.origin(rng)
         x, y = self.store.read(scene, row, col, self.crop_size, self.crop_size)
+        if not self.store.top_of_atmosphere[scene] and rng.random() < self.atmosphere_share:
+            x = to_top_of_atmosphere(x, self.store.options.bands, random_atmosphere(rng), out=x)
         x = normalize(x, self.mean, self.std)
         if self.augment:
             x, y = augment(x, y, rng)

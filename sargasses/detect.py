@@ -257,10 +257,11 @@ def _check_model_fits(card: Any, scene: Any, options: DetectOptions) -> None:
     """Model/sensor mismatch and a wrong pixel size are errors: the model would return nonsense."""
     from sargasses.vectorize import PixelMetric
 
-    if scene.sensor and card.sensor and scene.sensor != card.sensor and not options.bands:
+    if scene.sensor and card.sensor and scene.sensor not in card.sensors and not options.bands:
+        takes = " or ".join(card.sensors)
         raise SargassesError(
-            f"model {card.name} was trained on {card.sensor} data but {options.input} is {scene.sensor}; "
-            f"give a {card.sensor} product or a model trained for {scene.sensor} (or map bands with --bands)"
+            f"model {card.name} was trained on {takes} data but {options.input} is {scene.sensor}; "
+            f"give a {takes} product or a model trained for {scene.sensor} (or map bands with --bands)"
         )
     if scene.crs is not None:
         metric = PixelMetric(scene.transform, scene.crs)

@@ -76,11 +76,18 @@ class ModelCard:
     threshold: float = 0.5
     metrics: dict[str, Any] = field(default_factory=dict)
     trained_on: str = ""
+    # other sensor profiles the model was trained to take as well, e.g. ["sentinel2_l1c"] beside "sentinel2_l2a"
+    accepted_sensors: list[str] = field(default_factory=list)
     created: str = field(default_factory=lambda: _dt.date.today().isoformat())
     description: str = ""
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @property
+    def sensors(self) -> list[str]:
+        """Every sensor profile the model takes: its own first."""
+        return [self.sensor, *self.accepted_sensors]
 
     # ----------------------------------------------------------------- validation
     def validate(self) -> None:
@@ -136,6 +143,9 @@ class ModelCard:
             raise bad("gsd_m must be > 0")
         if not isinstance(self.scaling, (str, dict)):
             raise bad("scaling must be a string or a dict")
+        if not isinstance(self.accepted_sensors, (list, tuple)):
+            raise bad("accepted_sensors must be a list of sensor profile names")
+        self.accepted_sensors = [str(s) for s in self.accepted_sensors if str(s) != self.sensor]
         if not _CARD_ONLY.get():  # read_card skips it: no mfai (nor torch) import for a card already checked
             _settings_class(arch["name"])  # fails early on a broken mfai install
             _make_settings(arch["name"], arch["settings"])  # unknown settings keys are refused

@@ -25,6 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--kind", choices=KINDS, default="mixed", help="mixed (default), confounders (no Sargassum), clean")
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="float32 reflectance or uint16 L2A numbers")
+    p.add_argument(
+        "--background",
+        type=Path,
+        help="plant rafts into this real scene (10 bands, 20 m; L1C or L2A) instead of drawing a synthetic one",
+    )
+    p.add_argument(
+        "--level",
+        choices=("L2A", "L1C"),
+        default="L2A",
+        help="L2A surface reflectance (default) or L1C: seen through a random atmosphere, tagged sentinel2_l1c",
+    )
     p.add_argument("--figure", type=Path, help="also save a PNG of the first scene (true colour, red edge, mask)")
     p.add_argument("--overwrite", action="store_true", help="replace scene files that already exist")
     return p
@@ -41,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
+
+    from sargasses.synth.atmosphere import as_level_1c
+    from sargasses.synth.planting import planted_scene
 
     if args.count < 1:
         raise SargassesError(f"--count {args.count}: give at least 1 scene")
@@ -59,14 +73,17 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     positives = 0.0
     for i, seed in enumerate(tqdm(seeds, desc="synthetic scenes", unit="scene", disable=None)):
-        scene = make_scene(seed, args.size, args.kind)
+        scene = planted_scene(args.background, seed) if args.background else make_scene(seed, args.size, args.kind)
+        if args.level == "L1C":
+            scene = as_level_1c(scene, seed)
         write_scene(scene, args.outdir, args.dtype, overwrite=args.overwrite)
         positives += scene.meta["stats"]["positive_share"]
         if i == 0 and args.figure is not None:
             _figure(scene, args.figure)
     elapsed = time.perf_counter() - started
+    what = f"planted into {args.background.name}" if args.background else f"{args.kind}, {args.size}x{args.size} px"
     print(
-        f"wrote {args.count} {args.kind} scene(s) of {args.size}x{args.size} px to {args.outdir} "
+        f"wrote {args.count} scene(s) ({what}) to {args.outdir} "
         f"in {elapsed:.1f} s ({elapsed / args.count:.1f} s each); mean positive share {positives / args.count:.4%}"
     )
     return 0

@@ -67,16 +67,17 @@ def write_scene(
     else:
         profile.update(dtype="float32", nodata=float("nan"), predictor=3)
     tags = {
-        "SENSOR": SENTINEL2_L2A.name,
-        "PRODUCT_ID": scene.meta["product_id"],
-        "ACQUISITION_DATE": scene.meta["acquisition_date"],
-        "SPACECRAFT": scene.meta["spacecraft"],
-        "PROCESSING_BASELINE": scene.meta["processing_baseline"],
-        "SYNTHETIC": "yes",
+        "SENSOR": scene.meta.get("sensor", SENTINEL2_L2A.name),
+        "PRODUCT_ID": scene.meta.get("product_id"),
+        "ACQUISITION_DATE": scene.meta.get("acquisition_date"),
+        "SPACECRAFT": scene.meta.get("spacecraft"),
+        "PROCESSING_BASELINE": scene.meta.get("processing_baseline"),
+        "SYNTHETIC": "yes" if scene.meta.get("synthetic", True) else "rafts planted into a real scene",
         "GENERATOR": scene.meta["generator"],
         "SEED": str(scene.seed),
         "KIND": scene.kind,
     }
+    tags = {key: value for key, value in tags.items() if value is not None}
     if dtype == "uint16":
         tags.update(BOA_ADD_OFFSET="-1000", BOA_QUANTIFICATION_VALUE="10000")
 
