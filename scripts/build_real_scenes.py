@@ -114,7 +114,7 @@ def build_scene(scene: dict, grid: dict, mirror: Path | None, outdir: Path) -> l
         partial = path.with_name(f".{path.name}.part")
         profile = {
             "driver": "GTiff", "width": data.shape[2], "height": data.shape[1], "count": data.shape[0],
-            "dtype": "float32", "crs": target, "transform": dst_transform * rasterio.Affine.translation(0, r0),
+            "dtype": "float32", "crs": target, "transform": dst_transform @ rasterio.Affine.translation(0, r0),
             "nodata": float("nan"), "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256,
         }  # fmt: skip
         with rasterio.open(partial, "w", **profile) as out:
