@@ -1,4 +1,4 @@
-"""Confounders: what fools index thresholds. Land and beaches, turbid water, organic slicks, whitecaps, ships and
+"""Confounders: what fools index thresholds. Land and its coasts (coast.py), turbid water, organic slicks, whitecaps, ships and
 their wakes, clouds and their shadows, cirrus, sun glint, nodata borders and detector stripes.
 
 Which of them a scene holds is drawn per scene kind (`choose_confounders`); each draws from its own random stream.
@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from sargasses.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M
+from sargasses.synth.coast import draw_coast
 from sargasses.synth.fields import fractal, quantile, ramp, shift, smooth_down
 from sargasses.synth.labels import THICK_CLOUD_OPACITY
-from sargasses.synth.layers import Sparse
 from sargasses.synth.spectra import BAND_INDEX, BAND_TIME_S, VARIABILITY
 from sargasses.synth.strokes import STEP_ALONG, Patch, Stroke, render, windrow
 
@@ -23,7 +23,7 @@ _PRESENCE = {  # probability that a scene of this kind holds each confounder
         "cloud": 0.65,
         "cirrus": 0.35,
         "glint": 0.45,
-        "land": 0.35,
+        "land": 0.55,
         "slick": 0.5,
         "whitecaps": 0.5,
         "ship": 0.35,
@@ -57,8 +57,9 @@ def choose_confounders(rng: np.random.Generator, kind: str) -> set[str]:
     return chosen
 
 
-def draw_land(rng, shape, kw: dict[str, Any]) -> dict[str, Any]:
-    """A coast: island or mainland edge with forest, soil, beaches, a turbid fringe and the adjacency glow."""
+def draw_land(rng, shape, kw: dict[str, Any]) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
+    """A coast: island or mainland edge with forest, soil, a turbid fringe and the adjacency glow; the shore itself
+    (beaches, surf, marsh, flats, lakes, rivers, fields) comes from `coast.draw_coast`. Returns the surf foam too."""
     size = max(shape)
     # noise plus a ramp from one side, so land keeps together as a coast instead of scattered islets
     relief = fractal(rng, shape, largest=min(1024, size), smallest=1, rough=0.62)
@@ -79,27 +80,23 @@ def draw_land(rng, shape, kw: dict[str, Any]) -> dict[str, Any]:
     turbidity *= 1 + 0.6 * fractal(rng, shape, largest=256, smallest=4)
     turbidity *= np.float32(rng.uniform(0.5, 2.5))
     np.clip(turbidity, 0, 1.6, out=turbidity)
-    # beaches: on part of the coast only, a few pixels wide
-    inland = smooth_down((land > 0.5).astype(np.float32), 2.0, 1)
-    beach = (inland > 0.02) & (inland < 0.6) & (land > 0)
-    del inland
-    beach &= fractal(rng, shape, largest=256, smallest=16) > rng.uniform(-0.5, 0.8)
-    where = land > 0
     # mostly forest, with dry or built-up patches, and field-scale texture down to the pixel
     veg = fractal(rng, shape, largest=min(512, size), smallest=1, rough=0.7)
     veg = np.clip(0.85 + 0.3 * veg, 0.0, 1.0, out=veg)
     bright = 1 + 0.15 * fractal(rng, shape, largest=64, smallest=1, rough=0.8)
-    kw["land"] = Sparse.from_planes(where, frac=land, veg=veg, beach=beach.astype(np.float32), bright=bright)
+    kw["land"], surf, coast = draw_coast(rng, land, veg, bright, turbidity)
     del veg, bright
     kw.update(adjacency=adjacency, turbidity=turbidity)
-    return {
+    info = {
         "type": "land",
         "land_share": round(float((land > 0.5).mean()), 4),
-        "beach_pixels": int(beach.sum()),
+        "beach_pixels": int((kw["land"].values["beach"] >= 0.5).sum()),
         "turbid_pixels": int(((turbidity > 0.2) & (land < 0.5)).sum()),
         "adjacency_max": round(float(adjacency.max()), 4),
         "plume_reach_px": round(reach, 1),
+        "coast": coast,
     }
+    return info, surf
 
 
 def draw_slicks(rng, shape, wind: float, near: list[Patch]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

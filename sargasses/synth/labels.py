@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from sargasses.synth.coast import KIND
 from sargasses.synth.fields import shift
 from sargasses.synth.layers import Layers
 from sargasses.synth.spectra import BAND_INDEX, BAND_TIME_S
@@ -39,6 +40,11 @@ CLASS_CODES = {
     "thin_cloud": 11,
     "thick_cloud": 12,
     "nodata": 13,
+    "shoreline_mix": 14,  # 5-50 % land in a sea pixel: the waterline of beaches, marsh edges, flats
+    "wetland": 15,  # salt marsh: wet vegetation and mud
+    "tidal_flat": 16,
+    "inland_water": 17,  # lakes, rivers, marsh ponds and tidal channels
+    "shallow_water": 18,  # a bright bottom seen through the water
 }
 
 
@@ -69,6 +75,11 @@ def make_classes(layers: Layers, coverage: np.ndarray, thick: np.ndarray) -> np.
         c[layers.glint >= 0.01] = code["glint"]
     if layers.turbidity is not None:
         c[(layers.turbidity >= 0.2) | (layers.adjacency >= 0.01)] = code["turbid_water"]
+    if layers.land is not None:
+        v, idx = layers.land.values, layers.land.idx
+        flat[idx[(v["frac"] < 0.5) & (v["shallow"] >= 0.3)]] = code["shallow_water"]
+        flat[idx[(v["frac"] >= 0.05) & (v["frac"] < 0.5)]] = code["shoreline_mix"]
+        flat[idx[(v["frac"] < 0.5) & (v["inland"] >= 0.5)]] = code["inland_water"]
     if layers.floating is not None:
         v, idx = layers.floating.values, layers.floating.idx
         for name, key in (("organic_slick", "slick"), ("foam", "foam")):
@@ -80,6 +91,8 @@ def make_classes(layers: Layers, coverage: np.ndarray, thick: np.ndarray) -> np.
         v, idx = layers.land.values, layers.land.idx
         flat[idx[v["frac"] >= 0.5]] = code["land"]
         flat[idx[(v["frac"] >= 0.5) & (v["beach"] >= 0.5)]] = code["beach"]
+        flat[idx[(v["frac"] >= 0.5) & (v["kind"] == KIND["marsh"])]] = code["wetland"]
+        flat[idx[(v["frac"] >= 0.5) & (v["kind"] == KIND["flat"])]] = code["tidal_flat"]
     for ship in layers.ships:
         r, col = int(ship["y"]), int(ship["x"])
         if 0 <= r < c.shape[0] and 0 <= col < c.shape[1]:

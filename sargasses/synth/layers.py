@@ -13,7 +13,7 @@ class Sparse:
     """Values on the few pixels a layer touches (flat indices), so a full tile does not hold dozens of planes."""
 
     idx: np.ndarray  # int64 flat indices
-    values: dict[str, np.ndarray]  # name -> float32 array aligned with idx
+    values: dict[str, np.ndarray]  # name -> float32 array aligned with idx (uint8 for codes such as "kind")
 
     @classmethod
     def from_planes(cls, where: np.ndarray, **planes: np.ndarray | None) -> Sparse:
@@ -35,7 +35,7 @@ class Layers:
     aerosol: np.ndarray  # atmospheric-correction residual, about N(0, 1)
     water_gain: float
     floating: Sparse | None = None  # sarg, sarg_bright, sarg_nir, slick, slick_bright, foam (fractions 0-1)
-    land: Sparse | None = None  # frac, veg, beach, bright
+    land: Sparse | None = None  # frac, veg, kind, beach, wet, bright, inland (water), shallow (bottom): coast.py
     turbidity: np.ndarray | None = None
     adjacency: np.ndarray | None = None
     glint: np.ndarray | None = None  # with the band-common part of the wave-facet speckle already applied

@@ -1,5 +1,5 @@
-"""Mixing the layers into reflectance, band by band: water, floating matter, glint, land, ships, shadow, cloud,
-sensor noise and detector stripes."""
+"""Mixing the layers into reflectance, band by band: water, floating matter, glint, land and coast, ships, shadow,
+cloud, sensor noise and detector stripes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from sargasses.sensors import DEFAULT_BANDS, SENTINEL2_L2A
+from sargasses.synth.coast import END_MEMBERS, SURFACES
 from sargasses.synth.confounders import ship_patch
 from sargasses.synth.fields import shift
 from sargasses.synth.layers import Layers
@@ -18,8 +19,10 @@ from sargasses.synth.spectra import (
     NOISE_RELATIVE,
     NOISE_SIGMA,
     RED_EDGE_NIR,
+    SHALLOW_BOTTOM,
     SPECTRA,
     SPECTRAL_JITTER,
+    WET_FACTOR,
 )
 
 
@@ -35,6 +38,8 @@ def mix_bands(layers: Layers, jitter_rng, noise_rng, noise_scale: float) -> np.n
     colour_amp = np.array([0.22, 0.12, 0.06, 0.04, 0.03, 0.03, 0.03, 0.03, 0.02, 0.02], np.float32)
     aerosol_amp = 0.0015 * (np.array([b.wavelength_nm for b in _bands()], np.float32) / 865.0) ** -1.0
     fl = layers.floating
+    end_a = np.array([SPECTRA[END_MEMBERS[k][0]] for k in SURFACES], np.float32).T.copy()  # (band, kind)
+    end_b = np.array([SPECTRA[END_MEMBERS[k][1]] for k in SURFACES], np.float32).T.copy()
     if layers.turbidity is not None:
         t_low = np.minimum(layers.turbidity, 1)
         t_high = np.maximum(layers.turbidity - 1, 0)
@@ -80,11 +85,14 @@ def mix_bands(layers: Layers, jitter_rng, noise_rng, noise_scale: float) -> np.n
                 mix += f * SPECTRA["foam_whitecaps"][b]
             flat[fl.idx] = water * (1 - cover) + mix
         if layers.land is not None:
+            # each surface kind mixes two end members by its vegetation share; sand, wetness, then the water
             v = layers.land.values
             flat = band.reshape(-1)
-            spec = v["veg"] * SPECTRA["vegetation"][b] + (1 - v["veg"]) * SPECTRA["bare_soil"][b]
+            spec = v["veg"] * end_a[b][v["kind"]] + (1 - v["veg"]) * end_b[b][v["kind"]]
             spec = (1 - v["beach"]) * spec * v["bright"] + v["beach"] * SPECTRA["beach_sand"][b]
+            spec *= 1 - v["wet"] * (1 - WET_FACTOR[b])
             sea = flat[layers.land.idx]
+            sea += v["shallow"] * SHALLOW_BOTTOM[b]
             flat[layers.land.idx] = sea + v["frac"] * (spec - sea)
             del spec, sea
         for ship in layers.ships:

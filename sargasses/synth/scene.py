@@ -43,7 +43,7 @@ from sargasses.synth.spectra import NOISE_SCALE, NOISE_SIGMA
 from sargasses.synth.strokes import Stroke, render
 from sargasses.synth.water import draw_water, share_floating_matter
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 KINDS = ("mixed", "confounders", "clean")
 
 
@@ -117,8 +117,10 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
     water_info = draw_water(rng["water"], shape, kw)
     sarg, rafts, patches = plant_sargassum(rng["rafts"], shape, wind, kind)
     confounders: list[dict[str, Any]] = []
+    surf = None
     if "land" in chosen:
-        confounders.append(draw_land(rng["land"], shape, kw))
+        info, surf = draw_land(rng["land"], shape, kw)
+        confounders.append(info)
     slick = slick_bright = foam = None
     if "slick" in chosen:
         slick, slick_bright, info = draw_slicks(rng["slick"], shape, wind, patches)
@@ -137,6 +139,10 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
         if patch is not None:
             foam = np.zeros(shape, np.float32)
             foam[patch.window] += patch.values
+    if surf is not None and len(surf[0]):  # breaking waves along the beaches
+        foam = np.zeros(shape, np.float32) if foam is None else foam
+        foam.reshape(-1)[surf[0]] += surf[1]
+    del surf
     coverage, kw["floating"] = share_floating_matter(sarg, slick, slick_bright, foam, kw.get("land"), shape)
     del sarg, slick, slick_bright, foam
     if "glint" in chosen:

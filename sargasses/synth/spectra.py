@@ -39,7 +39,17 @@ ESTIMATED_SPECTRA: dict[str, tuple[float, ...]] = {
     "beach_sand": (0.200, 0.240, 0.270, 0.290, 0.300, 0.310, 0.320, 0.320, 0.360, 0.300),
     "very_turbid_water": (0.120, 0.190, 0.220, 0.220, 0.170, 0.170, 0.150, 0.150, 0.020, 0.012),
     "ship": (0.250, 0.260, 0.270, 0.270, 0.270, 0.270, 0.270, 0.270, 0.220, 0.180),
+    # coasts and farmland: irrigated crops (brighter NIR than forest), salt marsh (wet: lower NIR and SWIR),
+    # wet tidal mud (dark and flat, a slight NIR rise), asphalt and concrete roads
+    "crop": (0.030, 0.070, 0.035, 0.120, 0.330, 0.420, 0.450, 0.460, 0.220, 0.110),
+    "marsh_vegetation": (0.030, 0.050, 0.040, 0.080, 0.170, 0.210, 0.230, 0.240, 0.120, 0.060),
+    "tidal_mud": (0.045, 0.055, 0.060, 0.065, 0.070, 0.072, 0.075, 0.076, 0.055, 0.040),
+    "road": (0.100, 0.110, 0.120, 0.130, 0.140, 0.140, 0.150, 0.150, 0.170, 0.150),
 }
+# A wet surface keeps this share of its dry reflectance (water film and filled pores, strongest in the SWIR).
+WET_FACTOR = np.array([0.65, 0.65, 0.62, 0.60, 0.60, 0.58, 0.58, 0.58, 0.40, 0.40], dtype=np.float32)
+# A bright sandy bottom under 1-5 m of clear water: added to the water, mostly blue and green, nothing in the NIR.
+SHALLOW_BOTTOM = np.array([0.045, 0.060, 0.025, 0.008, 0.003, 0.002, 0.001, 0.001, 0.0, 0.0], dtype=np.float32)
 # Sun glint is nearly white (Fresnel reflection), a little weaker where the atmosphere transmits less (SWIR).
 GLINT_SHAPE = np.array([1.00, 0.99, 0.97, 0.96, 0.95, 0.94, 0.93, 0.93, 0.85, 0.78], dtype=np.float32)
 

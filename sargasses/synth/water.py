@@ -54,9 +54,12 @@ def share_floating_matter(
         np.minimum(v[k], 1, out=v[k])
     total = sum(v[k] for k in names)
     scale = np.where(total > 1, 1 / np.maximum(total, 1e-6), 1).astype(np.float32)
-    if land is not None:  # nothing floats on land
+    if land is not None:  # nothing floats on land, nor on lakes, rivers and marsh channels (sea weed stays at sea)
         sea = np.ones(shape, np.float32)
         sea.reshape(-1)[land.idx] -= land.values["frac"]
+        if "inland" in land.values:
+            sea.reshape(-1)[land.idx] -= land.values["inland"]
+        sea[sea <= 0.5] = 0  # a pixel classed land, marsh or inland water holds no weed at all
         scale *= sea.reshape(-1)[floating.idx]
         del sea
     for k in names:

@@ -273,3 +273,37 @@ def test_shipped_table_is_the_reference_table():
     text = shipped.read_text()
     assert text.startswith("# Mean surface reflectance") and "Kikaki et al. 2022" in text
     assert table_row("water")[DEFAULT_BANDS.index("B8A")] == pytest.approx(0.014)
+
+
+def test_coasts_hold_surf_waterline_mixtures_and_marsh_channels_all_negative():
+    code = CLASS_CODES
+    dry = [code[c] for c in ("land", "beach", "wetland", "tidal_flat")]
+    checked = 0
+    for seed in range(12):
+        s = scene(seed, "confounders")
+        land = [c for c in s.meta["confounders"] if c["type"] == "land"]
+        if not land or not {"sandy", "marsh"} <= set(land[0]["coast"]["features"]):
+            continue
+        ground = np.isin(s.classes, dry)
+        # mixed sand/water pixels on the waterline of the beaches: their sand lifts NIR over red against the sea
+        waterline = (s.classes == code["shoreline_mix"]) & ndimage.binary_dilation(s.classes == code["beach"])
+        offshore = ndimage.binary_dilation(ground, iterations=8) & ~ndimage.binary_dilation(ground, iterations=3)
+        offshore &= np.isin(s.classes, [code["water"], code["turbid_water"], code["glint"]])
+        # breaking waves within 12 px (240 m) of the shore
+        surf = (s.classes == code["foam"]) & ndimage.binary_dilation(ground, iterations=12)
+        # tidal channels and ponds cutting into the marsh
+        channels = (s.classes == code["inland_water"]) & ndimage.binary_dilation(s.classes == code["wetland"])
+        if waterline.sum() < 100 or surf.sum() < 100 or channels.sum() < 30:
+            continue
+        rise = s.band("B8A") - s.band("B04")
+        assert np.nanmedian(rise[waterline]) > np.nanmedian(rise[offshore]) + 0.003
+        assert land[0]["coast"]["tidal_channels"] > 0 and land[0]["coast"]["surf_bands"] > 0
+        for where in (waterline, surf, channels):
+            assert np.all(s.label[where] == 0)
+        checked += 1
+    assert checked >= 1
+    # the weed stays at sea: nothing planted on land, marsh, flats, lakes, rivers or channels
+    for seed in range(6):
+        s = scene(seed, "mixed")
+        ashore = np.isin(s.classes, [*dry, code["inland_water"]])
+        assert not ashore.any() or s.coverage[ashore].max() == 0
