@@ -197,11 +197,17 @@ class Engine:
                 "runs": self.runs,
                 "device": describe_device(str(request.get("device") or "auto")),
             }
-            if request.get("method", "model") == "model":
+            from sargasses.baseline import DEFAULT_THRESHOLDS
+
+            method = request.get("method", "model")
+            if method == "model":
                 try:
                     result["model"] = model_card_info(request.get("model"))
+                    result["threshold"] = result["model"]["card"]["threshold"]
                 except SargassesError as exc:
                     result["model_error"] = str(exc)  # the device is still worth showing
+            elif method in DEFAULT_THRESHOLDS:
+                result["threshold"] = DEFAULT_THRESHOLDS[method]
             self.out.send({"id": rid, "event": "result", "result": _finite(result)})
         except Exception as exc:
             self._error(rid, exc)

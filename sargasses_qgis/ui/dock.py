@@ -200,12 +200,16 @@ class SargassesDock(QgsDockWidget):
         options = QGroupBox("Detection")
         form = QFormLayout(options)
         self.threshold = QgsDoubleSpinBox()
-        self.threshold.setRange(0.0, 0.99)
-        self.threshold.setSingleStep(0.05)
-        self.threshold.setDecimals(2)
-        self.threshold.setSpecialValueText("model's own")
-        self.threshold.setClearValue(0.0)
-        self.threshold.setToolTip("Probability above which a pixel is Sargassum; 'model's own' uses the model card's")
+        self.threshold.setRange(0.001, 0.999)
+        self.threshold.setSingleStep(0.01)
+        self.threshold.setDecimals(3)
+        self.threshold.setShowClearButton(True)
+        self.threshold.setToolTip(
+            "Probability above which a pixel is Sargassum (for AFAI / FAI: the index height). It shows the "
+            "model card's threshold, picked on validation, until you change it; the clear button puts it back."
+        )
+        self._default_threshold: float | None = None  # the model's (or index's) own, once the engine has said
+        self._custom_threshold = False
         self.min_area = QgsDoubleSpinBox()
         self.min_area.setRange(0.0, 1e9)
         self.min_area.setDecimals(0)
@@ -275,7 +279,9 @@ class SargassesDock(QgsDockWidget):
         self.model_combo.setCurrentIndex(max(0, index))
         self.model_file.setFilePath(last["model_path"])
         self.model_file.setVisible(self.model_choice() == "file")
-        self.threshold.setValue(last["threshold"])
+        if last["threshold"] > 0:  # the user's own threshold of the last run; 0: the model's
+            self.threshold.setValue(last["threshold"])
+            self._custom_threshold = True
         self.min_area.setValue(last["min_area"])
         self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(last["device"])))
         self.probabilities_check.setChecked(last["probabilities"])
@@ -289,6 +295,7 @@ class SargassesDock(QgsDockWidget):
         self.layer_combo.layerChanged.connect(lambda _layer: self._refresh_bands(force=True))
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.model_file.fileChanged.connect(lambda _path: self._request_info())
+        self.threshold.valueChanged.connect(self._threshold_edited)
         self.device_combo.currentIndexChanged.connect(lambda _i: self._request_info())
         self.area_combo.currentIndexChanged.connect(
             lambda _i: self.polygon_combo.setEnabled(self.area_combo.currentData() == "polygons")
@@ -324,7 +331,23 @@ class SargassesDock(QgsDockWidget):
 
     def _model_changed(self) -> None:
         self.model_file.setVisible(self.model_choice() == "file")
+        self._custom_threshold = False  # another model or index: its own threshold
         self._request_info()
+
+    def _threshold_edited(self, value: float) -> None:
+        default = self._default_threshold
+        self._custom_threshold = default is None or abs(value - default) > 5e-4
+
+    def _show_default_threshold(self, threshold: float | None) -> None:
+        """The model's (or index's) own threshold in the field, unless the user has typed another."""
+        self._default_threshold = threshold
+        if threshold is None:
+            return
+        self.threshold.setClearValue(threshold)
+        if not self._custom_threshold:
+            self.threshold.blockSignals(True)
+            self.threshold.setValue(threshold)
+            self.threshold.blockSignals(False)
 
     def refresh_engine(self) -> None:
         """Look for the engine again (after settings or an install) and ask it for the card and device."""
@@ -377,6 +400,7 @@ class SargassesDock(QgsDockWidget):
         self.engine_label.setToolTip(str(info.get("executable", "")))
         self.device_label.setText(f"→ {device.get('name', device.get('type', '?'))}")
         self.card_label.setText(self._card_html(info))
+        self._show_default_threshold(info.get("threshold"))
         self._refresh_bands()
 
     def _on_info_failed(self, generation: int, kind: str, message: str) -> None:
@@ -411,7 +435,8 @@ class SargassesDock(QgsDockWidget):
         card = (info.get("model") or {}).get("card") or {}
         rows = [
             ("Model", f"{card.get('name', '?')} {card.get('version', '')}"),
-            ("Sensor", str(card.get("sensor", "?"))),
+            ("Sensor", ", ".join([str(card.get("sensor", "?")), *(card.get("accepted_sensors") or [])])),
+            ("Threshold", f"{card.get('threshold', '?')} (picked on validation scenes)"),
             ("Bands", ", ".join(card.get("band_names") or [])),
             ("Resolution", f"{card.get('gsd_m', '?')} m"),
             ("Trained on", str(card.get("trained_on") or "not said")),
@@ -558,7 +583,7 @@ class SargassesDock(QgsDockWidget):
         }
         if self.method() == "model" and self.model_path():
             options["model"] = self.model_path()
-        if self.threshold.value() > 0:
+        if self._custom_threshold:
             options["threshold"] = float(self.threshold.value())
         if area is not None:
             options["extent"] = [area.xMinimum(), area.yMinimum(), area.xMaximum(), area.yMaximum()]
@@ -699,7 +724,7 @@ class SargassesDock(QgsDockWidget):
             {
                 "model_choice": self.model_choice(),
                 "model_path": self.model_file.filePath(),
-                "threshold": float(self.threshold.value()),
+                "threshold": float(self.threshold.value()) if self._custom_threshold else 0.0,
                 "min_area": float(self.min_area.value()),
                 "device": str(self.device_combo.currentData()),
                 "probabilities": self.probabilities_check.isChecked(),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import add_raster, choose_layer
+import pytest
+from conftest import add_raster, choose_layer, wait_for
 from qgis.core import QgsProject, QgsVectorLayer
 
 SPLIT_BANDS = """
@@ -102,8 +103,19 @@ def test_model_area_threshold_and_device_controls(scene, qgis_iface, dock) -> No
     dock.area_combo.setCurrentIndex(dock.area_combo.findData("polygons"))
     assert dock.polygon_combo.isEnabled()
     assert [dock.area_combo.itemData(i) for i in range(dock.area_combo.count())] == ["layer", "canvas", "polygons"]
-    dock.threshold.setValue(0.0)
-    assert dock.threshold.text() == "model's own"
+    wait_for(lambda: not dock.info_pending)
+    card_threshold = dock.engine_info["model"]["card"]["threshold"]
+    assert dock.threshold.value() == pytest.approx(card_threshold, abs=5e-4)  # the model's own number, shown
+    assert "picked on validation" in dock.card_label.text()
+    dock.threshold.setValue(0.5 if card_threshold < 0.4 else 0.2)  # the user's own ...
+    assert dock._custom_threshold
+    dock.threshold.clear()  # ... and the clear button puts the model's back
+    assert dock.threshold.value() == pytest.approx(card_threshold, abs=5e-4)
+    assert not dock._custom_threshold
+    dock.model_combo.setCurrentIndex(dock.model_combo.findData("afai"))
+    wait_for(lambda: not dock.info_pending)
+    assert dock.threshold.value() == pytest.approx(0.016)  # AFAI's default, typed to the third decimal
+    dock.model_combo.setCurrentIndex(dock.model_combo.findData("default"))
     assert [dock.device_combo.itemData(i) for i in range(dock.device_combo.count())] == ["auto", "cpu", "cuda", "mps"]
     dock.area_combo.setCurrentIndex(0)
 
