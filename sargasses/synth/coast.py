@@ -264,7 +264,11 @@ def draw_coast(rng, land: np.ndarray, veg: np.ndarray, bright: np.ndarray, turbi
 
     # fields: parcels of crops, bare soil or stubble in farmland, with roads along some of their edges
     if has["fields"]:
-        farm = (field(1024, 64, 0.5) > rng.uniform(-0.6, 0.4)) & (sd > 10) & (v["kind"] == KIND["upland"])
+        region = field(1024, 64, 0.5)
+        farm = (sd > 10) & (v["kind"] == KIND["upland"])
+        if farm.any():  # farmland takes 30-90 % of the land away from the shore
+            farm &= region > np.quantile(region[farm], 1 - rng.uniform(0.3, 0.9))
+        del region
         angle = rng.uniform(0, np.pi)
         lu, lv = rng.uniform(10, 40), rng.uniform(5, 25)
         u = (cols[farm] * math.cos(angle) + rows[farm] * math.sin(angle)) / lu
