@@ -12,6 +12,8 @@ One file per step, in the order a scene is made:
 - `water.py`: water masses and fronts, and the share of each pixel that floating matter takes;
 - `rafts.py`: Sargassum windrows and mats;
 - `confounders.py`: land, turbid water, slicks, whitecaps, ships, clouds, glint, nodata, detector stripes;
+- `coast.py`: the shore of that land: beaches with surf and waterline mixtures, marsh and tidal channels, tidal
+  flats, shallow bottoms, lakes, rivers, fields and roads;
 - `mixing.py`: the layers (`layers.py`) mixed into reflectance band by band, with sensor noise;
 - `labels.py`: the labelling rule, the label mask, per-pixel classes and statistics;
 - `writing.py`: GeoTIFFs and JSON on disk;
