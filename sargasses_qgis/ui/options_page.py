@@ -84,8 +84,8 @@ class SargassesOptionsFactory(QgsOptionsWidgetFactory):
         super().__init__("Sargasses", QIcon(icon_path()))
         self.plugin = plugin
 
-    def pagePositionHint(self) -> int:
-        return 1000  # after QGIS's own pages
+    # No pagePositionHint(): QGIS (3.18 to 4.x) wants the object name of a page to insert this one before, a
+    # string; the default (empty) puts the page after QGIS's own, where it belongs.
 
     def createWidget(self, parent=None) -> SargassesOptionsPage:
         return SargassesOptionsPage(self.plugin, parent)

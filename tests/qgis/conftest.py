@@ -80,6 +80,14 @@ def wait_for(condition, timeout: float = 120.0, step_ms: int = 20) -> bool:
     return condition()
 
 
+def free_display() -> int:
+    """An X display number no one uses, for an Xvfb of a desktop test."""
+    for number in range(91, 140):
+        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
+            return number
+    raise RuntimeError("no free X display number")
+
+
 @pytest.fixture(scope="session")
 def engine_python() -> str:
     return engine_python_or_fail()
