@@ -603,6 +603,9 @@ def _run(
         "device": device.kind if device is not None else "cpu",
         "device_name": device.name if device is not None else _cpu_name(),
         "threshold": threshold,
+        "threshold_source": "yours"
+        if options.threshold is not None
+        else ("the model's, picked on validation" if options.method == "model" else "the index's default"),
         "min_area_m2": float(options.min_area or 0.0),
         "rafts": len(rafts),
         "total_area_km2": round(total_m2 / 1e6, 6),

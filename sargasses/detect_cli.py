@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import Any
 
+from sargasses.baseline import DEFAULT_THRESHOLDS
 from sargasses.errors import DetectionCancelled, SargassesError
 
 
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold",
         type=float,
-        help="probability (model; default from the model file) or index value (afai 0.004, fai 0.006) to call a pixel Sargassum",
+        help="probability (model; default: the model file's, picked on validation) or index height (afai "
+        f"{DEFAULT_THRESHOLDS['afai']:g}, fai {DEFAULT_THRESHOLDS['fai']:g} by default) to call a pixel Sargassum",
     )
     p.add_argument("--min-area", type=float, default=0.0, metavar="M2", help="drop rafts smaller than this (m2)")
     p.add_argument("--probabilities", metavar="FILE.tif", help="also write the probability raster (GeoTIFF)")
@@ -105,7 +107,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"total area         {summary['total_area_km2']:.4f} km2",
         f"valid water        {summary['water_area_km2']:.2f} km2, {100 * summary['water_share_covered']:.4f}% covered",
         f"method             {summary['method']}" + (f" ({model['name']} {model['version']})" if model else ""),
-        f"threshold          {summary['threshold']:g}",
+        f"threshold          {summary['threshold']:g} ({summary.get('threshold_source', '')})",
         f"device             {summary['device_name']} - {summary['scorer']}",
         f"time               {summary['time_s']:.1f} s ({_stages(summary)})",
         f"polygons           {summary['output']}",
