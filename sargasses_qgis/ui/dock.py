@@ -133,13 +133,16 @@ class SargassesDock(QgsDockWidget):
         self.install_button = QPushButton("Install detection engine…")
         self.install_button.setVisible(False)
         self.install_button.clicked.connect(self._install)
-        settings_button = QToolButton()
-        settings_button.setIcon(QgsApplication.getThemeIcon("/mActionOptions.svg"))
-        settings_button.setToolTip("Sargasses settings (engine, results folder)")
-        settings_button.clicked.connect(self._open_settings)
+        self.settings_button = QToolButton()
+        self.settings_button.setObjectName("sargassesSettingsButton")
+        self.settings_button.setIcon(QgsApplication.getThemeIcon("/mActionOptions.svg"))
+        self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.settings_button.setAutoRaise(True)
+        self.settings_button.setToolTip("Sargasses settings (engine, results folder)")
+        self.settings_button.clicked.connect(self._open_settings)
         engine_row = QHBoxLayout()
         engine_row.addWidget(self.engine_label, 1)
-        engine_row.addWidget(settings_button, 0, Qt.AlignTop)
+        engine_row.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(engine_row)
         layout.addWidget(self.install_button)
 
@@ -221,13 +224,13 @@ class SargassesDock(QgsDockWidget):
         for label, value in DEVICE_CHOICES:
             self.device_combo.addItem(label, value)
         self.device_label = QLabel("")
-        self.probabilities_check = QCheckBox("Also add the probability raster")
+        self.device_label.setWordWrap(True)  # a GPU's name can be long
+        self.probabilities_check = QCheckBox("Add the probability raster")
+        self.probabilities_check.setToolTip("Also add the per-pixel probability, with a colour ramp")
         form.addRow("Threshold", self.threshold)
         form.addRow("Minimum area", self.min_area)
-        device_row = QHBoxLayout()
-        device_row.addWidget(self.device_combo)
-        device_row.addWidget(self.device_label, 1)
-        form.addRow("Device", device_row)
+        form.addRow("Device", self.device_combo)
+        form.addRow("", self.device_label)  # what Auto will use, under the choice: the dock stays narrow
         form.addRow(self.probabilities_check)
         layout.addWidget(options)
 
@@ -253,10 +256,11 @@ class SargassesDock(QgsDockWidget):
 
         results = QGroupBox("Results")
         results_layout = QHBoxLayout(results)
-        self.export_shp_button = QPushButton("Export to shapefile…")
-        self.export_gpkg_button = QPushButton("Export to GeoPackage…")
-        for button in (self.export_shp_button, self.export_gpkg_button):
-            button.setIcon(QgsApplication.getThemeIcon("/mActionFileSaveAs.svg"))
+        self.export_shp_button = QPushButton("Export SHP…")
+        self.export_shp_button.setToolTip("Export the last result to a shapefile")
+        self.export_gpkg_button = QPushButton("Export GPKG…")
+        self.export_gpkg_button.setToolTip("Export the last result to a GeoPackage")
+        for button in (self.export_shp_button, self.export_gpkg_button):  # text only: both fit in a narrow dock
             button.setEnabled(False)
             results_layout.addWidget(button)
         layout.addWidget(results)

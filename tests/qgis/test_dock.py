@@ -136,3 +136,38 @@ def test_selected_polygons_without_selection_is_reported(scene, qgis_iface, dock
     assert dock.run() is None
     assert "No polygon of 'areas' is selected" in dock.status_label.text()
     dock.area_combo.setCurrentIndex(0)
+
+
+def test_dock_fits_its_default_width(scene, qgis_iface, dock) -> None:
+    """The dock opens 340 px wide: all of it fits, with room for a vertical scroll bar, whatever it shows."""
+    from qgis.PyQt.QtCore import QPoint, Qt
+    from qgis.PyQt.QtWidgets import QApplication, QStyle
+
+    layer = add_raster(scene.tif, qgis_iface)
+    choose_layer(dock, layer, scene.method)
+    scroll = dock.widget()
+    body = scroll.widget()
+    room = 340 - QApplication.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+    assert body.minimumSizeHint().width() <= room, body.minimumSizeHint().width()
+    # The widest states: a model file, no engine (the install button), a GPU's name, a long error with a path.
+    dock.model_combo.setCurrentIndex(dock.model_combo.findData("file"))
+    dock.install_button.setVisible(True)
+    dock.device_label.setText("→ NVIDIA GeForce RTX 4090 Laptop GPU (CUDA 12.4, 16 GiB)")
+    dock._report("The engine could not read /home/someone/a/very/long/folder/name/T20PPC_20230417T144137_B04.jp2")
+    try:
+        assert body.minimumSizeHint().width() <= room, body.minimumSizeHint().width()
+        # At 340 px the settings button is there, inside the dock's visible part.
+        qgis_iface.mainWindow().resizeDocks([dock], [340], Qt.Orientation.Horizontal)
+        dock.resize(340, 900)
+        wait_for(lambda: False, 0.2)
+        button = dock.settings_button
+        assert button.isVisibleTo(dock) and not button.icon().isNull() and button.toolTip()
+        right = button.mapTo(scroll.viewport(), QPoint(button.width(), 0)).x()
+        assert 0 < right <= scroll.viewport().width(), (right, scroll.viewport().width())
+        for name in ("export_shp_button", "export_gpkg_button", "cancel_button", "install_button"):
+            widget = getattr(dock, name)
+            assert widget.mapTo(scroll.viewport(), QPoint(widget.width(), 0)).x() <= scroll.viewport().width(), name
+    finally:
+        dock.install_button.setVisible(False)
+        dock.model_combo.setCurrentIndex(dock.model_combo.findData("default"))
+
