@@ -321,15 +321,24 @@ def automatic_plan(
     mapping = auto_mapping(model_bands, sources)
     missing = missing_bands(mapping)
     if missing:
-        raise InputError(bands_missing_message(layer.name(), missing, sources, model_bands))
+        raise InputError(bands_missing_message(layer.name(), missing, sources, model_bands, in_dock=False))
     return plan_input(layer, mapping, True, gsd_m, area, units_per_pixel)
 
 
-def bands_missing_message(layer_name: str, missing: list[str], sources: list[BandSource], wanted: list[str]) -> str:
-    """The error a user can act on when bands are missing."""
+def bands_missing_message(
+    layer_name: str, missing: list[str], sources: list[BandSource], wanted: list[str], in_dock: bool = True
+) -> str:
+    """The error a user can act on when bands are missing: each band named once, and a remedy that can work.
+
+    `wanted`: all the bands the model needs; choosing other sources for the missing ones can help only when the
+    layer has as many bands, and only in the dock.
+    """
+    count = len(sources)
     have = ", ".join(s.label for s in sources) or "none"
-    return (
-        f"the layer {layer_name!r} lacks the band(s) {', '.join(missing)} that the model needs "
-        f"({', '.join(wanted)}); its bands are: {have}. Choose a source for each band in the dock's band mapping, "
-        "or use an image with these bands (e.g. a Sentinel-2 L2A product)."
+    text = (
+        f"The layer {layer_name!r} lacks the band(s) {', '.join(missing)} that the model needs; "
+        f"the layer has {count} band{'s' if count != 1 else ''} ({have}). "
     )
+    if in_dock and count >= len(wanted):
+        return text + "Choose a source for each missing band under Bands, or use an image with these bands."
+    return text + "Use an image with these bands (e.g. a Sentinel-2 L2A product)."

@@ -54,7 +54,7 @@ from ..log import log_error, log_info, log_warning
 from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M
 from ..paths import bundled_model
 from ..raster_input import InputError, bands_missing_message, layer_band_sources, plan_input, product_band_sources
-from ..results import add_result_layers, summary_text
+from ..results import RESULT_PROPERTY, add_result_layers, summary_text
 from .export_dialog import export_with_dialog
 
 MODEL_CHOICES = [
@@ -194,6 +194,8 @@ class SargassesDock(QgsDockWidget):
             self.area_combo.addItem(label, value)
         self.polygon_combo = QgsMapLayerComboBox()
         self.polygon_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.polygon_combo.setAllowEmptyLayer(True)  # no layer until "Selected polygons" is chosen
+        self.polygon_combo.setLayer(None)
         self.polygon_combo.setEnabled(False)
         self.polygon_combo.setToolTip("Only the selected polygons of this layer are searched")
         form.addRow("Search", self.area_combo)
@@ -301,14 +303,34 @@ class SargassesDock(QgsDockWidget):
         self.model_file.fileChanged.connect(lambda _path: self._request_info())
         self.threshold.valueChanged.connect(self._threshold_edited)
         self.device_combo.currentIndexChanged.connect(lambda _i: self._request_info())
-        self.area_combo.currentIndexChanged.connect(
-            lambda _i: self.polygon_combo.setEnabled(self.area_combo.currentData() == "polygons")
-        )
+        self.area_combo.currentIndexChanged.connect(self._area_changed)
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
         self.export_shp_button.clicked.connect(lambda: self.export_last("shp"))
         self.export_gpkg_button.clicked.connect(lambda: self.export_last("gpkg"))
         QgsProject.instance().layersWillBeRemoved.connect(self._layers_removed)
+
+    def _area_changed(self) -> None:
+        polygons = self.area_combo.currentData() == "polygons"
+        self.polygon_combo.setEnabled(polygons)
+        current = self.polygon_combo.currentLayer()
+        if polygons and (current is None or _is_result(current)):
+            self.polygon_combo.setLayer(self._likely_area_layer())
+
+    def _likely_area_layer(self) -> QgsVectorLayer | None:
+        """The polygon layer the user most likely means: the active one, else one with a selection; never one of
+        this plugin's result layers (rafts are what a run finds, not where it looks)."""
+        candidates = [
+            self.polygon_combo.layer(i)
+            for i in range(self.polygon_combo.count())
+            if isinstance(self.polygon_combo.layer(i), QgsVectorLayer) and not _is_result(self.polygon_combo.layer(i))
+        ]
+        active = self.iface.activeLayer() if self.iface is not None else None
+        for layer in candidates:
+            if layer is active:
+                return layer
+        selected = [layer for layer in candidates if layer.selectedFeatureCount()]
+        return (selected or candidates or [None])[0]
 
     def shutdown(self) -> None:
         """The plugin unloads: stop a run and let go of the project."""
@@ -413,14 +435,18 @@ class SargassesDock(QgsDockWidget):
         self._answered_generation = generation
         self.engine_info = {}
         if kind == "no_engine":
-            self.engine_problem = message
-            self.engine_label.setText("<b>The detection engine is not set up.</b> " + _html(message.splitlines()[-1]))
-            self.engine_label.setToolTip(message)
-            self.install_button.setVisible(True)
+            self._show_no_engine(message)
             self.card_label.setText("<i>The model card is shown once the engine is set up.</i>")
         else:
             self.card_label.setText(f"<span style='color:#b00020'>{_html(message)}</span>")
         self._refresh_bands()
+
+    def _show_no_engine(self, message: str) -> None:
+        """The engine line: not set up, and what to do (with the install button under it)."""
+        self.engine_problem = message
+        self.engine_label.setText("<b>The detection engine is not set up.</b> " + _html(message.splitlines()[-1]))
+        self.engine_label.setToolTip(message)
+        self.install_button.setVisible(True)
 
     def _card_html(self, info: dict) -> str:
         if self.method() == "model" and getattr(self, "_no_bundled_model", False):
@@ -679,13 +705,18 @@ class SargassesDock(QgsDockWidget):
     # ------------------------------------------------------------------ messages and export
     def _report(self, message: str, kind: str = "") -> None:
         """An error the user can act on: in the dock, the message bar and the log."""
-        self.status_label.setText(f"<span style='color:#b00020'>{_html(message)}</span>")
+        self.progress.setValue(0)  # not the 100 % of an earlier run beside this error
         log_warning(message)
         if kind == "no_engine":
-            self.engine_problem = message
-            self.install_button.setVisible(True)
-            self._message_with_button(message.splitlines()[0] + " " + message.splitlines()[-1])
+            # Once each: the engine line says it is not set up and what to do, the message bar offers the
+            # installer, the status line says which candidates were tried (the log has it all).
+            self._show_no_engine(message)
+            tried = [line for line in message.splitlines()[1:-1] if line.strip()]
+            detail = "Not run: " + ("; ".join(tried) + "." if tried else "no detection engine.")
+            self.status_label.setText(f"<span style='color:#b00020'>{_html(detail)}</span>")
+            self._message_with_button(message.splitlines()[0])
             return
+        self.status_label.setText(f"<span style='color:#b00020'>{_html(message)}</span>")
         if kind == "crashed":
             self._request_info()  # shows that a new engine starts
         self._message(message, Qgis.Critical if kind in ("crashed", "internal") else Qgis.Warning, 0)
@@ -734,6 +765,11 @@ class SargassesDock(QgsDockWidget):
                 "probabilities": self.probabilities_check.isChecked(),
             }
         )
+
+
+def _is_result(layer) -> bool:
+    """A layer this plugin added (rafts of a run)."""
+    return bool(layer.customProperty(RESULT_PROPERTY))
 
 
 def _new_folder(parent: Path, name: str) -> Path:

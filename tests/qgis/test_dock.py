@@ -171,3 +171,40 @@ def test_dock_fits_its_default_width(scene, qgis_iface, dock) -> None:
         dock.install_button.setVisible(False)
         dock.model_combo.setCurrentIndex(dock.model_combo.findData("default"))
 
+
+def test_polygons_area_does_not_preselect_a_result_layer(qgis_iface, dock) -> None:
+    from sargasses_qgis.results import RESULT_PROPERTY
+
+    rafts = QgsVectorLayer("Polygon?crs=EPSG:32620", "Sargassum rafts", "memory")
+    rafts.setCustomProperty(RESULT_PROPERTY, "Sargassum · scene · 12:00:00")
+    QgsProject.instance().addMapLayer(rafts)
+    dock.area_combo.setCurrentIndex(dock.area_combo.findData("polygons"))
+    assert dock.polygon_combo.currentLayer() is None  # only the plugin's own rafts: none chosen for the user
+    dock.area_combo.setCurrentIndex(0)
+    areas = QgsVectorLayer("Polygon?crs=EPSG:32620", "areas", "memory")
+    QgsProject.instance().addMapLayer(areas)
+    dock.area_combo.setCurrentIndex(dock.area_combo.findData("polygons"))
+    assert dock.polygon_combo.currentLayer() is areas
+    dock.area_combo.setCurrentIndex(0)
+
+
+def test_three_band_rgb_layer_is_refused_in_plain_words(qgis_iface, dock, tmp_path: Path) -> None:
+    """An RGB image: the message starts with a capital, names each missing band once, and does not suggest
+    choosing other sources among three bands; the progress bar does not keep an earlier run's 100 %."""
+    from osgeo import gdal
+    from qgis.core import QgsCoordinateReferenceSystem
+
+    path = tmp_path / "rgb.tif"
+    rgb = gdal.GetDriverByName("GTiff").Create(str(path), 64, 64, 3, gdal.GDT_Byte)
+    rgb.SetGeoTransform((600000.0, 10.0, 0.0, 1800000.0, 0.0, -10.0))
+    rgb.SetProjection(QgsCoordinateReferenceSystem("EPSG:32620").toWkt())
+    rgb = None
+    layer = add_raster(path, qgis_iface, "photo")
+    choose_layer(dock, layer, "afai")
+    dock.progress.setValue(100)  # an earlier run's
+    assert dock.run() is None
+    text = dock.status_label.text()
+    assert "The layer 'photo' lacks the band(s) B02" in text and "has 3 bands" in text
+    assert all(text.count(band) == 1 for band in ("B02", "B8A", "B12")), text
+    assert "Choose a source" not in text and "Use an image with these bands" in text
+    assert dock.progress.value() == 0

@@ -222,6 +222,10 @@ def test_missing_engine_offers_the_installer(scene, qgis_iface, dock, monkeypatc
         assert "/nonexistent/bin/python does not exist" in task.error
         item = qgis_iface.messageBar().currentItem()
         assert "not set up" in item.text()
+        # Said once, not three times: the engine line says what to do, the status line what was tried.
+        assert "not set up" in dock.engine_label.text() and "not set up" not in dock.status_label.text()
+        assert "/nonexistent/bin/python does not exist" in dock.status_label.text().replace("\u200b", "")
+        assert "Install detection engine" not in item.text()  # the message bar's button says it
         assert any(b.text() == "Install detection engine…" for b in item.findChildren(type(dock.install_button)))
         assert any("not set up" in m for m in log_messages)
     finally:
