@@ -38,6 +38,21 @@ from ..paths import bundled_model, icon_path
 from ..raster_input import InputError, automatic_plan, layer_file
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
+# The threshold is a probability: the core takes it strictly between 0 and 1; the dock's field and this
+# parameter both offer 0.001 to 0.999, to the third decimal (AFAI's 0.016 can be typed).
+THRESHOLD_RANGE = (0.001, 0.999)
+THRESHOLD_DECIMALS = 3
+
+
+def threshold_problem(value: float) -> str:
+    """Why `value` cannot be the probability threshold ("" when it can), in the words of the Processing dialog."""
+    low, high = THRESHOLD_RANGE
+    if low <= value <= high:
+        return ""
+    return (
+        f"Probability threshold {value:g} is not a probability strictly between 0 and 1: give a number from "
+        f"{low:g} to {high:g}, or leave it empty for the model's own."
+    )
 
 
 class DetectAlgorithm(QgsProcessingAlgorithm):
@@ -66,7 +81,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             "probability, date and sensor.<br><br>"
             "<b>Model</b>: a sargasses model file; empty for the bundled default model. "
             "<b>Method</b>: the model, or a spectral index (AFAI/FAI) as a baseline without a model. "
-            "<b>Threshold</b>: the probability above which a pixel is Sargassum; empty for the model's own. "
+            "<b>Threshold</b>: the probability above which a pixel is Sargassum, from 0.001 to 0.999; empty for "
+            "the model's own. "
             "<b>Minimum area</b>: smaller rafts are dropped (m²). "
             "<b>Extent</b>: only this part of the image. "
             "<b>Probabilities</b>: also write the probability raster.<br><br>"
@@ -90,16 +106,16 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         method = QgsProcessingParameterEnum(self.METHOD, "Method", options=METHODS, defaultValue=0)
         method.setFlags(method.flags() | method.FlagAdvanced)
         self.addParameter(method)
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                self.THRESHOLD,
-                "Probability threshold (empty: the model's own)",
-                type=QgsProcessingParameterNumber.Double,
-                minValue=0.0,
-                maxValue=1.0,
-                optional=True,
-            )
+        threshold = QgsProcessingParameterNumber(
+            self.THRESHOLD,
+            "Probability threshold (empty: the model's own)",
+            type=QgsProcessingParameterNumber.Type.Double,
+            minValue=THRESHOLD_RANGE[0],
+            maxValue=THRESHOLD_RANGE[1],
+            optional=True,
         )
+        threshold.setMetadata({"widget_wrapper": {"decimals": THRESHOLD_DECIMALS}})
+        self.addParameter(threshold)
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.MIN_AREA,
@@ -121,6 +137,25 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         )
         self.addOutput(QgsProcessingOutputNumber(self.RAFT_COUNT, "Number of rafts"))
         self.addOutput(QgsProcessingOutputNumber(self.AREA_KM2, "Area of the rafts (km²)"))
+
+    def _threshold(self, parameters: dict[str, Any], context: QgsProcessingContext) -> float | None:
+        """The threshold asked for (None: the model's own); QgsProcessingException when it is not a probability."""
+        if parameters.get(self.THRESHOLD) is None or parameters.get(self.THRESHOLD) == "":
+            return None
+        value = self.parameterAsDouble(parameters, self.THRESHOLD, context)
+        problem = threshold_problem(value)
+        if problem:
+            raise QgsProcessingException(problem)
+        return value
+
+    def checkParameterValues(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
+        """Refuse a threshold that is no probability before anything runs, with a message that says why (QGIS's
+        own check would only say the value is incorrect)."""
+        try:
+            self._threshold(parameters, context)
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return super().checkParameterValues(parameters, context)
 
     @staticmethod
     def _model_bands(manager, layer, method: str, model: str | None) -> tuple[list[str], float]:
@@ -155,8 +190,9 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         }
         if method == "model" and model:
             options["model"] = model
-        if parameters.get(self.THRESHOLD) is not None and parameters.get(self.THRESHOLD) != "":
-            options["threshold"] = self.parameterAsDouble(parameters, self.THRESHOLD, context)
+        threshold = self._threshold(parameters, context)  # checked again: a caller may skip checkParameterValues
+        if threshold is not None:
+            options["threshold"] = threshold
         if area is not None:
             options["extent"] = [area.xMinimum(), area.yMinimum(), area.xMaximum(), area.yMaximum()]
         probabilities = None

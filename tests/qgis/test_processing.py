@@ -179,3 +179,50 @@ def test_batch_runs_share_one_warm_engine(plugin, scene, tmp_path: Path) -> None
         assert ok
         counts.add(results["RAFT_COUNT"])
     assert len(counts) == 1 and counts.pop() > 0
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, -0.2, 1.5])
+def test_processing_refuses_a_threshold_that_is_no_probability(plugin, scene, threshold, monkeypatch, tmp_path) -> None:
+    """Refused before the engine starts, in Processing's words (no command-line flag)."""
+    import processing
+    from qgis.core import QgsProcessingException
+
+    from sargasses_qgis.processing import detect_algorithm
+
+    started = []
+    monkeypatch.setattr(detect_algorithm, "shared_engine", lambda: started.append(1))
+    with pytest.raises(QgsProcessingException) as refused:
+        processing.run(
+            "sargasses:detect",
+            {"INPUT": str(scene.tif), "OUTPUT": str(tmp_path / "r.gpkg"), "METHOD": 1, "THRESHOLD": threshold},
+        )
+    message = str(refused.value)
+    assert f"Probability threshold {threshold:g} is not a probability strictly between 0 and 1" in message
+    assert "0.001 to 0.999" in message and "--" not in message
+    assert not started
+    # The same check guards the algorithm when a caller skips checkParameterValues.
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("sargasses:detect")
+    with pytest.raises(QgsProcessingException, match="strictly between 0 and 1"):
+        algorithm.create().processAlgorithm(
+            {"INPUT": str(scene.tif), "OUTPUT": "memory:", "METHOD": 1, "THRESHOLD": threshold},
+            QgsProcessingContext(),
+            QgsProcessingFeedback(),
+        )
+    assert not started
+
+
+def test_processing_and_dock_thresholds_agree(plugin, dock) -> None:
+    """One range: the dock's field, the Processing parameter (both 0.001 to 0.999, 3 decimals), inside the core's
+    0 < threshold < 1."""
+    algorithm = QgsApplication.processingRegistry().algorithmById("sargasses:detect")
+    parameter = algorithm.parameterDefinition("THRESHOLD")
+    assert (parameter.minimum(), parameter.maximum()) == (dock.threshold.minimum(), dock.threshold.maximum())
+    assert parameter.minimum() > 0.0 and parameter.maximum() < 1.0
+    assert parameter.metadata()["widget_wrapper"]["decimals"] == dock.threshold.decimals() == 3
+    from qgis.core import QgsProcessingContext
+
+    for fine in (0.016, 0.001, 0.999):
+        _, message = algorithm.checkParameterValues({"INPUT": "x", "THRESHOLD": fine}, QgsProcessingContext())
+        assert "threshold" not in message.lower(), message
