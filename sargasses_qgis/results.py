@@ -22,7 +22,7 @@ def add_result_layers(
     rafts = QgsVectorLayer(str(outcome.output), "Sargassum rafts", "ogr")
     if not rafts.isValid():
         raise RuntimeError(f"the result {outcome.output} cannot be read")
-    _style(rafts, RAFTS_STYLE)
+    style_rafts(rafts)
     rafts.setCustomProperty(RESULT_PROPERTY, run_name)
     probabilities = None
     if outcome.probabilities is not None and outcome.probabilities.exists():
@@ -41,6 +41,11 @@ def add_result_layers(
         project.addMapLayer(probabilities, False)
         group.addLayer(probabilities)
     return group, rafts, probabilities
+
+
+def style_rafts(layer: QgsVectorLayer) -> None:
+    """The rafts style (resources/rafts.qml) on a layer of rafts: the dock's and Processing's output alike."""
+    _style(layer, RAFTS_STYLE)
 
 
 def _style(layer, name: str) -> None:

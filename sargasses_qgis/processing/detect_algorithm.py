@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
@@ -36,6 +37,7 @@ from ..engine_client import EngineError, shared_engine
 from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M, METHODS
 from ..paths import bundled_model, icon_path
 from ..raster_input import InputError, automatic_plan, layer_file
+from ..results import style_rafts
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 # The threshold is a probability: the core takes it strictly between 0 and 1; the dock's field and this
@@ -53,6 +55,23 @@ def threshold_problem(value: float) -> str:
         f"Probability threshold {value:g} is not a probability strictly between 0 and 1: give a number from "
         f"{low:g} to {high:g}, or leave it empty for the model's own."
     )
+
+
+class RaftsStyler(QgsProcessingLayerPostProcessorInterface):
+    """Styles the rafts as the dock does, once QGIS has loaded the output into the project (main thread)."""
+
+    def postProcessLayer(self, layer, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> None:
+        if isinstance(layer, QgsVectorLayer):
+            style_rafts(layer)
+
+
+_STYLER: list[RaftsStyler] = []  # one, kept alive here: QGIS holds only a C++ pointer to it
+
+
+def rafts_styler() -> RaftsStyler:
+    if not _STYLER:
+        _STYLER.append(RaftsStyler())
+    return _STYLER[0]
 
 
 class DetectAlgorithm(QgsProcessingAlgorithm):
@@ -243,6 +262,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 break
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
             count += 1
+        if context.willLoadLayerOnCompletion(dest_id):
+            context.layerToLoadOnCompletionDetails(dest_id).setPostProcessor(rafts_styler())
         summary = outcome.summary
         area_km2 = float(summary.get("area_km2") or summary.get("total_area_km2") or 0.0)
         feedback.pushInfo(

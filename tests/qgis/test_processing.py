@@ -226,3 +226,22 @@ def test_processing_and_dock_thresholds_agree(plugin, dock) -> None:
     for fine in (0.016, 0.001, 0.999):
         _, message = algorithm.checkParameterValues({"INPUT": "x", "THRESHOLD": fine}, QgsProcessingContext())
         assert "threshold" not in message.lower(), message
+
+
+def test_processing_output_carries_the_rafts_style(plugin, scene, qgis_new_project) -> None:
+    """The layer Processing loads into the project is styled as the dock's rafts are (resources/rafts.qml)."""
+    import processing
+    from qgis.core import QgsProject
+
+    from sargasses_qgis.results import style_rafts
+
+    result = processing.runAndLoadResults(
+        "sargasses:detect", {"INPUT": str(scene.tif), "OUTPUT": "TEMPORARY_OUTPUT", "METHOD": 1}
+    )
+    layer = QgsProject.instance().mapLayer(result["OUTPUT"])
+    assert isinstance(layer, QgsVectorLayer) and layer.featureCount() == result["RAFT_COUNT"] > 0
+    reference = QgsVectorLayer("Polygon?crs=EPSG:32620", "reference", "memory")
+    style_rafts(reference)
+    assert reference.renderer().type() != "singleSymbol" or reference.renderer().symbol().symbolLayerCount() > 1
+    assert layer.renderer().dump() == reference.renderer().dump()
+    assert layer.mapTipTemplate() == reference.mapTipTemplate() != ""
