@@ -27,6 +27,11 @@ def export_layer(layer: QgsVectorLayer, path: str | Path, kind: str) -> Path:
     options.fileEncoding = "UTF-8"
     options.layerName = path.stem
     options.actionOnExistingFile = QgsVectorFileWriter.CreateOrOverwriteFile
+    if kind == "shp":
+        # A GeoPackage's feature id is a field in QGIS: a shapefile would get it as a column beside `id`.
+        keys = set(layer.dataProvider().pkAttributeIndexes()) if layer.dataProvider() is not None else set()
+        fields = layer.fields()
+        options.attributes = [i for i in range(fields.count()) if not (i in keys and fields.at(i).name() == "fid")]
     result = QgsVectorFileWriter.writeAsVectorFormatV3(
         layer, str(path), QgsProject.instance().transformContext(), options
     )

@@ -132,7 +132,8 @@ def test_export_to_shapefile_and_geopackage(scene, qgis_iface, dock, tmp_path: P
         fields = [
             ogr_layer.GetLayerDefn().GetFieldDefn(i).GetName() for i in range(ogr_layer.GetLayerDefn().GetFieldCount())
         ]
-        assert "area_m2" in fields
+        assert "area_m2" in fields and "id" in fields
+        assert "fid" not in fields  # the GeoPackage's feature id is no column of the export
         total = sum(f.GetField("area_m2") for f in ogr_layer)
         assert total == pytest.approx(task.outcome.summary["total_area_km2"] * 1e6, rel=1e-3)
     # The same from the result layer's context menu (the action acts on the active layer).
