@@ -1,28 +1,33 @@
 <!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis simplifyLocal="1" simplifyDrawingTol="1" maxScale="0" hasScaleBasedVisibilityFlag="0" styleCategories="Symbology|Fields|MapTips|Rendering" simplifyDrawingHints="1" simplifyAlgorithm="0" simplifyMaxScale="1" version="3.22.16-Białowieża" minScale="100000000" symbologyReferenceScale="-1">
-  <renderer-v2 enableorderby="0" symbollevels="0" referencescale="-1" forceraster="0" type="singleSymbol">
+<qgis minScale="100000000" symbologyReferenceScale="-1" version="3.22.16-Białowieża" simplifyMaxScale="1" styleCategories="Symbology|Fields|MapTips|Rendering" hasScaleBasedVisibilityFlag="0" simplifyDrawingHints="1" maxScale="0" simplifyLocal="1" simplifyAlgorithm="0" simplifyDrawingTol="1">
+  <renderer-v2 symbollevels="0" type="RuleRenderer" referencescale="-1" forceraster="0" enableorderby="0">
+    <rules key="{c5e2dfa7-c24b-40ba-be5c-0fc6caf44082}">
+      <rule symbol="0" scalemaxdenom="100000" key="{b7f4255c-0e85-4851-9c2e-c0dbc989967b}" label="Rafts" description="Zoomed in to 1:100,000 or closer: each raft filled and outlined"/>
+      <rule symbol="1" scalemaxdenom="200000" key="{9183e4b2-2f8c-4506-a60c-75ad1535f88c}" scalemindenom="100000" label="Rafts, a dot each (1:100,000 to 1:200,000)" description="Zoomed out: a raft is thinner than a screen pixel, a small dot marks it"/>
+      <rule symbol="2" key="{a5b29dbb-42e9-483e-970a-3b3104718b5e}" scalemindenom="200000" label="Rafts, a smaller dot each (beyond 1:200,000)" description="Far out: smaller dots, so that thousands of rafts do not cover the sea"/>
+    </rules>
     <symbols>
-      <symbol clip_to_extent="1" force_rhr="0" type="fill" alpha="1" name="0">
+      <symbol name="0" type="fill" alpha="1" force_rhr="0" clip_to_extent="1">
         <data_defined_properties>
           <Option type="Map">
-            <Option value="" type="QString" name="name"/>
+            <Option value="" name="name" type="QString"/>
             <Option name="properties"/>
-            <Option value="collection" type="QString" name="type"/>
+            <Option value="collection" name="type" type="QString"/>
           </Option>
         </data_defined_properties>
-        <layer pass="0" locked="0" enabled="1" class="SimpleFill">
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
           <Option type="Map">
-            <Option value="3x:0,0,0,0,0,0" type="QString" name="border_width_map_unit_scale"/>
-            <Option value="255,212,0,190" type="QString" name="color"/>
-            <Option value="bevel" type="QString" name="joinstyle"/>
-            <Option value="0,0" type="QString" name="offset"/>
-            <Option value="3x:0,0,0,0,0,0" type="QString" name="offset_map_unit_scale"/>
-            <Option value="MM" type="QString" name="offset_unit"/>
-            <Option value="230,40,0,255" type="QString" name="outline_color"/>
-            <Option value="solid" type="QString" name="outline_style"/>
-            <Option value="0.5" type="QString" name="outline_width"/>
-            <Option value="MM" type="QString" name="outline_width_unit"/>
-            <Option value="solid" type="QString" name="style"/>
+            <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
+            <Option value="255,212,0,190" name="color" type="QString"/>
+            <Option value="bevel" name="joinstyle" type="QString"/>
+            <Option value="0,0" name="offset" type="QString"/>
+            <Option value="3x:0,0,0,0,0,0" name="offset_map_unit_scale" type="QString"/>
+            <Option value="MM" name="offset_unit" type="QString"/>
+            <Option value="230,40,0,255" name="outline_color" type="QString"/>
+            <Option value="solid" name="outline_style" type="QString"/>
+            <Option value="0.5" name="outline_width" type="QString"/>
+            <Option value="MM" name="outline_width_unit" type="QString"/>
+            <Option value="solid" name="style" type="QString"/>
           </Option>
           <prop k="border_width_map_unit_scale" v="3x:0,0,0,0,0,0"/>
           <prop k="color" v="255,212,0,190"/>
@@ -37,90 +42,245 @@
           <prop k="style" v="solid"/>
           <data_defined_properties>
             <Option type="Map">
-              <Option value="" type="QString" name="name"/>
+              <Option value="" name="name" type="QString"/>
               <Option name="properties"/>
-              <Option value="collection" type="QString" name="type"/>
+              <Option value="collection" name="type" type="QString"/>
             </Option>
           </data_defined_properties>
         </layer>
-        <layer pass="0" locked="0" enabled="1" class="CentroidFill">
+      </symbol>
+      <symbol name="1" type="fill" alpha="1" force_rhr="0" clip_to_extent="1">
+        <data_defined_properties>
           <Option type="Map">
-            <Option value="0" type="QString" name="clip_on_current_part_only"/>
-            <Option value="0" type="QString" name="clip_points"/>
-            <Option value="1" type="QString" name="point_on_all_parts"/>
-            <Option value="1" type="QString" name="point_on_surface"/>
+            <Option value="" name="name" type="QString"/>
+            <Option name="properties"/>
+            <Option value="collection" name="type" type="QString"/>
+          </Option>
+        </data_defined_properties>
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
+          <Option type="Map">
+            <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
+            <Option value="255,150,0,220" name="color" type="QString"/>
+            <Option value="bevel" name="joinstyle" type="QString"/>
+            <Option value="0,0" name="offset" type="QString"/>
+            <Option value="3x:0,0,0,0,0,0" name="offset_map_unit_scale" type="QString"/>
+            <Option value="MM" name="offset_unit" type="QString"/>
+            <Option value="35,35,35,255" name="outline_color" type="QString"/>
+            <Option value="no" name="outline_style" type="QString"/>
+            <Option value="0.26" name="outline_width" type="QString"/>
+            <Option value="MM" name="outline_width_unit" type="QString"/>
+            <Option value="solid" name="style" type="QString"/>
+          </Option>
+          <prop k="border_width_map_unit_scale" v="3x:0,0,0,0,0,0"/>
+          <prop k="color" v="255,150,0,220"/>
+          <prop k="joinstyle" v="bevel"/>
+          <prop k="offset" v="0,0"/>
+          <prop k="offset_map_unit_scale" v="3x:0,0,0,0,0,0"/>
+          <prop k="offset_unit" v="MM"/>
+          <prop k="outline_color" v="35,35,35,255"/>
+          <prop k="outline_style" v="no"/>
+          <prop k="outline_width" v="0.26"/>
+          <prop k="outline_width_unit" v="MM"/>
+          <prop k="style" v="solid"/>
+          <data_defined_properties>
+            <Option type="Map">
+              <Option value="" name="name" type="QString"/>
+              <Option name="properties"/>
+              <Option value="collection" name="type" type="QString"/>
+            </Option>
+          </data_defined_properties>
+        </layer>
+        <layer locked="0" class="CentroidFill" pass="0" enabled="1">
+          <Option type="Map">
+            <Option value="0" name="clip_on_current_part_only" type="QString"/>
+            <Option value="0" name="clip_points" type="QString"/>
+            <Option value="0" name="point_on_all_parts" type="QString"/>
+            <Option value="1" name="point_on_surface" type="QString"/>
           </Option>
           <prop k="clip_on_current_part_only" v="0"/>
           <prop k="clip_points" v="0"/>
-          <prop k="point_on_all_parts" v="1"/>
+          <prop k="point_on_all_parts" v="0"/>
           <prop k="point_on_surface" v="1"/>
           <data_defined_properties>
             <Option type="Map">
-              <Option value="" type="QString" name="name"/>
-              <Option type="Map" name="properties">
-                <Option type="Map" name="enabled">
-                  <Option value="true" type="bool" name="active"/>
-                  <Option value="@map_scale > 100000" type="QString" name="expression"/>
-                  <Option value="3" type="int" name="type"/>
-                </Option>
-              </Option>
-              <Option value="collection" type="QString" name="type"/>
+              <Option value="" name="name" type="QString"/>
+              <Option name="properties"/>
+              <Option value="collection" name="type" type="QString"/>
             </Option>
           </data_defined_properties>
-          <symbol clip_to_extent="1" force_rhr="0" type="marker" alpha="1" name="@0@1">
+          <symbol name="@1@1" type="marker" alpha="1" force_rhr="0" clip_to_extent="1">
             <data_defined_properties>
               <Option type="Map">
-                <Option value="" type="QString" name="name"/>
+                <Option value="" name="name" type="QString"/>
                 <Option name="properties"/>
-                <Option value="collection" type="QString" name="type"/>
+                <Option value="collection" name="type" type="QString"/>
               </Option>
             </data_defined_properties>
-            <layer pass="0" locked="0" enabled="1" class="SimpleMarker">
+            <layer locked="0" class="SimpleMarker" pass="0" enabled="1">
               <Option type="Map">
-                <Option value="0" type="QString" name="angle"/>
-                <Option value="square" type="QString" name="cap_style"/>
-                <Option value="255,212,0,230" type="QString" name="color"/>
-                <Option value="1" type="QString" name="horizontal_anchor_point"/>
-                <Option value="bevel" type="QString" name="joinstyle"/>
-                <Option value="circle" type="QString" name="name"/>
-                <Option value="0,0" type="QString" name="offset"/>
-                <Option value="3x:0,0,0,0,0,0" type="QString" name="offset_map_unit_scale"/>
-                <Option value="MM" type="QString" name="offset_unit"/>
-                <Option value="230,40,0,255" type="QString" name="outline_color"/>
-                <Option value="solid" type="QString" name="outline_style"/>
-                <Option value="0.4" type="QString" name="outline_width"/>
-                <Option value="3x:0,0,0,0,0,0" type="QString" name="outline_width_map_unit_scale"/>
-                <Option value="MM" type="QString" name="outline_width_unit"/>
-                <Option value="diameter" type="QString" name="scale_method"/>
-                <Option value="1.8" type="QString" name="size"/>
-                <Option value="3x:0,0,0,0,0,0" type="QString" name="size_map_unit_scale"/>
-                <Option value="MM" type="QString" name="size_unit"/>
-                <Option value="1" type="QString" name="vertical_anchor_point"/>
+                <Option value="0" name="angle" type="QString"/>
+                <Option value="square" name="cap_style" type="QString"/>
+                <Option value="255,150,0,220" name="color" type="QString"/>
+                <Option value="1" name="horizontal_anchor_point" type="QString"/>
+                <Option value="bevel" name="joinstyle" type="QString"/>
+                <Option value="circle" name="name" type="QString"/>
+                <Option value="0,0" name="offset" type="QString"/>
+                <Option value="3x:0,0,0,0,0,0" name="offset_map_unit_scale" type="QString"/>
+                <Option value="MM" name="offset_unit" type="QString"/>
+                <Option value="35,35,35,255" name="outline_color" type="QString"/>
+                <Option value="no" name="outline_style" type="QString"/>
+                <Option value="0" name="outline_width" type="QString"/>
+                <Option value="3x:0,0,0,0,0,0" name="outline_width_map_unit_scale" type="QString"/>
+                <Option value="MM" name="outline_width_unit" type="QString"/>
+                <Option value="diameter" name="scale_method" type="QString"/>
+                <Option value="1.2" name="size" type="QString"/>
+                <Option value="3x:0,0,0,0,0,0" name="size_map_unit_scale" type="QString"/>
+                <Option value="MM" name="size_unit" type="QString"/>
+                <Option value="1" name="vertical_anchor_point" type="QString"/>
               </Option>
               <prop k="angle" v="0"/>
               <prop k="cap_style" v="square"/>
-              <prop k="color" v="255,212,0,230"/>
+              <prop k="color" v="255,150,0,220"/>
               <prop k="horizontal_anchor_point" v="1"/>
               <prop k="joinstyle" v="bevel"/>
               <prop k="name" v="circle"/>
               <prop k="offset" v="0,0"/>
               <prop k="offset_map_unit_scale" v="3x:0,0,0,0,0,0"/>
               <prop k="offset_unit" v="MM"/>
-              <prop k="outline_color" v="230,40,0,255"/>
-              <prop k="outline_style" v="solid"/>
-              <prop k="outline_width" v="0.4"/>
+              <prop k="outline_color" v="35,35,35,255"/>
+              <prop k="outline_style" v="no"/>
+              <prop k="outline_width" v="0"/>
               <prop k="outline_width_map_unit_scale" v="3x:0,0,0,0,0,0"/>
               <prop k="outline_width_unit" v="MM"/>
               <prop k="scale_method" v="diameter"/>
-              <prop k="size" v="1.8"/>
+              <prop k="size" v="1.2"/>
               <prop k="size_map_unit_scale" v="3x:0,0,0,0,0,0"/>
               <prop k="size_unit" v="MM"/>
               <prop k="vertical_anchor_point" v="1"/>
               <data_defined_properties>
                 <Option type="Map">
-                  <Option value="" type="QString" name="name"/>
+                  <Option value="" name="name" type="QString"/>
                   <Option name="properties"/>
-                  <Option value="collection" type="QString" name="type"/>
+                  <Option value="collection" name="type" type="QString"/>
+                </Option>
+              </data_defined_properties>
+            </layer>
+          </symbol>
+        </layer>
+      </symbol>
+      <symbol name="2" type="fill" alpha="1" force_rhr="0" clip_to_extent="1">
+        <data_defined_properties>
+          <Option type="Map">
+            <Option value="" name="name" type="QString"/>
+            <Option name="properties"/>
+            <Option value="collection" name="type" type="QString"/>
+          </Option>
+        </data_defined_properties>
+        <layer locked="0" class="SimpleFill" pass="0" enabled="1">
+          <Option type="Map">
+            <Option value="3x:0,0,0,0,0,0" name="border_width_map_unit_scale" type="QString"/>
+            <Option value="255,150,0,220" name="color" type="QString"/>
+            <Option value="bevel" name="joinstyle" type="QString"/>
+            <Option value="0,0" name="offset" type="QString"/>
+            <Option value="3x:0,0,0,0,0,0" name="offset_map_unit_scale" type="QString"/>
+            <Option value="MM" name="offset_unit" type="QString"/>
+            <Option value="35,35,35,255" name="outline_color" type="QString"/>
+            <Option value="no" name="outline_style" type="QString"/>
+            <Option value="0.26" name="outline_width" type="QString"/>
+            <Option value="MM" name="outline_width_unit" type="QString"/>
+            <Option value="solid" name="style" type="QString"/>
+          </Option>
+          <prop k="border_width_map_unit_scale" v="3x:0,0,0,0,0,0"/>
+          <prop k="color" v="255,150,0,220"/>
+          <prop k="joinstyle" v="bevel"/>
+          <prop k="offset" v="0,0"/>
+          <prop k="offset_map_unit_scale" v="3x:0,0,0,0,0,0"/>
+          <prop k="offset_unit" v="MM"/>
+          <prop k="outline_color" v="35,35,35,255"/>
+          <prop k="outline_style" v="no"/>
+          <prop k="outline_width" v="0.26"/>
+          <prop k="outline_width_unit" v="MM"/>
+          <prop k="style" v="solid"/>
+          <data_defined_properties>
+            <Option type="Map">
+              <Option value="" name="name" type="QString"/>
+              <Option name="properties"/>
+              <Option value="collection" name="type" type="QString"/>
+            </Option>
+          </data_defined_properties>
+        </layer>
+        <layer locked="0" class="CentroidFill" pass="0" enabled="1">
+          <Option type="Map">
+            <Option value="0" name="clip_on_current_part_only" type="QString"/>
+            <Option value="0" name="clip_points" type="QString"/>
+            <Option value="0" name="point_on_all_parts" type="QString"/>
+            <Option value="1" name="point_on_surface" type="QString"/>
+          </Option>
+          <prop k="clip_on_current_part_only" v="0"/>
+          <prop k="clip_points" v="0"/>
+          <prop k="point_on_all_parts" v="0"/>
+          <prop k="point_on_surface" v="1"/>
+          <data_defined_properties>
+            <Option type="Map">
+              <Option value="" name="name" type="QString"/>
+              <Option name="properties"/>
+              <Option value="collection" name="type" type="QString"/>
+            </Option>
+          </data_defined_properties>
+          <symbol name="@2@1" type="marker" alpha="1" force_rhr="0" clip_to_extent="1">
+            <data_defined_properties>
+              <Option type="Map">
+                <Option value="" name="name" type="QString"/>
+                <Option name="properties"/>
+                <Option value="collection" name="type" type="QString"/>
+              </Option>
+            </data_defined_properties>
+            <layer locked="0" class="SimpleMarker" pass="0" enabled="1">
+              <Option type="Map">
+                <Option value="0" name="angle" type="QString"/>
+                <Option value="square" name="cap_style" type="QString"/>
+                <Option value="255,150,0,220" name="color" type="QString"/>
+                <Option value="1" name="horizontal_anchor_point" type="QString"/>
+                <Option value="bevel" name="joinstyle" type="QString"/>
+                <Option value="circle" name="name" type="QString"/>
+                <Option value="0,0" name="offset" type="QString"/>
+                <Option value="3x:0,0,0,0,0,0" name="offset_map_unit_scale" type="QString"/>
+                <Option value="MM" name="offset_unit" type="QString"/>
+                <Option value="35,35,35,255" name="outline_color" type="QString"/>
+                <Option value="no" name="outline_style" type="QString"/>
+                <Option value="0" name="outline_width" type="QString"/>
+                <Option value="3x:0,0,0,0,0,0" name="outline_width_map_unit_scale" type="QString"/>
+                <Option value="MM" name="outline_width_unit" type="QString"/>
+                <Option value="diameter" name="scale_method" type="QString"/>
+                <Option value="0.7" name="size" type="QString"/>
+                <Option value="3x:0,0,0,0,0,0" name="size_map_unit_scale" type="QString"/>
+                <Option value="MM" name="size_unit" type="QString"/>
+                <Option value="1" name="vertical_anchor_point" type="QString"/>
+              </Option>
+              <prop k="angle" v="0"/>
+              <prop k="cap_style" v="square"/>
+              <prop k="color" v="255,150,0,220"/>
+              <prop k="horizontal_anchor_point" v="1"/>
+              <prop k="joinstyle" v="bevel"/>
+              <prop k="name" v="circle"/>
+              <prop k="offset" v="0,0"/>
+              <prop k="offset_map_unit_scale" v="3x:0,0,0,0,0,0"/>
+              <prop k="offset_unit" v="MM"/>
+              <prop k="outline_color" v="35,35,35,255"/>
+              <prop k="outline_style" v="no"/>
+              <prop k="outline_width" v="0"/>
+              <prop k="outline_width_map_unit_scale" v="3x:0,0,0,0,0,0"/>
+              <prop k="outline_width_unit" v="MM"/>
+              <prop k="scale_method" v="diameter"/>
+              <prop k="size" v="0.7"/>
+              <prop k="size_map_unit_scale" v="3x:0,0,0,0,0,0"/>
+              <prop k="size_unit" v="MM"/>
+              <prop k="vertical_anchor_point" v="1"/>
+              <data_defined_properties>
+                <Option type="Map">
+                  <Option value="" name="name" type="QString"/>
+                  <Option name="properties"/>
+                  <Option value="collection" name="type" type="QString"/>
                 </Option>
               </data_defined_properties>
             </layer>
@@ -128,86 +288,84 @@
         </layer>
       </symbol>
     </symbols>
-    <rotation/>
-    <sizescale/>
   </renderer-v2>
   <blendMode>0</blendMode>
   <featureBlendMode>0</featureBlendMode>
   <layerOpacity>1</layerOpacity>
   <fieldConfiguration>
-    <field configurationFlags="None" name="fid"/>
-    <field configurationFlags="None" name="id"/>
-    <field configurationFlags="None" name="area_m2"/>
-    <field configurationFlags="None" name="length_m"/>
-    <field configurationFlags="None" name="prob_mean"/>
-    <field configurationFlags="None" name="prob_max"/>
-    <field configurationFlags="None" name="lon"/>
-    <field configurationFlags="None" name="lat"/>
-    <field configurationFlags="None" name="acq_date"/>
-    <field configurationFlags="None" name="sensor"/>
-    <field configurationFlags="None" name="product"/>
-    <field configurationFlags="None" name="model"/>
-    <field configurationFlags="None" name="model_ver"/>
+    <field name="fid" configurationFlags="None"/>
+    <field name="id" configurationFlags="None"/>
+    <field name="area_m2" configurationFlags="None"/>
+    <field name="length_m" configurationFlags="None"/>
+    <field name="prob_mean" configurationFlags="None"/>
+    <field name="prob_max" configurationFlags="None"/>
+    <field name="lon" configurationFlags="None"/>
+    <field name="lat" configurationFlags="None"/>
+    <field name="acq_date" configurationFlags="None"/>
+    <field name="sensor" configurationFlags="None"/>
+    <field name="product" configurationFlags="None"/>
+    <field name="model" configurationFlags="None"/>
+    <field name="model_ver" configurationFlags="None"/>
   </fieldConfiguration>
   <aliases>
-    <alias index="0" field="fid" name=""/>
-    <alias index="1" field="id" name="Raft"/>
-    <alias index="2" field="area_m2" name="Area (m²)"/>
-    <alias index="3" field="length_m" name="Length (m)"/>
-    <alias index="4" field="prob_mean" name="Mean probability"/>
-    <alias index="5" field="prob_max" name="Max probability"/>
-    <alias index="6" field="lon" name="Longitude"/>
-    <alias index="7" field="lat" name="Latitude"/>
-    <alias index="8" field="acq_date" name="Acquisition date"/>
-    <alias index="9" field="sensor" name="Sensor"/>
-    <alias index="10" field="product" name="Product"/>
-    <alias index="11" field="model" name="Model"/>
-    <alias index="12" field="model_ver" name="Model version"/>
+    <alias index="0" name="" field="fid"/>
+    <alias index="1" name="Raft" field="id"/>
+    <alias index="2" name="Area (m²)" field="area_m2"/>
+    <alias index="3" name="Length (m)" field="length_m"/>
+    <alias index="4" name="Mean probability" field="prob_mean"/>
+    <alias index="5" name="Max probability" field="prob_max"/>
+    <alias index="6" name="Longitude" field="lon"/>
+    <alias index="7" name="Latitude" field="lat"/>
+    <alias index="8" name="Acquisition date" field="acq_date"/>
+    <alias index="9" name="Sensor" field="sensor"/>
+    <alias index="10" name="Product" field="product"/>
+    <alias index="11" name="Model" field="model"/>
+    <alias index="12" name="Model version" field="model_ver"/>
   </aliases>
   <defaults>
-    <default applyOnUpdate="0" field="fid" expression=""/>
-    <default applyOnUpdate="0" field="id" expression=""/>
-    <default applyOnUpdate="0" field="area_m2" expression=""/>
-    <default applyOnUpdate="0" field="length_m" expression=""/>
-    <default applyOnUpdate="0" field="prob_mean" expression=""/>
-    <default applyOnUpdate="0" field="prob_max" expression=""/>
-    <default applyOnUpdate="0" field="lon" expression=""/>
-    <default applyOnUpdate="0" field="lat" expression=""/>
-    <default applyOnUpdate="0" field="acq_date" expression=""/>
-    <default applyOnUpdate="0" field="sensor" expression=""/>
-    <default applyOnUpdate="0" field="product" expression=""/>
-    <default applyOnUpdate="0" field="model" expression=""/>
-    <default applyOnUpdate="0" field="model_ver" expression=""/>
+    <default expression="" applyOnUpdate="0" field="fid"/>
+    <default expression="" applyOnUpdate="0" field="id"/>
+    <default expression="" applyOnUpdate="0" field="area_m2"/>
+    <default expression="" applyOnUpdate="0" field="length_m"/>
+    <default expression="" applyOnUpdate="0" field="prob_mean"/>
+    <default expression="" applyOnUpdate="0" field="prob_max"/>
+    <default expression="" applyOnUpdate="0" field="lon"/>
+    <default expression="" applyOnUpdate="0" field="lat"/>
+    <default expression="" applyOnUpdate="0" field="acq_date"/>
+    <default expression="" applyOnUpdate="0" field="sensor"/>
+    <default expression="" applyOnUpdate="0" field="product"/>
+    <default expression="" applyOnUpdate="0" field="model"/>
+    <default expression="" applyOnUpdate="0" field="model_ver"/>
   </defaults>
   <constraints>
-    <constraint unique_strength="1" field="fid" notnull_strength="1" exp_strength="0" constraints="3"/>
-    <constraint unique_strength="0" field="id" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="area_m2" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="length_m" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="prob_mean" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="prob_max" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="lon" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="lat" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="acq_date" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="sensor" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="product" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="model" notnull_strength="0" exp_strength="0" constraints="0"/>
-    <constraint unique_strength="0" field="model_ver" notnull_strength="0" exp_strength="0" constraints="0"/>
+    <constraint constraints="3" notnull_strength="1" unique_strength="1" field="fid" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="id" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="area_m2" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="length_m" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="prob_mean" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="prob_max" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="lon" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="lat" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="acq_date" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="sensor" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="product" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="model" exp_strength="0"/>
+    <constraint constraints="0" notnull_strength="0" unique_strength="0" field="model_ver" exp_strength="0"/>
   </constraints>
   <constraintExpressions>
-    <constraint desc="" exp="" field="fid"/>
-    <constraint desc="" exp="" field="id"/>
-    <constraint desc="" exp="" field="area_m2"/>
-    <constraint desc="" exp="" field="length_m"/>
-    <constraint desc="" exp="" field="prob_mean"/>
-    <constraint desc="" exp="" field="prob_max"/>
-    <constraint desc="" exp="" field="lon"/>
-    <constraint desc="" exp="" field="lat"/>
-    <constraint desc="" exp="" field="acq_date"/>
-    <constraint desc="" exp="" field="sensor"/>
-    <constraint desc="" exp="" field="product"/>
-    <constraint desc="" exp="" field="model"/>
-    <constraint desc="" exp="" field="model_ver"/>
+    <constraint desc="" field="fid" exp=""/>
+    <constraint desc="" field="id" exp=""/>
+    <constraint desc="" field="area_m2" exp=""/>
+    <constraint desc="" field="length_m" exp=""/>
+    <constraint desc="" field="prob_mean" exp=""/>
+    <constraint desc="" field="prob_max" exp=""/>
+    <constraint desc="" field="lon" exp=""/>
+    <constraint desc="" field="lat" exp=""/>
+    <constraint desc="" field="acq_date" exp=""/>
+    <constraint desc="" field="sensor" exp=""/>
+    <constraint desc="" field="product" exp=""/>
+    <constraint desc="" field="model" exp=""/>
+    <constraint desc="" field="model_ver" exp=""/>
   </constraintExpressions>
   <expressionfields/>
   <mapTip>&lt;b>Sargassum raft [% "id" %]&lt;/b>&lt;br>[% round("area_m2") %] m², [% round("length_m") %] m long&lt;br>probability [% round("prob_mean", 2) %] (max [% round("prob_max", 2) %])&lt;br>[% "acq_date" %] [% "sensor" %]</mapTip>

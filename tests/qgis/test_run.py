@@ -42,7 +42,7 @@ def test_run_adds_styled_rafts_matching_the_planted_ones(plugin, scene, qgis_ifa
     assert names == ["Sargassum rafts", "Sargassum probability"]
     assert rafts.crs().authid() == "EPSG:32620"
     assert {"area_m2", "length_m", "prob_mean", "acq_date", "sensor"} <= set(rafts.fields().names())
-    assert rafts.renderer().symbol().symbolLayer(0).strokeWidth() > 0  # the resources/rafts.qml style
+    assert rafts.renderer().type() == "RuleRenderer" and rafts.mapTipTemplate()  # the resources/rafts.qml style
     scores = score(task.outcome.output, scene)
     assert scores["features"] == rafts.featureCount() == task.outcome.summary["rafts"] > 0
     assert scores["precision"] > 0.9 and scores["object_recall"] > 0.75, scores
