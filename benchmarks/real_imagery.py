@@ -6,8 +6,8 @@ Needs data/real/ (scripts/build_real_scenes.py). For each held-out real scene, a
 (the same scene seen through the ATLANTIC atmosphere of sargasses.synth.atmosphere, fitted to a real L1C scene):
 1. the scene as it is (no Sargassum): the share of its open water flagged, the rafts found (3 px and more) and
    how many of them touch the coast (within 2 px, 40 m, of land or of a non-water pixel): beach, surf, rocks;
-2. rafts planted into its water (`--seeds` plantings, about 1 % of the water each, measured Sargassum spectrum,
-   sargasses.synth.planting): pixel F1, precision, recall and object recall.
+2. rafts planted into its water (`--seeds` plantings, about 1 % of the water each, sargasses.synth.planting), with
+   each of two measured floating-Sargassum spectra (RAFT_SPECTRA): pixel F1, precision, recall, object recall.
 The model runs at its card's threshold; AFAI and FAI (minus a median background) at the engine's default
 thresholds on the clean scenes, and at their oracle (F1-best on these very plantings) threshold on the planted
 ones: the fairest comparison for the indices. Prints markdown tables; figures are in docs/training.md.
@@ -40,11 +40,19 @@ from sargasses.scene import open_scene
 from sargasses.sensors import DEFAULT_BANDS
 from sargasses.synth.atmosphere import ATLANTIC, band_wavelengths, to_top_of_atmosphere
 from sargasses.synth.planting import open_water, plant_rafts
+from sargasses.synth.spectra import SPECTRA
 
 ROOT = Path(__file__).resolve().parent.parent
 BANDS = list(DEFAULT_BANDS)
 COAST_PX = 2  # a raft within this many pixels of land or of a non-water pixel is "on the coast"
 PLANTED_WATER_SHARE = 0.01
+# Raft spectra planted, each a measured mean of floating Sargassum (bands B02..B12): MARIDA's dense Sargassum
+# (Kikaki et al. 2022), and ACOLITE-corrected seaweed pixels off Accra, read from the figure of the Floating Marine
+# Debris Data (Duarte & Azevedo 2023, CC-BY-4.0): darker in the blue, peak at B08, B8A a fifth lower.
+RAFT_SPECTRA = {
+    "MARIDA": SPECTRA["dense_sargassum"],
+    "Accra": np.array([0.015, 0.029, 0.021, 0.056, 0.075, 0.090, 0.103, 0.081, 0.011, 0.011], np.float32),
+}
 
 
 def rafts_on_coast(detected: np.ndarray, water: np.ndarray) -> tuple[int, int]:
@@ -99,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     model_threshold = loaded.card.threshold
     thresholds = {"model": model_threshold, **DEFAULT_THRESHOLDS}
     transmittance = ATLANTIC.transmittance(band_wavelengths(BANDS))
-    clean_rows, planted = [], {"L2A": [], "L1C": []}
+    clean_rows: list[dict] = []
+    planted: dict[tuple[str, str], list[EvalScene]] = {(lv, sp): [] for lv in ("L2A", "L1C") for sp in RAFT_SPECTRA}
     for path in files:
         with open_scene(path, bands=BANDS) as scene:
             surface = scene.read()
@@ -110,27 +119,25 @@ def main(argv: list[str] | None = None) -> int:
             maps = {"model": model_probability(loaded, background)}
             maps |= {m: baseline_score_maps([probe], m)[0][1] for m in ("afai", "fai")}
             clean_rows += clean_scene_row(path.stem, level, background, maps, thresholds)
-            for seed in range(args.seeds):
-                rng = np.random.default_rng([seed, 2026])
-                t = transmittance if level == "L1C" else None
-                scene = plant_rafts(background, BANDS, rng, t, water_share=PLANTED_WATER_SHARE)
-                planted[level].append(
-                    EvalScene(
-                        f"{path.stem}_{seed}", "", scene.reflectance, scene.label, BANDS,
-                        exclusion_mask(scene.reflectance, BANDS),
-                    )
-                )  # fmt: skip
+            t = transmittance if level == "L1C" else None
+            for (lv, name), scenes in planted.items():
+                if lv != level:
+                    continue
+                for seed in range(args.seeds):
+                    rng = np.random.default_rng([seed, 2026])
+                    scene = plant_rafts(background, BANDS, rng, t, PLANTED_WATER_SHARE, RAFT_SPECTRA[name])
+                    excluded = exclusion_mask(scene.reflectance, BANDS)
+                    scenes.append(EvalScene(f"{path.stem}_{seed}", "", scene.reflectance, scene.label, BANDS, excluded))
     planted_rows = []
-    for level, scenes in planted.items():
+    for (level, name), scenes in planted.items():
         maps = [(s, np.where(s.excluded, 0.0, model_probability(loaded, s.reflectance))) for s in scenes]
         model = _score(_detect(maps, model_threshold), model_threshold).as_dict()
-        planted_rows.append({"level": level, "method": "model", **model})
+        planted_rows.append({"level": level, "spectrum": name, "method": "model", **model})
         for method in ("afai", "fai"):
             index_maps = baseline_score_maps(scenes, method)
             oracle, _ = _sweep(index_maps, INDEX_THRESHOLDS).best()
-            planted_rows.append(
-                {"level": level, "method": method, **_score(_detect(index_maps, oracle), oracle).as_dict()}
-            )
+            result = _score(_detect(index_maps, oracle), oracle).as_dict()
+            planted_rows.append({"level": level, "spectrum": name, "method": method, **result})
     print(markdown(clean_rows, planted_rows, loaded.card, len(files), args.seeds))
     if args.json is not None:
         args.json.write_text(json.dumps({"clean": clean_rows, "planted": planted_rows}, indent=1) + "\n")
@@ -157,12 +164,13 @@ def markdown(clean_rows: list[dict], planted_rows: list[dict], card, scenes: int
         f"Rafts planted into their water ({seeds} plantings per scene and level, ~{PLANTED_WATER_SHARE:.0%} of the "
         "water each; indices at their oracle threshold):",
         "",
-        "| level | method | threshold | pixel F1 | precision | recall | object recall |",
-        "|---|---|---|---|---|---|---|",
+        "| level | raft spectrum | method | threshold | pixel F1 | precision | recall | object recall |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in planted_rows:
         lines.append(
-            f"| {r['level']} | {r['method']} | {r['threshold']:.3g} | {r['f1']:.3f} | {r['precision']:.3f} | "
+            f"| {r['level']} | {r['spectrum']} | {r['method']} | {r['threshold']:.3g} | {r['f1']:.3f} | "
+            f"{r['precision']:.3f} | "
             f"{r['recall']:.3f} | {r['object_recall']:.3f} ({r['rafts']} rafts) |"
         )
     return "\n".join(lines)
