@@ -187,3 +187,16 @@ def test_the_real_scenes_rebuild_from_a_mirror(tmp_path):
     w06 = (740 - 665) / (842 - 665)
     np.testing.assert_allclose(out[BANDS.index("B06")], (1 - w06) * b04 + w06 * b08, rtol=1e-5)
     np.testing.assert_array_equal(out[BANDS.index("B8A")], b08)
+
+
+def test_the_default_model_runs_on_an_l1c_safe_and_says_it_takes_both_levels(tmp_path, make_safe):
+    from sargasses.model_file import default_model_path, read_card
+
+    card = read_card(default_model_path())
+    assert card.sensors == ["sentinel2_l2a", "sentinel2_l1c"]
+    root, _ = make_safe(tmp_path, "L1C", size_m=1280.0)
+    summary = run_detection(DetectOptions(input=root, output=tmp_path / "rafts.gpkg"))
+    assert summary["sensor"] == "sentinel2_l1c"
+    assert summary["model"]["name"] == card.name
+    assert summary["threshold"] == pytest.approx(card.threshold)
+    assert summary["threshold_source"] == "the model's, picked on validation"
