@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -80,12 +81,44 @@ def wait_for(condition, timeout: float = 120.0, step_ms: int = 20) -> bool:
     return condition()
 
 
+QGIS_DESKTOP = shutil.which("qgis")
+XVFB = shutil.which("Xvfb")
+
+
 def free_display() -> int:
     """An X display number no one uses, for an Xvfb of a desktop test."""
     for number in range(91, 140):
         if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
             return number
     raise RuntimeError("no free X display number")
+
+
+def desktop_profile(tmp_path: Path) -> tuple[Path, Path]:
+    """A fresh QGIS profiles folder with the plugin enabled and no tips: (profiles folder, its plugins folder)."""
+    profiles = tmp_path / "profiles"
+    plugins = profiles / "profiles" / "default" / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    ini = profiles / "profiles" / "default" / "QGIS" / "QGIS3.ini"
+    ini.parent.mkdir(parents=True)
+    ini.write_text("[PythonPlugins]\nsargasses_qgis=true\n\n[qgis]\nshowTips=false\ncheckVersion=false\n")
+    return profiles, plugins
+
+
+def run_desktop(
+    profiles: Path, drive: Path, env: dict[str, str], screen: str = "1600x1000x24", timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """The real QGIS desktop on its own Xvfb, with `profiles`, running `drive` once it is up (`--code`)."""
+    display = free_display()
+    xvfb = subprocess.Popen([XVFB, f":{display}", "-screen", "0", screen, "-nolisten", "tcp"])
+    try:
+        time.sleep(1.0)
+        full_env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+        full_env.update(env, DISPLAY=f":{display}")
+        command = [QGIS_DESKTOP, "--noversioncheck", "--nologo", "--profiles-path", str(profiles), "--code", str(drive)]
+        return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout)
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import HERE, ROOT, free_display
+from conftest import HERE, QGIS_DESKTOP, ROOT, XVFB, desktop_profile, run_desktop
 from qgis.gui import QgsOptionsWidgetFactory
-
-QGIS = shutil.which("qgis")
-XVFB = shutil.which("Xvfb")
 
 
 def test_factory_overrides_return_what_qgis_expects(plugin) -> None:
@@ -44,34 +38,14 @@ def test_factory_overrides_return_what_qgis_expects(plugin) -> None:
 
 
 @pytest.mark.desktop
-@pytest.mark.skipif(not (QGIS and XVFB), reason="QGIS desktop or Xvfb is not installed")
+@pytest.mark.skipif(not (QGIS_DESKTOP and XVFB), reason="QGIS desktop or Xvfb is not installed")
 def test_options_dialogs_open_without_python_error(engine_python, tmp_path: Path) -> None:
     """QGIS's Settings > Options and the plugin's settings, in the real desktop (QGIS calls the factory in C++)."""
-    profiles = tmp_path / "profiles"
-    plugins = profiles / "profiles" / "default" / "python" / "plugins"
-    plugins.mkdir(parents=True)
+    profiles, plugins = desktop_profile(tmp_path)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "--dev", str(plugins)], check=True)
-    ini = profiles / "profiles" / "default" / "QGIS" / "QGIS3.ini"
-    ini.parent.mkdir(parents=True)
-    ini.write_text("[PythonPlugins]\nsargasses_qgis=true\n\n[qgis]\nshowTips=false\ncheckVersion=false\n")
     result = tmp_path / "options.json"
-    display = free_display()
-    xvfb = subprocess.Popen([XVFB, f":{display}", "-screen", "0", "1280x1000x24", "-nolisten", "tcp"])
-    try:
-        time.sleep(1.0)
-        env = {
-            **{k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"},
-            "DISPLAY": f":{display}",
-            "SARGASSES_PYTHON": engine_python,
-            "SARGASSES_OPTIONS_RESULT": str(result),
-        }
-        command = [QGIS, "--noversioncheck", "--nologo", "--profiles-path", str(profiles)]
-        done = subprocess.run(
-            [*command, "--code", str(HERE / "options_drive.py")], env=env, capture_output=True, text=True, timeout=180
-        )
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
+    env = {"SARGASSES_PYTHON": engine_python, "SARGASSES_OPTIONS_RESULT": str(result)}
+    done = run_desktop(profiles, HERE / "options_drive.py", env, screen="1280x1000x24", timeout=180)
     assert result.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads(result.read_text())
     assert report["plugin_loaded"]
