@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenes", type=Path, default=ROOT / "data" / "real" / "test")
     p.add_argument("--seeds", type=int, default=20, help="plantings per scene and level (default 20)")
     p.add_argument("--json", type=Path, help="also write every figure here")
+    p.add_argument("--figure", type=Path, help="also draw one planting of each held-out scene at L1C (PNG)")
     args = p.parse_args(argv)
     files = sorted(args.scenes.glob("*.tif"))
     if not files:
@@ -139,9 +140,55 @@ def main(argv: list[str] | None = None) -> int:
             result = _score(_detect(index_maps, oracle), oracle).as_dict()
             planted_rows.append({"level": level, "spectrum": name, "method": method, **result})
     print(markdown(clean_rows, planted_rows, loaded.card, len(files), args.seeds))
+    if args.figure is not None:
+        shown = [next(s for s in planted[("L1C", "MARIDA")] if s.name == f"{path.stem}_0") for path in files]
+        draw(args.figure, shown, loaded)
     if args.json is not None:
         args.json.write_text(json.dumps({"clean": clean_rows, "planted": planted_rows}, indent=1) + "\n")
     return 0
+
+
+def draw(path: Path, scenes: list[EvalScene], loaded) -> None:
+    """Per scene: the L1C planting in false colour, and the model's answer on it (hits, misses, false alarms)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from sargasses.figures import composite
+
+    panels = []
+    for scene in scenes:
+        detected = (model_probability(loaded, scene.reflectance) >= loaded.card.threshold) & ~scene.excluded
+        cols = np.flatnonzero(open_water(scene.reflectance, BANDS).mean(axis=0) > 0.3)  # the sea and 30 px of coast
+        keep = slice(max(int(cols.min()) - 30, 0), int(cols.max()) + 31)
+        detected, label = detected[:, keep], scene.label[:, keep]
+        image = composite(scene.reflectance[:, :, keep], ("B8A", "B06", "B04"))
+        answer = np.repeat(image.mean(axis=-1, keepdims=True) * 0.6, 3, axis=-1)
+        answer[detected & (label == 1)] = (0.1, 0.9, 1.0)  # found
+        answer[~detected & (label == 1)] = (1.0, 0.9, 0.0)  # missed
+        answer[detected & (label == 0)] = (1.0, 0.1, 0.1)  # false alarm
+        turned = image.shape[0] > image.shape[1]  # a coast running north-south is shown lying down
+        if turned:
+            image, answer = np.rot90(image), np.rot90(answer)
+        panels.append((scene.name.rsplit("_", 1)[0] + (" (north to the left)" if turned else ""), image, answer))
+    heights = [p[1].shape[0] / p[1].shape[1] for p in panels]
+    fig, axes = plt.subplots(
+        len(panels), 2, figsize=(13, 6.5 * sum(heights) + 1.2), squeeze=False, gridspec_kw={"height_ratios": heights}
+    )
+    for (name, image, answer), pair in zip(panels, axes, strict=True):
+        pair[0].imshow(image, interpolation="nearest")
+        pair[0].set_title(f"{name}, L1C, rafts planted (B8A B06 B04)", fontsize=9)
+        pair[1].imshow(answer, interpolation="nearest")
+        pair[1].set_title(f"model at {loaded.card.threshold:g}", fontsize=9)
+        for ax in pair:
+            ax.set_axis_off()
+    colours = {"found": (0.1, 0.9, 1.0), "missed": (1.0, 0.9, 0.0), "false alarm": (1.0, 0.1, 0.1)}
+    fig.legend(handles=[Patch(color=c, label=k) for k, c in colours.items()], loc="lower center", ncol=3)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def markdown(clean_rows: list[dict], planted_rows: list[dict], card, scenes: int, seeds: int) -> str:
