@@ -34,7 +34,6 @@ class Layers:
     water_colour: np.ndarray  # water masses and fronts, about N(0, 1)
     aerosol: np.ndarray  # atmospheric-correction residual, about N(0, 1)
     water_gain: float
-    sargassum_shape: np.ndarray | None = None  # per-band factors on the dense-Sargassum spectrum (spectra.py)
     floating: Sparse | None = None  # sarg, sarg_bright, sarg_nir, slick, slick_bright, foam (fractions 0-1)
     land: Sparse | None = None  # frac, veg, kind, beach, wet, bright, inland (water), shallow (bottom): coast.py
     turbidity: np.ndarray | None = None

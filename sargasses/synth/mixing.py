@@ -38,7 +38,6 @@ def mix_bands(layers: Layers, jitter_rng, noise_rng, noise_scale: float) -> np.n
     colour_amp = np.array([0.22, 0.12, 0.06, 0.04, 0.03, 0.03, 0.03, 0.03, 0.02, 0.02], np.float32)
     aerosol_amp = 0.0015 * (np.array([b.wavelength_nm for b in _bands()], np.float32) / 865.0) ** -1.0
     fl = layers.floating
-    sarg_shape = layers.sargassum_shape if layers.sargassum_shape is not None else np.ones(len(DEFAULT_BANDS))
     end_a = np.array([SPECTRA[END_MEMBERS[k][0]] for k in SURFACES], np.float32).T.copy()  # (band, kind)
     end_b = np.array([SPECTRA[END_MEMBERS[k][1]] for k in SURFACES], np.float32).T.copy()
     if layers.turbidity is not None:
@@ -71,7 +70,7 @@ def mix_bands(layers: Layers, jitter_rng, noise_rng, noise_scale: float) -> np.n
             water = flat[fl.idx]
             cover = v["sarg"].copy()
             mix = water * 0
-            sarg_b = v["sarg_bright"] * (SPECTRA["dense_sargassum"][b] * sarg_shape[b])
+            sarg_b = v["sarg_bright"] * SPECTRA["dense_sargassum"][b]
             if RED_EDGE_NIR[b]:
                 sarg_b *= v["sarg_nir"]
             sarg_b *= 1 + SPECTRAL_JITTER * jitter_rng.standard_normal(len(sarg_b), dtype=np.float32)

@@ -2,8 +2,8 @@
 
 Real labelled Sargassum scenes are rare, real scenes without Sargassum are not. A raft is added to a real water
 pixel by linear mixing, as it happens in the sensor: rho' = rho + coverage x T x (rho_raft - rho_water), with
-rho_raft a measured floating-Sargassum spectrum (MARIDA dense Sargassum, in one of the shapes measurements show
-(spectra.SARGASSUM_SHAPE), with the generator's brightness, red-edge and per-pixel variability), rho_water the measured open-water spectrum and T the atmosphere's transmittance
+rho_raft a measured floating-Sargassum spectrum (MARIDA dense Sargassum by default, with the generator's brightness,
+red-edge and per-pixel variability), rho_water the measured open-water spectrum and T the atmosphere's transmittance
 (1 at L2A; below 1 at L1C, where the path reflectance is already in the pixel and needs no change).
 The raft geometry (windrows, mats) is the synthetic generator's; rafts land on water pixels only.
 """
@@ -26,7 +26,7 @@ from sargasses.synth.labels import (
     SCORABLE_MIN_COVERAGE,
 )
 from sargasses.synth.rafts import plant_sargassum
-from sargasses.synth.spectra import RED_EDGE_NIR, SPECTRA, SPECTRAL_JITTER, sargassum_shape
+from sargasses.synth.spectra import RED_EDGE_NIR, SPECTRA, SPECTRAL_JITTER
 
 # Sargassum pixels as a share of the scene's open water: clusters of windrows, as in the synthetic scenes
 WATER_SHARE_RANGE = (0.004, 0.02)
@@ -60,7 +60,7 @@ def plant_rafts(
     """Rafts on `background`'s open water until about `water_share` of it is Sargassum (random when None).
 
     `transmittance`: per band, for a top-of-atmosphere (L1C) background; None for surface reflectance.
-    `spectrum`: the rafts' reflectance per band; None: MARIDA's dense Sargassum in a random measured shape.
+    `spectrum`: the rafts' reflectance per band; None: MARIDA's dense Sargassum.
     """
     if list(band_names) != list(DEFAULT_BANDS):
         raise ValueError(f"planting needs the bands {DEFAULT_BANDS}, got {list(band_names)}")
@@ -84,7 +84,7 @@ def plant_rafts(
         mean_nir = np.where(coverage > 0, nir / np.maximum(coverage, 1e-6), 0).astype(np.float32)
     t = np.ones(len(band_names), np.float32) if transmittance is None else np.asarray(transmittance, np.float32)
     if spectrum is None:
-        spectrum = SPECTRA["dense_sargassum"] * sargassum_shape(rng)
+        spectrum = SPECTRA["dense_sargassum"]
     out = background.astype(np.float32, copy=True)
     where = coverage > 0
     for b in range(len(band_names)):

@@ -39,7 +39,7 @@ from sargasses.synth.labels import (
 from sargasses.synth.layers import Layers
 from sargasses.synth.mixing import mix_bands
 from sargasses.synth.rafts import plant_sargassum
-from sargasses.synth.spectra import NOISE_SCALE, NOISE_SIGMA, sargassum_shape
+from sargasses.synth.spectra import NOISE_SCALE, NOISE_SIGMA
 from sargasses.synth.strokes import Stroke, render
 from sargasses.synth.water import draw_water, share_floating_matter
 
@@ -89,7 +89,6 @@ _STREAMS = (
     "nodata",
     "noise",
     "jitter",
-    "shape",  # last: adding a stream at the end leaves the others' draws as they were
 )
 
 
@@ -114,8 +113,7 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
     ident = draw_identity(rng["geo"], size)
     wind = ident.pop("wind_direction_rad")
 
-    raft_shape = sargassum_shape(rng["shape"])
-    kw: dict[str, Any] = {"shape": shape, "sargassum_shape": raft_shape}
+    kw: dict[str, Any] = {"shape": shape}
     water_info = draw_water(rng["water"], shape, kw)
     sarg, rafts, patches = plant_sargassum(rng["rafts"], shape, wind, kind)
     confounders: list[dict[str, Any]] = []
@@ -182,7 +180,6 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
         **{k: v for k, v in ident.items() if k not in ("crs", "transform")},
         "wind_direction_deg": round(float(np.rad2deg(wind)), 1),
         "water": water_info,
-        "sargassum_shape": {name: round(float(f), 3) for name, f in zip(DEFAULT_BANDS, raft_shape, strict=True)},
         "labelling": {
             "positive_coverage": POSITIVE_COVERAGE,
             "not_scored_from_coverage": SCORABLE_MIN_COVERAGE,

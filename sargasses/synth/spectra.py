@@ -67,16 +67,6 @@ VARIABILITY: dict[str, tuple[float, float]] = {
     "ship": (0.70, 1.40),
 }
 SARGASSUM_NIR_FACTOR = (0.80, 1.20)
-# The shape of floating Sargassum's spectrum differs between measurements: MARIDA's dense-Sargassum mean (Kikaki et
-# al. 2022) is brighter than water in the blue with B8A as high as B08, while ACOLITE-corrected seaweed pixels off
-# Accra (Duarte & Azevedo 2023) are darker than water in the blue, peak at B08 with B8A a fifth lower and have a
-# weaker B05. Each scene draws one shape between and around them: factors on MARIDA's spectrum, per band group.
-SARGASSUM_SHAPE: dict[str, tuple[float, float]] = {
-    "visible": (0.45, 1.30),  # B02 B03 B04 (pigments, age: fresh golden to brown)
-    "B05": (0.75, 1.15),  # the foot of the red edge
-    "B8A_vs_B08": (0.75, 1.05),  # where the NIR plateau starts to fall (water absorption above 850 nm)
-    "swir": (0.60, 2.00),  # B11 B12: wet mats stay dark, thick drying ones less so
-}
 SPECTRAL_JITTER = 0.05  # per pixel and band, multiplicative standard deviation on planted material
 
 # Sensor noise of L2A over dark water, per band (reflectance), scaled per scene by NOISE_SCALE.
@@ -131,13 +121,3 @@ SPECTRA = class_spectra()
 # where each band sits in DEFAULT_BANDS, and the bands Sargassum's red-edge/NIR factor scales
 BAND_INDEX = {name: i for i, name in enumerate(DEFAULT_BANDS)}
 RED_EDGE_NIR = np.array([name in ("B05", "B06", "B07", "B08", "B8A") for name in DEFAULT_BANDS])
-
-
-def sargassum_shape(rng: np.random.Generator) -> np.ndarray:
-    """Per-band factors (DEFAULT_BANDS order) on the dense-Sargassum spectrum: one spectral shape (SARGASSUM_SHAPE)."""
-    factors = np.ones(len(DEFAULT_BANDS), np.float32)
-    visible, b05, b8a, swir = (float(rng.uniform(*SARGASSUM_SHAPE[key])) for key in SARGASSUM_SHAPE)
-    for name, factor in (("B02", visible), ("B03", visible), ("B04", visible), ("B05", b05), ("B8A", b8a)):
-        factors[BAND_INDEX[name]] = factor
-    factors[BAND_INDEX["B11"]] = factors[BAND_INDEX["B12"]] = swir
-    return factors
