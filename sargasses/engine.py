@@ -23,6 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from sargasses.engine_requests import Request, RequestError, parse_request, read_line
 from sargasses.errors import DetectionCancelled, SargassesError
 
 PROTOCOL_VERSION = 1
@@ -123,7 +124,7 @@ class Engine:
         self.worker.start()
 
     # ------------------------------------------------------------------ requests
-    def serve(self, lines: IO[str]) -> int:
+    def serve(self, lines: IO[bytes]) -> int:
         """Answer requests until `shutdown` or the end of input (the plugin went away)."""
         self.out.send(
             {
@@ -135,8 +136,8 @@ class Engine:
             }
         )
         while True:
-            line = lines.readline()
-            if not line:
+            line = read_line(lines)
+            if line is None:
                 break
             line = line.strip()
             if not line:
@@ -146,36 +147,35 @@ class Engine:
         self.stop()
         return 0
 
-    def handle(self, line: str) -> bool:
-        """Dispatch one request line; False when the engine should stop."""
+    def handle(self, line: bytes) -> bool:
+        """Answer one request line (an `error` event for anything malformed); False when the engine should stop.
+
+        Nothing a line holds may end the engine: whatever escapes the checks is answered as an internal error.
+        """
         try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise ValueError("a request must be a JSON object")
-        except ValueError as exc:
-            self.out.send({"id": None, "event": "error", "message": f"unreadable request ({exc}): {line[:200]}"})
-            return True
-        rid, cmd = request.get("id"), request.get("cmd")
+            return self._dispatch(parse_request(line))
+        except RequestError as exc:
+            self.out.send({"id": exc.rid, "event": "error", "message": str(exc)})
+        except Exception as exc:
+            self._error(None, exc)
+        return True
+
+    def _dispatch(self, request: Request) -> bool:
+        rid, cmd = request.id, request.cmd
         if cmd == "detect":
-            options = request.get("options")
-            if not isinstance(options, dict):
-                self._error(rid, SargassesError("a detect request needs an 'options' object"))
-                return True
-            job = Job(rid, options)
+            job = Job(rid, request.fields["options"])
             with self.lock:
+                if rid in self.pending:
+                    raise RequestError(f"the id {rid!r} is already used by an open detect request", rid)
                 self.pending[rid] = job
             self.jobs.put(job)
         elif cmd == "cancel":
-            self._cancel(rid, request.get("target"))
+            self._cancel(rid, request.fields.get("target"))
         elif cmd == "info":
-            threading.Thread(target=self._info, args=(rid, request), name="sargasses-info", daemon=True).start()
-        elif cmd == "shutdown":
+            threading.Thread(target=self._info, args=(rid, request.fields), name="sargasses-info", daemon=True).start()
+        else:  # shutdown
             self.out.send({"id": rid, "event": "result", "result": {"shutdown": True}})
             return False
-        else:
-            self._error(
-                rid, SargassesError(f"unknown command {cmd!r}; the commands are info, detect, cancel, shutdown")
-            )
         return True
 
     def _cancel(self, rid: Any, target: Any) -> None:
@@ -199,7 +199,7 @@ class Engine:
             }
             from sargasses.baseline import DEFAULT_THRESHOLDS
 
-            method = request.get("method", "model")
+            method = request.get("method") or "model"
             if method == "model":
                 try:
                     result["model"] = model_card_info(request.get("model"))
@@ -235,7 +235,7 @@ class Engine:
     def _detect(self, job: Job) -> dict[str, Any]:
         from sargasses.detect import DetectOptions, run_detection
 
-        options = _detect_options(DetectOptions, job.options)
+        options = DetectOptions(**job.options)  # checked by parse_request when the request came
         last = [0.0]
 
         def progress(fraction: float, message: str = "") -> None:
@@ -282,25 +282,6 @@ class Engine:
         self.worker.join(timeout=5.0)
 
 
-def _detect_options(kls: type, options: dict[str, Any]) -> Any:
-    """DetectOptions from a request's plain JSON; unknown keys are refused rather than silently dropped."""
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(kls)}
-    unknown = sorted(set(options) - names)
-    if unknown:
-        raise SargassesError(
-            f"this engine does not know the option(s) {', '.join(unknown)}; "
-            "update the detection engine to the plugin's version (reinstall it from the plugin's settings)"
-        )
-    values = dict(options)
-    if values.get("extent") is not None:
-        values["extent"] = tuple(float(v) for v in values["extent"])
-    if values.get("bands") is not None:
-        values["bands"] = list(values["bands"])
-    return kls(**values)
-
-
 def protocol_stdout() -> IO[str]:
     """Keep the real stdout for protocol lines only, and send everything else written to fd 1 to stderr.
 
@@ -324,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"version": engine_version(), "protocol": PROTOCOL_VERSION}))
         return 0
     out = ProtocolWriter(protocol_stdout())
-    stdin = open(sys.stdin.fileno(), encoding="utf-8", closefd=False)  # noqa: SIM115 (lives as long as the process)
+    stdin = open(sys.stdin.fileno(), "rb", closefd=False)  # noqa: SIM115 (bytes: a line that is not UTF-8 is answered)
     return Engine(out).serve(stdin)
 
 
