@@ -42,6 +42,7 @@ $(QGIS_VENV)/.installed: system-deps
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(PYTHON) scripts/check_qt6.py
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
