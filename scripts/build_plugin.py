@@ -5,7 +5,9 @@ The zip holds one folder, sargasses_qgis/, with:
     the plugin's code, metadata.txt, icon.png, LICENSE,
     resources/ (styles, icons, the default model when trained),
     core/sargasses-VERSION-py3-none-any.whl (the core package the engine installer gives pip).
-No caches or generated files. `--dev PROFILE_PLUGINS_DIR` instead links the working tree into a QGIS profile's
+No caches or generated files, and no compiled code (plugins.qgis.org refuses binaries): the build fails when the zip
+or its wheel would hold a native library, an executable or bytecode, or a wheel that is not pure Python. The model
+file is data (weights and the exported graph), not a program; see docs/qgis_plugin.md, "What the zip holds". `--dev PROFILE_PLUGINS_DIR` instead links the working tree into a QGIS profile's
 plugins folder (what `make qgis` and the tests use), so edits show on the next QGIS start.
 """
 
@@ -25,6 +27,7 @@ PLUGIN_SOURCE = ROOT / NAME
 RESOURCE_FILES = ("icon.svg", "icon.png", "rafts.qml", "probabilities.qml", "default_model.pt")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = {".pyc", ".pyo", ".orig", ".rej", ".part"}
+COMPILED_SUFFIXES = {".so", ".pyd", ".dll", ".dylib", ".exe", ".bin", ".o", ".a", ".lib", ".pyc", ".pyo"}
 
 
 def _plugin_files() -> list[tuple[Path, str]]:
@@ -75,6 +78,30 @@ def build_wheel(out_dir: Path) -> Path:
         return target
 
 
+def compiled_members(names: list[str]) -> list[str]:
+    """The names among an archive's that the official plugin repository would reject as compiled code."""
+    found = []
+    for name in names:
+        suffixes = {suffix.lower() for suffix in Path(name).suffixes}
+        pure_wheel = name.endswith("-none-any.whl")
+        if suffixes & COMPILED_SUFFIXES or (name.endswith(".whl") and not pure_wheel):
+            found.append(name)
+    return found
+
+
+def _check_no_compiled(archive_path: Path) -> None:
+    with zipfile.ZipFile(archive_path) as archive:
+        found = compiled_members(archive.namelist())
+        for name in archive.namelist():
+            if name.endswith(".whl"):
+                with tempfile.TemporaryDirectory(prefix="sargasses_wheel_check_") as tmp:
+                    inner = Path(archive.extract(name, tmp))
+                    with zipfile.ZipFile(inner) as wheel:
+                        found += [f"{name}!{member}" for member in compiled_members(wheel.namelist())]
+    if found:
+        sys.exit(f"build_plugin: compiled files have no place in the plugin zip: {', '.join(found)}")
+
+
 def build_zip(output: Path) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sargasses_plugin_") as tmp:
@@ -84,6 +111,7 @@ def build_zip(output: Path) -> Path:
             for src, rel in _plugin_files():
                 archive.write(src, f"{NAME}/{rel}")
             archive.write(wheel, f"{NAME}/core/{wheel.name}")
+        _check_no_compiled(tmp_zip)
         shutil.move(tmp_zip, output)  # complete before it takes the final name
     return output
 
