@@ -420,7 +420,7 @@ def work_detect(scene: str, model_path: str, outdir: str, *extra: str) -> dict[s
             tile_size=tile_size,
         )
     )
-    return {
+    result = {
         "time_s": time.perf_counter() - t0,
         "mpx": summary["pixels"]["width"] * summary["pixels"]["height"] / 1e6,
         "rafts": summary["rafts"],
@@ -429,6 +429,10 @@ def work_detect(scene: str, model_path: str, outdir: str, *extra: str) -> dict[s
         "tile": summary["tiles"]["size"][0],
         "peak_rss_mb": peak_rss_mb(),
     }
+    torch = sys.modules.get("torch")  # on a GPU: the peak of torch's CUDA allocator too (scripts/gpu_check.py)
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        result["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return result
 
 
 WORKERS = {
