@@ -155,7 +155,7 @@ def clip_to_area(
     writer = QgsVectorFileWriter.create(
         str(tmp),
         layer.fields(),
-        QgsWkbTypes.MultiPolygon,
+        QgsWkbTypes.Type.MultiPolygon,
         layer.crs(),
         QgsProject.instance().transformContext(),
         options,

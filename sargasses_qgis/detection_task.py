@@ -20,7 +20,7 @@ class DetectionTask(QgsTask):
     message = pyqtSignal(str)  # what the run is doing, for the dock (queued to the UI thread)
 
     def __init__(self, job: DetectionJob, manager: EngineManager) -> None:
-        super().__init__(f"Sargasses: detecting rafts on {job.layer_name}", QgsTask.CanCancel)
+        super().__init__(f"Sargasses: detecting rafts on {job.layer_name}", QgsTask.Flag.CanCancel)
         self.job = job
         self.manager = manager
         self.feedback = QgsRasterBlockFeedback()  # also what a raster export takes

@@ -98,7 +98,7 @@ class EngineInstallTask(QgsTask):
     line = pyqtSignal(str)  # a line of the log (our steps and pip's output)
 
     def __init__(self, target: Path | None = None, source: Path | None = None, base_python: str | None = None):
-        super().__init__("Sargasses: installing the detection engine", QgsTask.CanCancel)
+        super().__init__("Sargasses: installing the detection engine", QgsTask.Flag.CanCancel)
         self.target = Path(target or installed_engine_dir())
         self.source = source or bundled_core()
         self.base_python = base_python

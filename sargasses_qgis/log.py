@@ -8,12 +8,12 @@ TAG = "Sargasses"
 
 
 def log_info(message: str) -> None:
-    QgsMessageLog.logMessage(message, TAG, Qgis.Info)
+    QgsMessageLog.logMessage(message, TAG, Qgis.MessageLevel.Info)
 
 
 def log_warning(message: str) -> None:
-    QgsMessageLog.logMessage(message, TAG, Qgis.Warning)
+    QgsMessageLog.logMessage(message, TAG, Qgis.MessageLevel.Warning)
 
 
 def log_error(message: str) -> None:
-    QgsMessageLog.logMessage(message, TAG, Qgis.Critical)
+    QgsMessageLog.logMessage(message, TAG, Qgis.MessageLevel.Critical)

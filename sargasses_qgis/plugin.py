@@ -101,7 +101,7 @@ class SargassesPlugin:
             from .ui.dock import SargassesDock
 
             self.dock = SargassesDock(self.iface, self.engine, self)
-            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
             self.dock.visibilityChanged.connect(self.run_action.setChecked)
         self.dock.show()
         self.dock.raise_()

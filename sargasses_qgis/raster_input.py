@@ -31,8 +31,9 @@ from qgis.core import (
 from .band_matching import BandSource, band_label, inside_safe, product_band_files
 
 MAX_EXPORT_SIDE = 8192  # pixels: a provider layer exported at screen resolution stays a sane size
+# Keyed by the enum members themselves: ints on Qt5, enum members on Qt6 (where int() of them may fail).
 _DATA_TYPES = {
-    int(getattr(Qgis.DataType, name)): name
+    getattr(Qgis.DataType, name): name  # qt6: ok (Qgis.DataType is the enum type)
     for name in ("Byte", "UInt16", "Int16", "UInt32", "Int32", "Float32", "Float64")
 }
 _SENTINEL2_SUBDATASET = re.compile(r"^SENTINEL2_L\w+:(?P<mtd>.+?MTD_MSIL\w+\.xml):", re.IGNORECASE)
@@ -77,7 +78,7 @@ def layer_file(layer: QgsRasterLayer) -> str | None:
 
 
 def _data_type(layer: QgsRasterLayer, band: int) -> str:
-    return _DATA_TYPES.get(int(layer.dataProvider().dataType(band)), "Float32")
+    return _DATA_TYPES.get(layer.dataProvider().dataType(band), "Float32")
 
 
 def _nodata(layer: QgsRasterLayer, band: int) -> float | None:
@@ -258,7 +259,7 @@ def _export_provider(plan: InputPlan, path: Path, feedback: QgsFeedback | None) 
     )
     if block_feedback.isCanceled():
         raise InputError("cancelled while writing the layer to a GeoTIFF")
-    if error != QgsRasterFileWriter.NoError:
+    if error != QgsRasterFileWriter.WriterError.NoError:
         raise InputError(
             f"the layer could not be written to a temporary GeoTIFF (error {int(error)}); "
             "save it as a GeoTIFF (Export > Save As) and run on that"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRasterLayer
+from qgis.core import Qgis, QgsContrastEnhancement, QgsMultiBandColorRenderer, QgsRasterLayer
 
 from .band_matching import band_label, label_names
 
@@ -26,8 +26,11 @@ def show_true_colour(layer: QgsRasterLayer) -> bool:
     )
     for band, setter in zip(found.values(), setters, strict=True):
         enhancement = QgsContrastEnhancement(provider.dataType(band))
-        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
-        integer = provider.dataType(band) not in (6, 7)  # Float32, Float64: reflectance; else digital numbers
+        enhancement.setContrastEnhancementAlgorithm(
+            QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum
+        )
+        # Float32, Float64: reflectance; else digital numbers
+        integer = provider.dataType(band) not in (Qgis.DataType.Float32, Qgis.DataType.Float64)
         enhancement.setMinimumValue(0.0)
         enhancement.setMaximumValue(SEA_REFLECTANCE_MAX * (10000 if integer else 1))
         setter(enhancement)

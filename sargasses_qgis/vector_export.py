@@ -26,7 +26,7 @@ def export_layer(layer: QgsVectorLayer, path: str | Path, kind: str) -> Path:
     options.driverName = driver
     options.fileEncoding = "UTF-8"
     options.layerName = path.stem
-    options.actionOnExistingFile = QgsVectorFileWriter.CreateOrOverwriteFile
+    options.actionOnExistingFile = QgsVectorFileWriter.ActionOnExistingFile.CreateOrOverwriteFile
     if kind == "shp":
         # A GeoPackage's feature id is a field in QGIS: a shapefile would get it as a column beside `id`.
         keys = set(layer.dataProvider().pkAttributeIndexes()) if layer.dataProvider() is not None else set()
@@ -36,6 +36,6 @@ def export_layer(layer: QgsVectorLayer, path: str | Path, kind: str) -> Path:
         layer, str(path), QgsProject.instance().transformContext(), options
     )
     error, message = result[0], result[1]
-    if error != QgsVectorFileWriter.NoError:
+    if error != QgsVectorFileWriter.WriterError.NoError:
         raise ExportError(f"{layer.name()} could not be written to {path}: {message}")
     return path

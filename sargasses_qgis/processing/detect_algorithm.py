@@ -139,7 +139,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingParameterNumber(
                 self.MIN_AREA,
                 "Minimum raft area (m²)",
-                type=QgsProcessingParameterNumber.Double,
+                type=QgsProcessingParameterNumber.Type.Double,
                 minValue=0.0,
                 defaultValue=0.0,
             )
@@ -147,7 +147,9 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Area (empty: the whole image)", optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=DEVICES, defaultValue=0))
         self.addParameter(
-            QgsProcessingParameterFeatureSink(self.OUTPUT, "Sargassum rafts", QgsProcessing.TypeVectorPolygon)
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT, "Sargassum rafts", QgsProcessing.SourceType.TypeVectorPolygon
+            )
         )
         self.addParameter(
             QgsProcessingParameterRasterDestination(
@@ -260,7 +262,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         for feature in rafts.getFeatures():
             if feedback.isCanceled():
                 break
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
             count += 1
         if context.willLoadLayerOnCompletion(dest_id):
             context.layerToLoadOnCompletionDetails(dest_id).setPostProcessor(rafts_styler())

@@ -129,7 +129,7 @@ class SargassesDock(QgsDockWidget):
         # The engine: what runs the model, or why nothing can yet.
         self.engine_label = QLabel("Looking for the detection engine…")
         self.engine_label.setWordWrap(True)
-        self.engine_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.engine_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.install_button = QPushButton("Install detection engine…")
         self.install_button.setVisible(False)
         self.install_button.clicked.connect(self._install)
@@ -149,7 +149,7 @@ class SargassesDock(QgsDockWidget):
         image = QGroupBox("Image")
         form = QFormLayout(image)
         self.layer_combo = QgsMapLayerComboBox()
-        self.layer_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.layer_combo.setAllowEmptyLayer(True)
         self.layer_combo.setToolTip("The image to search: any raster layer of the project")
         form.addRow("Raster layer", self.layer_combo)
@@ -165,8 +165,8 @@ class SargassesDock(QgsDockWidget):
         self.model_file.setVisible(False)
         self.card_label = QLabel("")
         self.card_label.setWordWrap(True)
-        self.card_label.setTextFormat(Qt.RichText)
-        self.card_label.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+        self.card_label.setTextFormat(Qt.TextFormat.RichText)
+        self.card_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         form.addRow("Model", self.model_combo)
         form.addRow("", self.model_file)
         form.addRow(self.card_label)
@@ -180,8 +180,8 @@ class SargassesDock(QgsDockWidget):
         self.band_table = QTableWidget(0, 2)
         self.band_table.setHorizontalHeaderLabels(["Model band", "Source in the image"])
         self.band_table.verticalHeader().setVisible(False)
-        self.band_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        self.band_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.band_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.band_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.band_table.setMinimumHeight(120)
         bands_layout.addWidget(self.bands_note)
         bands_layout.addWidget(self.band_table)
@@ -193,7 +193,7 @@ class SargassesDock(QgsDockWidget):
         for label, value in AREA_CHOICES:
             self.area_combo.addItem(label, value)
         self.polygon_combo = QgsMapLayerComboBox()
-        self.polygon_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        self.polygon_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.polygon_combo.setAllowEmptyLayer(True)  # no layer until "Selected polygons" is chosen
         self.polygon_combo.setLayer(None)
         self.polygon_combo.setEnabled(False)
@@ -252,7 +252,7 @@ class SargassesDock(QgsDockWidget):
         self.progress.setTextVisible(True)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.progress)
         layout.addWidget(self.status_label)
 
@@ -269,12 +269,12 @@ class SargassesDock(QgsDockWidget):
         layout.addStretch(1)
 
         for combo in body.findChildren(QComboBox):  # long layer names must not widen the dock
-            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # labels wrap to the dock's width
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # labels wrap to the dock's width
         scroll.setWidget(body)
         self.setWidget(scroll)
         self.setMinimumWidth(340)
@@ -643,7 +643,10 @@ class SargassesDock(QgsDockWidget):
         return task
 
     def cancel(self) -> None:
-        if self.task is not None and self.task.status() not in (QgsTask.Complete, QgsTask.Terminated):
+        if self.task is not None and self.task.status() not in (
+            QgsTask.TaskStatus.Complete,
+            QgsTask.TaskStatus.Terminated,
+        ):
             self.status_label.setText("Cancelling…")
             self.task.cancel()
 
@@ -674,14 +677,14 @@ class SargassesDock(QgsDockWidget):
                 self.progress.setValue(100)
                 self.status_label.setText(f"{text}. Layer group “{group.name()}”.")
                 log_info(f"run {task.job.run_name}: {text}; summary {task.outcome.summary}")
-                self._message(f"{text}.", Qgis.Success, 8)
+                self._message(f"{text}.", Qgis.MessageLevel.Success, 8)
                 for button in (self.export_shp_button, self.export_gpkg_button):
                     button.setEnabled(True)
                 self._request_info_quietly()
         elif task.error_kind == "cancelled":
             self.progress.setValue(0)
             self.status_label.setText(task.error[0].upper() + task.error[1:] if task.error else "Cancelled.")
-            level = Qgis.Warning if task.stop_reason else Qgis.Info
+            level = Qgis.MessageLevel.Warning if task.stop_reason else Qgis.MessageLevel.Info
             self._message(self.status_label.text(), level, 0 if task.stop_reason else 5)
             if task.stop_reason:
                 log_warning(task.stop_reason)
@@ -719,7 +722,9 @@ class SargassesDock(QgsDockWidget):
         self.status_label.setText(f"<span style='color:#b00020'>{_html(message)}</span>")
         if kind == "crashed":
             self._request_info()  # shows that a new engine starts
-        self._message(message, Qgis.Critical if kind in ("crashed", "internal") else Qgis.Warning, 0)
+        self._message(
+            message, Qgis.MessageLevel.Critical if kind in ("crashed", "internal") else Qgis.MessageLevel.Warning, 0
+        )
 
     def _message(self, text: str, level, duration: int) -> None:
         if self.iface is not None:
@@ -733,7 +738,7 @@ class SargassesDock(QgsDockWidget):
         button = QPushButton("Install detection engine…", widget)
         button.clicked.connect(self._install)
         widget.layout().addWidget(button)
-        bar.pushWidget(widget, Qgis.Critical, 0)
+        bar.pushWidget(widget, Qgis.MessageLevel.Critical, 0)
 
     def export_last(self, kind: str):
         layer = self.last_layer

@@ -23,9 +23,11 @@ def export_with_dialog(iface, layer: QgsVectorLayer, kind: str) -> Path | None:
     try:
         written = export_layer(layer, path, kind)
     except ExportError as exc:
-        iface.messageBar().pushMessage("Sargasses", str(exc), Qgis.Critical, 0)
+        iface.messageBar().pushMessage("Sargasses", str(exc), Qgis.MessageLevel.Critical, 0)
         return None
     settings.setValue(_LAST_DIR, str(written.parent))
     log_info(f"exported {layer.name()} to {written}")
-    iface.messageBar().pushMessage("Sargasses", f"Exported {layer.featureCount()} rafts to {written}", Qgis.Success, 6)
+    iface.messageBar().pushMessage(
+        "Sargasses", f"Exported {layer.featureCount()} rafts to {written}", Qgis.MessageLevel.Success, 6
+    )
     return written

@@ -39,12 +39,12 @@ class InstallerDialog(QDialog):
         self.progress.setRange(0, 100)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
-        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setMaximumBlockCount(5000)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel | QDialogButtonBox.Close)
-        self.buttons.button(QDialogButtonBox.Close).setEnabled(False)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel | QDialogButtonBox.StandardButton.Close)
+        self.buttons.button(QDialogButtonBox.StandardButton.Close).setEnabled(False)
         self.buttons.rejected.connect(self._cancel_or_close)
-        self.buttons.button(QDialogButtonBox.Close).clicked.connect(self.accept)
+        self.buttons.button(QDialogButtonBox.StandardButton.Close).clicked.connect(self.accept)
         layout = QVBoxLayout(self)
         for widget in (intro, self.progress, self.log, self.buttons):
             layout.addWidget(widget)
@@ -56,7 +56,7 @@ class InstallerDialog(QDialog):
                 "Reinstall the detection engine?",
                 f"An engine is already installed in {installed_engine_dir()}. Replace it?",
             )
-            if answer != QMessageBox.Yes:
+            if answer != QMessageBox.StandardButton.Yes:
                 self.reject()
                 return None
         self.task = self.task_factory()
@@ -68,7 +68,7 @@ class InstallerDialog(QDialog):
         return self.task
 
     def _cancel_or_close(self) -> None:
-        if self.task is not None and self.buttons.button(QDialogButtonBox.Cancel).isEnabled():
+        if self.task is not None and self.buttons.button(QDialogButtonBox.StandardButton.Cancel).isEnabled():
             self.log.appendPlainText("Cancelling…")
             self.task.cancel()
         else:
@@ -85,5 +85,5 @@ class InstallerDialog(QDialog):
         self._finish()
 
     def _finish(self) -> None:
-        self.buttons.button(QDialogButtonBox.Cancel).setEnabled(False)
-        self.buttons.button(QDialogButtonBox.Close).setEnabled(True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(False)
+        self.buttons.button(QDialogButtonBox.StandardButton.Close).setEnabled(True)

@@ -26,11 +26,11 @@ class SargassesOptionsPage(QgsOptionsPageWidget):
         self.plugin = plugin
         self.setObjectName(PAGE_NAME)
         self.python = QgsFileWidget()
-        self.python.setStorageMode(QgsFileWidget.GetFile)
+        self.python.setStorageMode(QgsFileWidget.StorageMode.GetFile)
         self.python.setFilePath(settings.engine_python())
         self.python.lineEdit().setPlaceholderText("empty: SARGASSES_PYTHON, then the installed engine")
         self.results = QgsFileWidget()
-        self.results.setStorageMode(QgsFileWidget.GetDirectory)
+        self.results.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.results.setFilePath(str(settings.results_dir()))
         self.status = QLabel("")
         self.status.setWordWrap(True)

@@ -74,7 +74,7 @@ def wait_for(condition, timeout: float = 120.0, step_ms: int = 20) -> bool:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        QCoreApplication.processEvents(QEventLoop.AllEvents, step_ms)
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, step_ms)
         if condition():
             return True
         QThread.msleep(5)

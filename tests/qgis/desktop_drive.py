@@ -63,7 +63,7 @@ def open_scene():
     actions[0].trigger()  # the toolbar button
     report["steps"].append("toolbar action")
     dock = plugins["sargasses_qgis"].dock
-    iface.mainWindow().resizeDocks([dock], [430], Qt.Horizontal)
+    iface.mainWindow().resizeDocks([dock], [430], Qt.Orientation.Horizontal)
     later(wait_for_engine, 500)
 
 

@@ -24,7 +24,12 @@ def excepthook(kind, value, tb):  # what QGIS would show the user in its Python 
 
 
 def logged(message, tag, level):
-    if level >= Qgis.Warning and tag in ("Python error", "Python warning", "Sargasses", "Plugins"):
+    if level in (Qgis.MessageLevel.Warning, Qgis.MessageLevel.Critical) and tag in (
+        "Python error",
+        "Python warning",
+        "Sargasses",
+        "Plugins",
+    ):
         report["log"].append(f"{tag}: {message}")
 
 

@@ -77,7 +77,7 @@ def test_band_mapping_is_editable_and_reports_missing_bands(scene, qgis_iface, d
     dock.set_band_source("B11", "— missing —")
     assert dock.run() is None  # refused before anything starts
     assert "lacks the band(s) B11" in dock.status_label.text()
-    assert any("B11" in m for m in qgis_iface.messageBar().get_messages(1))  # Qgis.Warning
+    assert any("B11" in m for m in qgis_iface.messageBar().get_messages(1))  # Qgis.MessageLevel.Warning
 
 
 def test_other_bands_of_a_sentinel2_product_are_found(scene, engine_python, qgis_iface, dock, tmp_path: Path) -> None:

@@ -208,10 +208,10 @@ def test_installer_dialog_shows_pip_and_cancels_cleanly(scene, tmp_path: Path) -
     assert wait_for(lambda: "pip install" in log.toPlainText() and target.exists(), 120), log.toPlainText()
     assert wait_for(lambda: dialog.progress.value() > 0, 60)
     cancelled_at = time.monotonic()
-    dialog.buttons.button(QDialogButtonBox.Cancel).click()
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
     assert wait_for(lambda: bool(ended), 60)
     assert ended == ["terminated"] and time.monotonic() - cancelled_at < 30
     assert wait_for(lambda: "Not installed: cancelled" in log.toPlainText(), 10), log.toPlainText()[-2000:]
     assert not target.exists()  # nothing half-made is left
-    assert dialog.buttons.button(QDialogButtonBox.Close).isEnabled()
+    assert dialog.buttons.button(QDialogButtonBox.StandardButton.Close).isEnabled()
     dialog.close()

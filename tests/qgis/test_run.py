@@ -47,7 +47,7 @@ def test_run_adds_styled_rafts_matching_the_planted_ones(plugin, scene, qgis_ifa
     assert scores["features"] == rafts.featureCount() == task.outcome.summary["rafts"] > 0
     assert scores["precision"] > 0.9 and scores["object_recall"] > 0.75, scores
     # The summary in the message bar: rafts, km², device, time.
-    success = qgis_iface.messageBar().get_messages(Qgis.Success)
+    success = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Success)
     assert success and all(word in success[-1] for word in ("rafts", "km²", "CPU", " s"))
     dock.probabilities_check.setChecked(False)
 
@@ -62,7 +62,7 @@ def test_second_run_uses_the_warm_engine(scene, qgis_iface, dock) -> None:
     assert second.outcome.summary["engine_pid"] == first.outcome.summary["engine_pid"]
     assert second.outcome.summary["engine_run"] == first.outcome.summary["engine_run"] + 1 >= 2
     assert second.outcome.summary["rafts"] == first.outcome.summary["rafts"]
-    assert "warm engine" in qgis_iface.messageBar().get_messages(Qgis.Success)[-1]
+    assert "warm engine" in qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Success)[-1]
 
 
 def test_interface_never_stalls_during_a_run(big_scene, qgis_iface, dock) -> None:
@@ -79,7 +79,7 @@ def test_interface_never_stalls_during_a_run(big_scene, qgis_iface, dock) -> Non
     timer.start()
     assert dock.run() is not None
     QTimer.singleShot(300_000, loop.quit)
-    loop.exec_()
+    loop.exec()
     timer.stop()
     assert finished and finished[0].outcome is not None, finished and finished[0].error
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
@@ -178,7 +178,7 @@ def test_layer_removed_during_a_run_stops_it(big_scene, qgis_iface, dock, log_me
     QgsProject.instance().removeMapLayer(layer.id())
     assert wait_for(lambda: bool(finished), 10)
     assert finished[0].error_kind == "cancelled"
-    warning = qgis_iface.messageBar().get_messages(Qgis.Warning)[-1]
+    warning = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Warning)[-1]
     assert "was removed from the project during the run" in warning
     assert any("was removed from the project during the run" in m for m in log_messages)
 
@@ -196,7 +196,7 @@ def test_engine_crash_is_reported_and_the_next_run_starts_a_new_engine(
     os.kill(crashed_pid, signal.SIGKILL)  # as an out-of-memory kill would
     assert wait_for(lambda: bool(finished), 30)
     assert finished[0].error_kind == "crashed"
-    critical = qgis_iface.messageBar().get_messages(Qgis.Critical)[-1]
+    critical = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Critical)[-1]
     assert "stopped unexpectedly" in critical and "killed by signal 9" in critical
     assert any("stopped unexpectedly" in m for m in log_messages)
     # QGIS goes on; the next run starts a new engine.
