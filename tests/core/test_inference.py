@@ -314,10 +314,14 @@ def test_cpu_runs_from_the_cached_onnx_graph_without_torch(random_scene, tmp_pat
 
     scene, _ = random_scene
     model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16, seed=11)
+    # `auto` where there is no GPU driver (auto must find that out without torch); where there is one, auto takes the
+    # GPU, which runs torch: the CPU is asked for.
     script = (
         "import sys, json\n"
         "from sargasses.detect import DetectOptions, run_detection\n"
-        f"s = run_detection(DetectOptions({str(scene)!r}, sys.argv[1], model={str(model)!r}, device='auto',"
+        "from sargasses.inference import _gpu_possible\n"
+        "device = 'cpu' if _gpu_possible() else 'auto'\n"
+        f"s = run_detection(DetectOptions({str(scene)!r}, sys.argv[1], model={str(model)!r}, device=device,"
         " probabilities=sys.argv[2]))\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'rafts': s['rafts'], 'scorer': s['scorer']}))\n"
     )
