@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from sargasses import graph_cache
 from sargasses.errors import DetectionCancelled, SargassesError
 from sargasses.masking import exclusion_layers
 
@@ -321,34 +322,19 @@ class OnnxScorer(Scorer):
         return y[:, 0]
 
 
-ONNX_CACHE_VERSION = 2  # bump when onnx_bytes changes what it exports
-
-
-def cache_dir() -> Path:
-    """Where derived files (ONNX graphs) are kept: $SARGASSES_CACHE_DIR, else the user's cache folder."""
-    if os.environ.get("SARGASSES_CACHE_DIR"):
-        return Path(os.environ["SARGASSES_CACHE_DIR"])
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "sargasses" / "cache"
-    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
-    return Path(base) / "sargasses"
+ONNX_CACHE_VERSION = graph_cache.CACHE_VERSION
+cache_dir = graph_cache.cache_dir
 
 
 def onnx_cache_path(digest: str) -> Path:
-    return cache_dir() / "onnx" / f"{digest}-v{ONNX_CACHE_VERSION}.onnx"
+    """The cached graph of the model file `digest` if its entry checks out (sargasses.graph_cache); otherwise a
+    path with no file, so the caller exports the graph again."""
+    return graph_cache.lookup(digest)
 
 
 def store_onnx(digest: str, graph: bytes) -> Path | None:
-    """Keep a graph for the next run (atomic; a cache that cannot be written is simply not used)."""
-    path = onnx_cache_path(digest)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-        tmp.write_bytes(graph)
-        os.replace(tmp, path)
-        return path
-    except OSError:
-        return None
+    """Keep a graph, with the sidecar that ties it to its model file, for the next run (sargasses.graph_cache)."""
+    return graph_cache.store(digest, graph)
 
 
 def _cpu_threads() -> int:
