@@ -127,6 +127,31 @@ def engine_python() -> str:
 
 
 @pytest.fixture(scope="session")
+def engine_device(engine_python: str) -> dict:
+    """What `--device auto` takes in the engine's environment ({"type", "name"}): the CPU on a machine without a
+    GPU, the GPU on one with it. Tests of the device label accept either, so they pass on a GPU machine too."""
+    code = (
+        "import json; from sargasses.inference import choose_device; d = choose_device('auto'); "
+        "print(json.dumps({'type': d.kind, 'name': d.name}))"
+    )
+    done = subprocess.run([engine_python, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def assert_device_label(label: str, device: dict) -> None:
+    """The dock's device line: "→ CPU (N threads)" on the CPU, "→ " and the GPU's name on a GPU."""
+    if device["type"] == "cpu":
+        assert label.startswith("→ CPU ("), label
+    else:
+        assert label.startswith("→ ") and device["name"] in label, (label, device)
+
+
+def device_word(device: dict) -> str:
+    """The word a summary names the device with: CPU, or GPU ("CUDA GPU NVIDIA ...", "Apple GPU (MPS)")."""
+    return "CPU" if device["type"] == "cpu" else "GPU"
+
+
+@pytest.fixture(scope="session")
 def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
     return make_scene(tmp_path_factory.mktemp("scene"))
 

@@ -11,12 +11,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import HERE, QGIS_DESKTOP, ROOT, XVFB, desktop_profile, run_desktop, score
+from conftest import HERE, QGIS_DESKTOP, ROOT, XVFB, assert_device_label, desktop_profile, run_desktop, score
 
 
 @pytest.mark.desktop
 @pytest.mark.skipif(not (QGIS_DESKTOP and XVFB), reason="QGIS desktop or Xvfb is not installed")
-def test_plugin_zip_in_the_real_desktop(scene, engine_python, tmp_path: Path) -> None:
+def test_plugin_zip_in_the_real_desktop(scene, engine_python, engine_device, tmp_path: Path) -> None:
     built = tmp_path / "sargasses_qgis.zip"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "-o", str(built)], check=True)
     profiles, plugins = desktop_profile(tmp_path)
@@ -35,7 +35,7 @@ def test_plugin_zip_in_the_real_desktop(scene, engine_python, tmp_path: Path) ->
     report = json.loads(result.read_text())
     assert report.get("error") is None, report
     assert report["plugin_loaded"] and report["toolbar_action"] and report["scene_valid"]
-    assert report["device"].startswith("→ CPU")
+    assert_device_label(report["device"], engine_device)
     assert report["group_found"] and report["crs"] == "EPSG:32620"
     scores = score(report["output"], scene)
     assert scores["features"] == report["features"] > 0

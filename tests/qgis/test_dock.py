@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import add_raster, choose_layer, wait_for
+from conftest import add_raster, assert_device_label, choose_layer, wait_for
 from qgis.core import QgsProject, QgsVectorLayer
 
 SPLIT_BANDS = """
@@ -44,12 +44,12 @@ def test_dock_defaults_to_the_active_raster_layer(plugin, scene, qgis_iface, doc
     assert other.id() != active.id()
 
 
-def test_card_device_and_bands_from_the_engine(scene, qgis_iface, dock) -> None:
+def test_card_device_and_bands_from_the_engine(scene, qgis_iface, dock, engine_device) -> None:
     layer = add_raster(scene.tif, qgis_iface)
     choose_layer(dock, layer, scene.method)
     info = dock.engine_info
-    assert info["protocol"] == 1 and info["device"]["type"] == "cpu"  # no GPU on this machine
-    assert dock.device_label.text().startswith("→ CPU (")
+    assert info["protocol"] == 1 and info["device"]["type"] == engine_device["type"]  # the CPU, or a GPU where one is
+    assert_device_label(dock.device_label.text(), engine_device)
     if scene.method == "model":
         card = info["model"]["card"]
         assert card["band_names"] and "Sensor" in dock.card_label.text()

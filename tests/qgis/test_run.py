@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import add_raster, choose_layer, run_and_wait, score, wait_for
+from conftest import add_raster, choose_layer, device_word, run_and_wait, score, wait_for
 from qgis.core import Qgis, QgsApplication, QgsFeature, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayer
 from qgis.PyQt.QtCore import QEventLoop, QTimer
 
@@ -28,7 +28,7 @@ def log_messages():
     QgsApplication.messageLog().messageReceived.disconnect(collect)
 
 
-def test_run_adds_styled_rafts_matching_the_planted_ones(plugin, scene, qgis_iface, dock) -> None:
+def test_run_adds_styled_rafts_matching_the_planted_ones(plugin, scene, qgis_iface, dock, engine_device) -> None:
     layer = add_raster(scene.tif, qgis_iface)
     choose_layer(dock, layer, scene.method)
     dock.probabilities_check.setChecked(True)
@@ -48,7 +48,7 @@ def test_run_adds_styled_rafts_matching_the_planted_ones(plugin, scene, qgis_ifa
     assert scores["precision"] > 0.9 and scores["object_recall"] > 0.75, scores
     # The summary in the message bar: rafts, km², device, time.
     success = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Success)
-    assert success and all(word in success[-1] for word in ("rafts", "km²", "CPU", " s"))
+    assert success and all(word in success[-1] for word in ("rafts", "km²", device_word(engine_device), " s"))
     dock.probabilities_check.setChecked(False)
 
 
