@@ -52,10 +52,12 @@ def _band(reflectance: np.ndarray, band_names: Sequence[str], *names: str) -> np
 
 
 def exclusion_layers(reflectance: np.ndarray, band_names: Sequence[str]) -> ExclusionLayers:
-    """Nodata (any band NaN), land and cloud (spectral tests) of a (C, H, W) reflectance stack."""
+    """Nodata (any band NaN or infinite), land and cloud (spectral tests) of a (C, H, W) reflectance stack.
+
+    Infinite values are nodata: they come from a broken export, and as reflectance they would pass for cloud."""
     if reflectance.ndim != 3 or reflectance.shape[0] != len(band_names):
         raise ValueError(f"reflectance {reflectance.shape} does not match {len(band_names)} band names")
-    nodata = np.isnan(reflectance).any(axis=0)
+    nodata = (~np.isfinite(reflectance)).any(axis=0)
     land = np.zeros(nodata.shape, dtype=bool)
     cloud = np.zeros(nodata.shape, dtype=bool)
     swir = _band(reflectance, band_names, "B11", "B12")

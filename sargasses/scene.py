@@ -118,14 +118,22 @@ class Scene:
         out = np.empty(shape, dtype=np.float32) if inside_only else np.full(shape, np.nan, dtype=np.float32)
         if c1 <= c0 or r1 <= r0:
             return out
-        inside = Window(c0, r0, c1 - c0, r1 - r0)
         target = (slice(r0 - row, r1 - row), slice(c0 - col, c1 - col))
         for path, members in self._by_file().items():
             dataset = self._dataset(path)
-            on_grid = self._on_grid(dataset)
+            flips = self._flips(dataset)
+            on_grid = flips is not None
             view = dataset if on_grid else self._warped_vrt(dataset)  # the warped view: float32, NaN for nodata
+            flip_rows, flip_cols = flips or (False, False)
+            window = Window(
+                self.width - c1 if flip_cols else c0, self.height - r1 if flip_rows else r0, c1 - c0, r1 - r0
+            )
             try:  # every band of this file in one call: GDAL decodes a block of all of them at once
-                data = view.read([self.sources[i].index for i in members], window=inside)
+                data = view.read([self.sources[i].index for i in members], window=window)
+                if flip_rows:
+                    data = data[:, ::-1]
+                if flip_cols:
+                    data = data[:, :, ::-1]
             except RasterioIOError as exc:
                 names = ", ".join(self.sources[i].name for i in members)
                 raise SargassesError(
@@ -150,17 +158,23 @@ class Scene:
             self._datasets[path] = rasterio.open(path)
         return self._datasets[path]
 
-    def _on_grid(self, dataset: rasterio.DatasetReader) -> bool:
-        return (
-            dataset.width == self.width
-            and dataset.height == self.height
-            and dataset.transform.almost_equals(self.transform)
-            and (dataset.crs == self.crs or self.crs is None)
-        )
+    def _flips(self, dataset: rasterio.DatasetReader) -> tuple[bool, bool] | None:
+        """(rows, columns) to mirror when `dataset` holds the scene's pixels, upside down (south-up) or right to
+        left; (False, False) when it is on the grid as it is; None when it must be warped onto the grid."""
+        t = dataset.transform
+        if dataset.width != self.width or dataset.height != self.height:
+            return None
+        if not (dataset.crs == self.crs or self.crs is None) or t.b != 0 or t.d != 0:
+            return None
+        if t.almost_equals(self.transform):
+            return False, False
+        if _north_up(t, dataset.width, dataset.height).almost_equals(self.transform):
+            return t.e > 0, t.a < 0
+        return None
 
     def _warped_vrt(self, dataset: rasterio.DatasetReader) -> WarpedVRT:
         """A view of `dataset` on the scene's grid: average when coarsening, bilinear when refining."""
-        resampling = _resampling(abs(dataset.transform.a), self.resolution)
+        resampling = _resampling(_pixel_size(dataset.transform), self.resolution)
         key = (dataset.name, resampling)
         if key not in self._warped:
             nodata = next((s.nodata for s in self.sources if s.path == dataset.name), None)
@@ -224,6 +238,18 @@ def _to_reflectance(data: np.ndarray, source: BandSource, nodata: float | None, 
     invalid = _invalid(data, nodata)
     if invalid is not None:
         np.copyto(out, np.float32(np.nan), where=invalid)
+
+
+def _pixel_size(transform: Affine) -> float:
+    """The side of a square pixel of the same area: a rotated pixel's size, where `transform.a` is not."""
+    return math.sqrt(abs(transform.determinant))
+
+
+def _north_up(transform: Affine, width: int, height: int) -> Affine:
+    """The same pixels with north at the top and east on the right (x and y pixel sizes as positive steps)."""
+    left = transform.c + min(0.0, transform.a * width)
+    top = transform.f + max(0.0, transform.e * height)
+    return Affine(abs(transform.a), 0.0, left, 0.0, -abs(transform.e), top)
 
 
 def _resampling(source_resolution: float, target_resolution: float) -> Resampling:
@@ -313,6 +339,7 @@ def _open_raster(
         profile = _raster_profile(sensor, tags.get("SENSOR"), labels)
         names = _wanted_bands(profile, bands)
         indexes = _match_bands(profile, names, labels, path)
+        _check_integer_size(dataset, indexes, profile, path)
         sources = [
             _raster_source(dataset, tags, profile, name, index) for name, index in zip(names, indexes, strict=True)
         ]
@@ -340,6 +367,21 @@ def _check_dtype(dataset: rasterio.DatasetReader, path: Path) -> None:
             f"{path} is a single-band image with a colour palette, not bands of reflectance. "
             "Export it as a 3-band RGB image (e.g. gdal_translate -expand rgb) or give the original bands."
         )
+
+
+def _check_integer_size(
+    dataset: rasterio.DatasetReader, indexes: list[int], profile: SensorProfile, path: Path
+) -> None:
+    """8-bit integers cannot hold a sensor's reflectance or digital numbers (12-16 bits): scaling them as such
+    would give reflectance near 0 everywhere. Only a rendered profile (an RGB image, 0-255) takes uint8."""
+    rendered = all(band.wavelength_nm is None for band in profile.bands)
+    for dtype in {dataset.dtypes[i - 1] for i in indexes}:
+        if dtype == "int8" or (dtype == "uint8" and not rendered):
+            raise SargassesError(
+                f"{path} holds 8-bit integers ({dtype}), which cannot be {profile.title} reflectance (its digital "
+                "numbers need 16 bits): it looks like a rendered or stretched image. Give the original bands, "
+                "as 16-bit digital numbers or float32 reflectance."
+            )
 
 
 def _band_label(dataset: rasterio.DatasetReader, index: int) -> str | None:
@@ -446,18 +488,32 @@ def _first_number(band_tags: dict[str, str], tags: dict[str, str], keys: tuple[s
 
 
 def _raster_grid(dataset: rasterio.DatasetReader, resolution: float | None) -> tuple[CRS | None, Affine, int, int]:
-    """The raster's own grid, or the same extent at `resolution` when its CRS is metric and its pixels differ."""
+    """The raster's own grid, or the same extent at `resolution` when its CRS is metric and its pixels differ.
+
+    A georeferenced raster stored south-up, right to left or rotated is read north-up (models are not
+    mirror-invariant): mirrored pixels exactly, a rotated grid warped onto the north-up grid around it. A raster
+    without a CRS is taken as it is (its row 0 is its top)."""
     transform = dataset.transform
     crs = dataset.crs
+    width, height = dataset.width, dataset.height
     metric = crs is not None and crs.is_projected and (crs.linear_units or "").lower() in ("metre", "meter", "m")
-    rotated = transform.b != 0 or transform.d != 0
-    if resolution is None or not metric or rotated:
-        return crs, transform, dataset.width, dataset.height
+    if crs is not None and (transform.b != 0 or transform.d != 0):
+        corners = [transform * (c, r) for c, r in ((0, 0), (width, 0), (0, height), (width, height))]
+        xs, ys = [x for x, _ in corners], [y for _, y in corners]
+        size = resolution if resolution is not None and metric else _pixel_size(transform)
+        left, top = min(xs), max(ys)
+        width, height = max(1, round((max(xs) - left) / size)), max(1, round((top - min(ys)) / size))
+        return crs, Affine(size, 0.0, left, 0.0, -size, top), width, height
+    if crs is not None:
+        transform = _north_up(transform, width, height)
+    if resolution is None or not metric:
+        return crs, transform, width, height
     if math.isclose(abs(transform.a), resolution, rel_tol=1e-3) and math.isclose(
         abs(transform.e), resolution, rel_tol=1e-3
     ):
-        return crs, transform, dataset.width, dataset.height
-    left, bottom, right, top = dataset.bounds
+        return crs, transform, width, height
+    left, top = transform.c, transform.f
+    right, bottom = left + transform.a * width, top + transform.e * height
     width = max(1, round((right - left) / resolution))
     height = max(1, round((top - bottom) / resolution))
     return crs, Affine(resolution, 0.0, left, 0.0, -resolution, top), width, height
