@@ -63,6 +63,7 @@ class DetectOptions:
     batch_size: int | None = None
     backend: str = "auto"  # auto | torch | onnx (ONNX Runtime, CPU only)
     background: bool = True  # afai/fai: subtract the median background
+    pixel_units: bool = False  # a raster without a CRS: measure in pixels instead of refusing it
 
 
 def summary_path(output: str | os.PathLike) -> Path:
@@ -174,7 +175,30 @@ def clear_cache() -> None:
 
 
 # --------------------------------------------------------------------------- checks
+# Reflectance outside [LOW, HIGH] cannot be real: L2A's offset gives at most -0.1 on the darkest water, glint stays
+# under 1.5. A share of sampled values out of range above WARN_SHARE is reported, above REFUSE_SHARE refused.
+REFLECTANCE_RANGE = (-0.2, 2.0)
+WARN_SHARE, REFUSE_SHARE = 0.01, 0.5
+SAMPLE_STEP = 4  # the range check looks at every 4th row and column of each tile
+
+
+def _check_finite(options: DetectOptions) -> None:
+    """NaN or inf in a number option would silently give no rafts (every comparison with NaN is false)."""
+    numbers = [("--threshold", options.threshold), ("--min-area", options.min_area), ("--simplify", options.simplify)]
+    numbers += [("--extent", v) for v in options.extent or ()]
+    for flag, value in numbers:
+        if value is None:
+            continue
+        try:
+            finite = math.isfinite(float(value))
+        except (TypeError, ValueError):
+            raise SargassesError(f"{flag} {value!r} is not a number; give a number") from None
+        if not finite:
+            raise SargassesError(f"{flag} {value} is not a finite number; give a plain number such as 0.5")
+
+
 def _check_options(options: DetectOptions) -> None:
+    _check_finite(options)
     if options.method not in METHODS:
         raise SargassesError(f"unknown method {options.method!r}; use one of {', '.join(METHODS)}")
     if options.backend not in BACKENDS:
@@ -278,6 +302,63 @@ def _check_model_fits(card: Any, scene: Any, options: DetectOptions) -> None:
             f"model {card.name} asks for input scaling {card.scaling!r}, which this sargasses does not know; "
             "upgrade sargasses"
         )
+
+
+def _check_crs(scene: Any, options: DetectOptions) -> None:
+    """Without a CRS, areas and positions cannot be measured: refuse rather than give pixel units as m2."""
+    if scene.crs is None and not options.pixel_units:
+        raise SargassesError(
+            f"{options.input} has no coordinate reference system (CRS), so areas and positions cannot be measured; "
+            f"assign the right one (e.g. gdal_edit.py -a_srs EPSG:32620 {options.input}), "
+            "or pass --pixel-units to measure areas in pixels"
+        )
+
+
+class InputCheck:
+    """What the tiles read say about the input: values reflectance cannot take, and infinite values.
+
+    It looks at every SAMPLE_STEP-th row and column of each tile (tiles overlap: shares are approximate), on the
+    reader's thread only."""
+
+    def __init__(self) -> None:
+        self.pixels = 0  # sampled pixels with a value in every band
+        self.below = 0  # of them, pixels with a band below the range
+        self.above = 0  # ... above it
+        self.infinite = 0  # sampled pixels with an infinite value in a band
+
+    def add(self, reflectance: np.ndarray) -> None:
+        sample = reflectance[:, ::SAMPLE_STEP, ::SAMPLE_STEP]
+        self.pixels += int(np.isfinite(sample).all(axis=0).sum())
+        self.infinite += int(np.isinf(sample).any(axis=0).sum())
+        with np.errstate(invalid="ignore"):
+            self.below += int((sample < REFLECTANCE_RANGE[0]).any(axis=0).sum())
+            self.above += int((sample > REFLECTANCE_RANGE[1]).any(axis=0).sum())
+
+    def verdict(self, path: str) -> str | None:
+        """None when the values look like reflectance; a warning when some pixels' do not; raises SargassesError
+        when most pixels' do not."""
+        out = min(self.pixels, self.below + self.above)
+        if not self.pixels or out < WARN_SHARE * self.pixels:
+            return None
+        low, high = REFLECTANCE_RANGE
+        share = out / self.pixels
+        if self.above >= self.below:
+            cause = (
+                f"values above {high:g} look like digital numbers or percent: float data is taken as reflectance "
+                "0-1, so divide by the scale (e.g. 10000 for Sentinel-2), or give the integer digital numbers"
+            )
+        else:
+            cause = (
+                f"values below {low:g} suggest a wrong offset (e.g. the L2A offset of -0.1 applied twice) or a "
+                "wrong scale; give reflectance 0-1 or the original digital numbers"
+            )
+        message = (
+            f"{share:.0%} of the pixels of {path} have values outside the range reflectance can take "
+            f"({low:g} to {high:g}); {cause}"
+        )
+        if share > REFUSE_SHARE:
+            raise SargassesError(message)
+        return message + "; the rafts there are not to be trusted"
 
 
 def _area_window(scene: Any, extent: tuple[float, float, float, float] | None) -> Any:
@@ -402,6 +483,7 @@ def run_detection(
         report(0.0, f"loading model {model_path.name}")
         _, card = model_card(model_path)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), _open_scene(options, card) as scene:
+        _check_crs(scene, options)
         if card is not None:
             _check_model_fits(card, scene, options)
             scorer = cached_scorer(model_path, options.device, options.backend)
@@ -431,6 +513,7 @@ def run_detection(
             cancel,
         )
     summary["time_s"] = round(time.perf_counter() - started, 2)
+    summary = _json_safe(summary)
     _write_summary(outputs["summary"], summary)
     report(1.0, f"{summary['rafts']} rafts found")
     return summary
@@ -466,16 +549,26 @@ def _run(
     grid = tile_grid(height, width, tile_size, overlap)
     batch_size = options.batch_size or _default_batch(device_kind, grid.tile_h)
 
+    checked = InputCheck()
+
     def read_tile(row: int, col: int, h: int, w: int) -> np.ndarray:
+        """The tile; where it overhangs the scene (a side shorter than a tile is rounded up to 32 px) the scene
+        is mirrored into it: zeros there would be read by the model as a dark shore and give false rafts."""
         from rasterio.errors import RasterioError
 
+        inside_h = max(1, min(h, scene.height - row - row_off))
+        inside_w = max(1, min(w, scene.width - col - col_off))
         try:
-            return scene.read(Window(col + col_off, row + row_off, w, h))
+            data = scene.read(Window(col + col_off, row + row_off, inside_w, inside_h))
         except RasterioError as exc:  # a damaged block in the middle of the file
             raise SargassesError(
                 f"reading {options.input} failed near row {row + row_off}, column {col + col_off} ({exc}); "
                 "the file may be truncated or damaged: copy or download it again"
             ) from None
+        checked.add(data)
+        if (inside_h, inside_w) != (h, w):
+            data = np.pad(data, ((0, 0), (0, h - inside_h), (0, w - inside_w)), mode="symmetric")
+        return data
 
     land_mask = None
     read_land = None
@@ -486,8 +579,11 @@ def _run(
             return land_mask.read(row + row_off, col + col_off, h, w)
 
     quicklook = Quicklook(height, width, scene.band_names) if options.quicklook else None
-    collector = RaftCollector(transform, scene.crs, width, options.min_area or 0.0, options.simplify)
-    metric = PixelMetric(transform, scene.crs)
+    pixel_units = scene.crs is None  # only with options.pixel_units: _check_crs refuses it otherwise
+    collector = RaftCollector(
+        transform, scene.crs, width, options.min_area or 0.0, options.simplify, pixel_units=pixel_units
+    )
+    metric = PixelMetric(transform, scene.crs, pixel_units=pixel_units)
     stats = RunStats()
     timing = {"polygons_s": 0.0, "write_s": 0.0}
 
@@ -553,10 +649,20 @@ def _run(
                 areas["valid_m2"] += n_valid * float(pixel_area[0])
         if cancel is not None and cancel.is_set():
             raise DetectionCancelled("detection cancelled; nothing was written")
+        if counts["valid"] == 0 and checked.infinite:
+            raise SargassesError(
+                f"{options.input} holds only infinite values (inf){' inside --extent' if options.extent else ''}, "
+                "no reflectance; the file was likely made by a division by zero or an overflow: export it again"
+            )
         if counts["valid"] == 0:
             raise SargassesError(
                 f"{options.input} has no valid pixel{' inside --extent' if options.extent else ''} (all nodata); "
                 "check the input (and its nodata value) or the extent"
+            )
+        warnings = [w for w in [checked.verdict(options.input)] if w]
+        if checked.infinite:
+            warnings.append(
+                f"{options.input} holds infinite values (inf); they were taken as nodata: check how the file was made"
             )
         report(0.93, "polygons")
         with clock("polygons_s"):
@@ -589,6 +695,19 @@ def _run(
 
     total_m2 = sum(r.area_m2 for r in rafts)
     device = getattr(scorer, "device", None)
+    if pixel_units:  # areas are pixel counts: no km2 figures, the summary says so
+        warnings.append(f"{options.input} has no CRS: areas are in pixels (--pixel-units), lon/lat are empty")
+        areas_out: dict[str, Any] = {
+            "total_area_km2": None,
+            "water_area_km2": None,
+            "total_area_px": int(total_m2),
+            "water_area_px": int(areas["water_m2"]),
+        }
+    else:
+        areas_out = {
+            "total_area_km2": round(total_m2 / 1e6, 6),
+            "water_area_km2": round(areas["water_m2"] / 1e6, 4),
+        }
     return {
         "input": str(options.input),
         "output": str(outputs["output"]),
@@ -606,10 +725,10 @@ def _run(
         "threshold_source": "yours"
         if options.threshold is not None
         else ("the model's, picked on validation" if options.method == "model" else "the index's default"),
-        "min_area_m2": float(options.min_area or 0.0),
+        "units": "pixels" if pixel_units else "metres",
+        "min_area_m2": None if pixel_units else float(options.min_area or 0.0),
         "rafts": len(rafts),
-        "total_area_km2": round(total_m2 / 1e6, 6),
-        "water_area_km2": round(areas["water_m2"] / 1e6, 4),
+        **areas_out,
         "water_share_covered": round(total_m2 / areas["water_m2"], 8) if areas["water_m2"] else 0.0,
         "rafts_dropped_small": collector.dropped_small,
         "pixels": {"width": width, "height": height, **counts},
@@ -634,6 +753,7 @@ def _run(
         "acquisition_date": scene.acquisition_date,
         "options": {k: v for k, v in asdict(options).items() if v is not None},
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "warnings": warnings,
     }
 
 
@@ -643,10 +763,21 @@ def _cpu_name() -> str:
     return f"CPU ({_cpu_threads()} threads)"
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN and inf as null: JSON has no such numbers, and the plugin and other tools must be able to read it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _write_summary(path: Path, summary: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.part")
     try:
-        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(summary, indent=2, default=str, allow_nan=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-background", action="store_true", help="afai/fai: do not subtract the median background")
     p.add_argument("--tile-size", type=int, help="largest tile side in pixels (default: the model file's)")
     p.add_argument("--batch-size", type=int, help="tiles per batch (default for 512 px tiles: 1 on CPU, 8 on GPU)")
+    p.add_argument(
+        "--pixel-units",
+        action="store_true",
+        help="accept a raster without a CRS: areas (and --min-area, --simplify) in pixels, no lon/lat",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -102,10 +107,20 @@ def _stages(summary: dict[str, Any]) -> str:
 
 def format_summary(summary: dict[str, Any]) -> str:
     model = summary.get("model")
+    if summary.get("units") == "pixels":
+        areas = [
+            f"total area         {summary['total_area_px']} pixels (no CRS: --pixel-units)",
+            f"valid water        {summary['water_area_px']} pixels, {100 * summary['water_share_covered']:.4f}% covered",
+        ]
+    else:
+        areas = [
+            f"total area         {summary['total_area_km2']:.4f} km2",
+            f"valid water        {summary['water_area_km2']:.2f} km2, "
+            f"{100 * summary['water_share_covered']:.4f}% covered",
+        ]
     lines = [
         f"rafts found        {summary['rafts']}",
-        f"total area         {summary['total_area_km2']:.4f} km2",
-        f"valid water        {summary['water_area_km2']:.2f} km2, {100 * summary['water_share_covered']:.4f}% covered",
+        *areas,
         f"method             {summary['method']}" + (f" ({model['name']} {model['version']})" if model else ""),
         f"threshold          {summary['threshold']:g} ({summary.get('threshold_source', '')})",
         f"device             {summary['device_name']} - {summary['scorer']}",
@@ -143,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         backend=args.backend,
         background=not args.no_background,
+        pixel_units=args.pixel_units,
     )
     bar = ProgressBar(args.quiet)
     try:
@@ -174,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         print("sargasses: interrupted; no output was written", file=sys.stderr)
         return 130
     bar.close()
+    for warning in summary.get("warnings") or ():
+        print(f"sargasses: warning: {warning}", file=sys.stderr)
     print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
     return 0
 

@@ -49,6 +49,7 @@ class PixelMetric:
 
     transform: Affine
     crs: Any  # rasterio CRS or None
+    pixel_units: bool = False  # no CRS: measure in pixels (a step is 1, a pixel's area 1), not the transform's units
     _to_lonlat: Any = field(default=None, init=False)
     _geod: Any = field(default=None, init=False)
 
@@ -71,6 +72,9 @@ class PixelMetric:
         rows = np.asarray(rows, dtype=np.float64) + 0.5
         cols = np.asarray(cols, dtype=np.float64) + 0.5
         t = self.transform
+        if not self.georeferenced and self.pixel_units:
+            ones = np.ones(rows.shape)
+            return ones, ones, ones
         if not self.georeferenced:  # no CRS: take the transform's units as metres
             dx = np.full(rows.shape, np.hypot(t.a, t.d))
             dy = np.full(rows.shape, np.hypot(t.b, t.e))
@@ -182,12 +186,13 @@ class RaftCollector:
         min_area_m2: float = 0.0,
         simplify_m: float | None = None,
         on_raft: Callable[[Raft], None] | None = None,
+        pixel_units: bool = False,
     ) -> None:
         self.transform = transform
         self.crs = crs
         self.width = width
         self.min_area_m2 = float(min_area_m2 or 0.0)
-        self.metric = PixelMetric(transform, crs)
+        self.metric = PixelMetric(transform, crs, pixel_units=pixel_units)
         self.simplify_crs = self.metric.metres_to_crs(simplify_m) if simplify_m else None
         self.rafts: list[Raft] = []
         self.on_raft = on_raft
