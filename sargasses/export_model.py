@@ -111,9 +111,9 @@ def _run(args: argparse.Namespace) -> int:
         force=args.force,
     )
     if args.card_json is not None:
-        part = args.card_json.with_name(f".{args.card_json.name}.part")
-        part.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
-        part.replace(args.card_json)
+        from sargasses.atomic import atomic_write_text
+
+        atomic_write_text(args.card_json, json.dumps(card.to_dict(), indent=2) + "\n")
     size = args.output.stat().st_size / 1e6
     print(
         f"wrote {args.output} ({size:.2f} MB): {card.architecture['name']}, bands {' '.join(card.band_names)}, "

@@ -100,9 +100,6 @@ def store(digest: str, graph: bytes) -> Path | None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from sargasses.atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, data)

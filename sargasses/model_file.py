@@ -22,7 +22,6 @@ import io
 import math
 import os
 import pickle
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -309,18 +308,9 @@ def save_model_file(path: str | os.PathLike, state_dict: dict[str, Any], card: M
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise SargassesError(f"folder {folder} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a model file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from sargasses.atomic import atomic_write
+
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))  # readable by all, as a model file is shared
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[ModelCard, dict[str, Any]]:

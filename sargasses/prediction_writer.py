@@ -6,7 +6,6 @@ NaN where the scene has no data) on the scene's grid, under a temporary name the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 import rasterio
 from lightning.pytorch.callbacks import BasePredictionWriter
 
+from sargasses.atomic import atomic_write
 from sargasses.errors import SargassesError
 
 
@@ -57,7 +57,6 @@ class ProbabilityWriter(BasePredictionWriter):
             path = self.output_dir / f"{store.scenes[scene].image.stem}_probability.tif"
             if path.exists() and not self.overwrite:
                 raise SargassesError(f"{path} exists; move it away or set the writer's overwrite: true")
-            part = path.with_name(f".{path.name}.part")
             profile = {
                 "driver": "GTiff",
                 "height": probability.shape[0],
@@ -69,8 +68,14 @@ class ProbabilityWriter(BasePredictionWriter):
                 "nodata": float("nan"),
                 "compress": "deflate",
             }
-            with rasterio.open(part, "w", **profile) as out:
-                out.write(probability, 1)
-                out.set_band_description(1, "Sargassum probability")
-            os.replace(part, path)
+            atomic_write(
+                path,
+                lambda tmp, profile=profile, probability=probability: _write_probability(tmp, profile, probability),
+            )
         self._maps = {}
+
+
+def _write_probability(path: Path, profile: dict[str, Any], probability: np.ndarray) -> None:
+    with rasterio.open(path, "w", **profile) as out:
+        out.write(probability, 1)
+        out.set_band_description(1, "Sargassum probability")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -121,18 +120,6 @@ def to_digital_numbers(reflectance: np.ndarray) -> np.ndarray:
 
 def _atomic(path: Path, writer) -> None:
     """Write through a temporary file in the same folder, then rename: no half-written file is ever left."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        writer(tmp_path)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes files private; scenes are ordinary files
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-        aux = Path(str(tmp_path) + ".aux.xml")
-        if aux.exists():
-            aux.unlink()
+    from sargasses.atomic import atomic_write
+
+    atomic_write(path, writer, sync=False)  # scenes are rebuilt on demand: no need to wait for the disk
