@@ -4,8 +4,10 @@
     -> vectorize.py (polygons, measures) -> vector_output.py (gpkg / shp / geojson), quicklook.py
 
 `run_detection(options, progress, cancel)` is what the CLI (`sargasses detect`) and the QGIS plugin's engine call.
-Every output is checked before any work (format, folder writable, not there yet unless `overwrite`), written under
-a temporary name and renamed only when complete; an error, a cancel or Ctrl-C leaves nothing behind.
+Every output is checked before any work (format, folder writable, not there yet unless `overwrite`, not one of the
+run's inputs even with `overwrite`); the outputs are one set (sargasses/output_set.py): written in a staging folder
+and renamed into place together, the summary last, only when all are complete. An error, a cancel, Ctrl-C or
+SIGTERM leaves nothing new, and the earlier files as they were.
 
 A loaded model and its prepared scorer stay in a process-level cache keyed by the model file's path, size and
 modification time and by the device, so the plugin's warm engine does not reload them for the next run.
@@ -221,8 +223,9 @@ def _check_options(options: DetectOptions) -> None:
         raise SargassesError("--extent must be XMIN YMIN XMAX YMAX in the raster's CRS, with XMIN < XMAX, YMIN < YMAX")
 
 
-def _check_outputs(options: DetectOptions) -> dict[str, Path]:
-    """Every output path, checked before any work: format known, distinct, writable, absent unless overwrite."""
+def _check_outputs(options: DetectOptions, model_path: Path | None = None) -> dict[str, Path]:
+    """Every output path, checked before any work: format known, distinct, writable, absent unless overwrite, and
+    none of them an input of the run (even with overwrite)."""
     from sargasses.vector_output import check_target, check_writable, output_files
 
     outputs = {"output": Path(options.output), "summary": summary_path(options.output)}
@@ -234,18 +237,83 @@ def _check_outputs(options: DetectOptions) -> dict[str, Path]:
         outputs["quicklook"] = Path(options.quicklook)
         if outputs["quicklook"].suffix.lower() != ".png":
             raise SargassesError(f"--quicklook {options.quicklook}: give a PNG name ending in .png")
+    output_files(outputs["output"])  # the format is known
+    _check_not_inputs(options, outputs, model_path)
     check_writable(outputs["output"], options.overwrite)
     taken = {p.resolve() for p in output_files(outputs["output"])}
-    inputs = {Path(options.input).resolve()}
     for name, path in outputs.items():
         if name != "output":
             if path.resolve() in taken:
                 raise SargassesError(f"{path} is asked for twice; give each output its own name")
             check_target(path, options.overwrite)
             taken.add(path.resolve())
-    if taken & inputs:
-        raise SargassesError("an output would replace the input raster; choose another output name")
     return outputs
+
+
+def _raster_files(path: Path, depth: int = 0) -> list[Path]:
+    """The files a raster reads: itself, and for a VRT its sources (nested VRTs too), as GDAL lists them."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    if depth > 8 or not path.is_file():
+        return []
+    try:
+        with rasterio.open(path) as dataset:
+            files = [Path(f) for f in dataset.files]
+    except (RasterioError, OSError, ValueError):
+        return []
+    found = []
+    for file in files:
+        if file.suffix.lower() == ".vrt" and file.resolve() != path.resolve():
+            found += _raster_files(file, depth + 1)
+        found.append(file)
+    return found
+
+
+def _protected(
+    options: DetectOptions, model_path: Path | None
+) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """(files, folders) no output may be or be inside, each with what it is to the run."""
+    source = Path(options.input).resolve()
+    files: list[tuple[Path, str]] = [(source, "the input raster")]
+    folders: list[tuple[Path, str]] = []
+    safe = next((p for p in [source, *source.parents] if p.suffix.lower() == ".safe" and p.is_dir()), None)
+    if safe is not None:
+        folders.append((safe, f"inside the input product {safe.name}"))
+    elif source.is_dir():
+        folders.append((source, "inside the input folder"))
+    else:
+        files += [(f.resolve(), f"a file the input {source.name} reads") for f in _raster_files(source)]
+    if model_path is not None:
+        files.append((model_path.resolve(), "the model file"))
+    if options.land:
+        from sargasses.vector_output import output_files
+
+        land = Path(options.land).resolve()
+        parts = output_files(land) if land.suffix.lower() == ".shp" else [land]  # a shapefile is several files
+        files += [(p, "the land mask") for p in parts]
+        files += [(f.resolve(), "a file the land mask reads") for f in _raster_files(land)]
+    return files, folders
+
+
+def _check_not_inputs(options: DetectOptions, outputs: dict[str, Path], model_path: Path | None) -> None:
+    """No output may replace a file the run reads, even with --overwrite: that would destroy the user's data."""
+    from sargasses.vector_output import output_files
+
+    files, folders = _protected(options, model_path)
+    candidates = [*output_files(outputs["output"]), *[p for k, p in outputs.items() if k != "output"]]
+    for output in candidates:
+        resolved = output.resolve()
+        for file, what in files:
+            if resolved == file or (output.exists() and file.exists() and os.path.samefile(output, file)):
+                raise SargassesError(
+                    f"{output} is {what}; choose another output name (--overwrite never replaces an input)"
+                )
+        for folder, what in folders:
+            if resolved == folder or folder in resolved.parents:
+                raise SargassesError(
+                    f"{output} is {what}; write the outputs elsewhere (--overwrite never replaces an input)"
+                )
 
 
 def _open(options: DetectOptions, bands: list[str] | None, resolution: float | None) -> Any:
@@ -383,47 +451,141 @@ def _area_window(scene: Any, extent: tuple[float, float, float, float] | None) -
 
 
 # --------------------------------------------------------------------------- probability raster
+def _mute_libtiff() -> Callable[[], None]:
+    """Silence libtiff's own error printer while the probabilities are written; returns the undo.
+
+    GDAL reports a failed block write (a full disk) through libtiff's default handler, which prints
+    `_tiffWriteProc: No space left on device.` on stderr and raises nothing; ProbabilityWriter.close finds the
+    failure itself and says it in one line, so the raw lines would only be noise. Best effort: rasterio's wheels
+    ship libtiff beside GDAL; elsewhere nothing is changed.
+    """
+    import ctypes
+    import glob
+
+    import rasterio
+
+    libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(rasterio.__file__)), "rasterio.libs", "libtiff*"))
+    try:
+        libtiff = ctypes.CDLL(libs[0]) if libs else None
+        if libtiff is None:
+            return lambda: None
+        libtiff.TIFFSetErrorHandler.restype = ctypes.c_void_p
+        libtiff.TIFFSetErrorHandler.argtypes = [ctypes.c_void_p]
+        previous = libtiff.TIFFSetErrorHandler(None)
+    except (OSError, AttributeError):
+        return lambda: None
+    done = []
+
+    def restore() -> None:
+        if not done:
+            done.append(True)
+            libtiff.TIFFSetErrorHandler(previous)
+
+    return restore
+
+
 class ProbabilityWriter:
     """A tiled, compressed float32 GeoTIFF written strip by strip.
 
     A strip fills part of a row of blocks; GDAL holds those blocks in its block cache (capped, GDAL_CACHE_MB) until
-    they are complete, so no buffer here grows with the scene's width."""
+    they are complete, so no buffer here grows with the scene's width.
 
-    def __init__(self, path: Path, width: int, height: int, crs: Any, transform: Any, tags: dict[str, str]) -> None:
+    GDAL does not raise when a block cannot be written (a full disk only prints `_tiffWriteProc: No space left on
+    device` and closes "successfully"), so `close` checks the file: flushed to the disk, every block present inside
+    the file. Errors are one line naming `final`, the path the user asked for."""
+
+    def __init__(
+        self, path: Path, final: Path, width: int, height: int, crs: Any, transform: Any, tags: dict[str, str]
+    ) -> None:
         import rasterio
 
-        self.dataset = rasterio.open(
-            path,
-            "w",
-            driver="GTiff",
-            width=width,
-            height=height,
-            count=1,
-            dtype="float32",
-            crs=crs,
-            transform=transform,
-            nodata=float("nan"),
-            tiled=True,
-            blockxsize=BLOCK,
-            blockysize=BLOCK,
-            compress="deflate",
-            predictor=3,
-            zlevel=1,
-            bigtiff="IF_SAFER",
-        )
-        self.dataset.update_tags(**tags)
-        self.dataset.set_band_description(1, tags.get("SCORE", "probability"))
+        self.path, self.final = Path(path), Path(final)
+        self._restore_libtiff = _mute_libtiff()
+        try:
+            self.dataset = rasterio.open(
+                path,
+                "w",
+                driver="GTiff",
+                width=width,
+                height=height,
+                count=1,
+                dtype="float32",
+                crs=crs,
+                transform=transform,
+                nodata=float("nan"),
+                tiled=True,
+                blockxsize=BLOCK,
+                blockysize=BLOCK,
+                compress="deflate",
+                predictor=3,
+                zlevel=1,
+                bigtiff="IF_SAFER",
+            )
+            self.dataset.update_tags(**tags)
+            self.dataset.set_band_description(1, tags.get("SCORE", "probability"))
+        except Exception as exc:  # rasterio's errors carry GDAL's text
+            self._restore_libtiff()
+            raise self._error(exc) from None
         self.width, self.height = width, height
         self.row = 0
+
+    def _error(self, exc: BaseException | str) -> SargassesError:
+        """One line naming the user's path; a full disk is named so even when GDAL only said a block is missing."""
+        import errno
+        import shutil
+
+        from sargasses.atomic import write_error
+
+        if not isinstance(exc, OSError):
+            with contextlib.suppress(OSError):
+                if shutil.disk_usage(self.path.parent).free < 1 << 20:
+                    exc = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_error(self.final, exc)
 
     def add(self, rows: np.ndarray) -> None:
         from rasterio.windows import Window
 
-        self.dataset.write(rows, 1, window=Window(0, self.row, self.width, rows.shape[0]))
+        try:
+            self.dataset.write(rows, 1, window=Window(0, self.row, self.width, rows.shape[0]))
+        except Exception as exc:
+            raise self._error(exc) from None
         self.row += rows.shape[0]
 
     def close(self) -> None:
-        self.dataset.close()
+        """Close, flush and check the file: an error here is a write that failed, however GDAL reported it."""
+        from sargasses.atomic import fsync_file
+
+        try:
+            self.dataset.close()
+            fsync_file(self.path)
+            self._check_blocks()
+        except Exception as exc:
+            raise self._error(exc) from None
+        finally:
+            self._restore_libtiff()
+
+    def discard(self) -> None:
+        """Close after an error, whatever state the file is in (it is in the staging folder, removed with it)."""
+        with contextlib.suppress(Exception):
+            self.dataset.close()
+        self._restore_libtiff()
+
+    def _check_blocks(self) -> None:
+        """Every block is in the file: a block GDAL failed to write has no offset, or one past the end."""
+        import errno
+
+        import rasterio
+
+        size = self.path.stat().st_size
+        with rasterio.open(self.path) as check:
+            if (check.width, check.height) != (self.width, self.height):
+                raise OSError(errno.EIO, f"the GeoTIFF header was not written whole ({size} bytes)")
+            for y in range(-(-self.height // BLOCK)):
+                for x in range(-(-self.width // BLOCK)):
+                    offset = check.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=1)
+                    length = check.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=1)
+                    if not offset or not length or int(offset) + int(length) > size or int(length) == 0:
+                        raise RuntimeError(f"block {x},{y} of the GeoTIFF was not written")
 
 
 # --------------------------------------------------------------------------- the run
@@ -465,63 +627,94 @@ def run_detection(
     """Detect rafts as `options` say; returns the summary (also written as JSON beside the output)."""
     import rasterio
 
+    from sargasses.output_set import OutputSet
+
     started = time.perf_counter()
     _steady_heap()
     report = progress or (lambda fraction, message: None)
     _check_options(options)
     if not Path(options.input).exists():
         raise SargassesError(f"{options.input} does not exist; check the path of the input image")
-    outputs = _check_outputs(options)
-
-    card = None
     model_path = None
-    scorer = None
     if options.method == "model":
         from sargasses.model_file import default_model_path
 
         model_path = Path(options.model) if options.model else default_model_path()
+    outputs = _check_outputs(options, model_path)
+
+    card = None
+    scorer = None
+    if model_path is not None:
         report(0.0, f"loading model {model_path.name}")
         _, card = model_card(model_path)
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), _open_scene(options, card) as scene:
-        _check_crs(scene, options)
-        if card is not None:
-            _check_model_fits(card, scene, options)
-            scorer = cached_scorer(model_path, options.device, options.backend)
-            threshold = card.threshold if options.threshold is None else float(options.threshold)
-            tile_size, overlap = options.tile_size or card.tile_size, card.tile_overlap
-            device_kind = getattr(getattr(scorer, "device", None), "kind", "cpu")
-        else:
-            from sargasses import baseline
-            from sargasses.inference import BaselineScorer
+    with OutputSet(*_output_set(outputs), overwrite=options.overwrite, label=outputs["output"].name) as outset:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 1024 * 1024), _open_scene(options, card) as scene:
+            _check_crs(scene, options)
+            if card is not None:
+                _check_model_fits(card, scene, options)
+                scorer = cached_scorer(model_path, options.device, options.backend)
+                threshold = card.threshold if options.threshold is None else float(options.threshold)
+                tile_size, overlap = options.tile_size or card.tile_size, card.tile_overlap
+                device_kind = getattr(getattr(scorer, "device", None), "kind", "cpu")
+            else:
+                from sargasses import baseline
+                from sargasses.inference import BaselineScorer
 
-            scorer = BaselineScorer(options.method, scene.band_names, background=options.background)
-            threshold = baseline.DEFAULT_THRESHOLDS[options.method] if options.threshold is None else options.threshold
-            tile_size, overlap = options.tile_size or 512, 64
-            device_kind = "cpu"
-        summary = _run(
-            options,
-            outputs,
-            scene,
-            scorer,
-            card,
-            model_path,
-            threshold,
-            tile_size,
-            overlap,
-            device_kind,
-            report,
-            cancel,
-        )
-    summary["time_s"] = round(time.perf_counter() - started, 2)
-    summary = _json_safe(summary)
-    _write_summary(outputs["summary"], summary)
+                scorer = BaselineScorer(options.method, scene.band_names, background=options.background)
+                threshold = (
+                    baseline.DEFAULT_THRESHOLDS[options.method] if options.threshold is None else options.threshold
+                )
+                tile_size, overlap = options.tile_size or 512, 64
+                device_kind = "cpu"
+            summary = _run(
+                options,
+                outputs,
+                outset,
+                scene,
+                scorer,
+                card,
+                model_path,
+                threshold,
+                tile_size,
+                overlap,
+                device_kind,
+                report,
+                cancel,
+            )
+        summary["time_s"] = round(time.perf_counter() - started, 2)
+        summary = _json_safe(summary)
+        _write_summary(outset.stage(outputs["summary"]), outputs["summary"], summary)
+        if cancel is not None and cancel.is_set():
+            raise DetectionCancelled("detection cancelled; nothing was written")
+        targets, _ = _output_set(outputs)
+        outset.commit(targets, remove=_stale_parts(outputs["output"]))
     report(1.0, f"{summary['rafts']} rafts found")
     return summary
+
+
+def _output_set(outputs: dict[str, Path]) -> tuple[list[Path], list[Path]]:
+    """(every file the run makes, in the order they are renamed into place: the summary last; the paths to lock)."""
+    from sargasses.vector_output import output_files
+
+    targets = list(output_files(outputs["output"]))
+    targets += [outputs[k] for k in ("probabilities", "quicklook") if k in outputs]
+    targets.append(outputs["summary"])
+    return targets, [p for k, p in outputs.items()]
+
+
+def _stale_parts(output: Path) -> list[Path]:
+    """An old shapefile's index files, wrong for the new one: they go when the new set is renamed into place."""
+    from sargasses.vector_output import STALE_SHAPEFILE_PARTS, vector_driver
+
+    if vector_driver(output) != "ESRI Shapefile":
+        return []
+    return [output.with_suffix(s) for s in STALE_SHAPEFILE_PARTS if output.with_suffix(s).exists()]
 
 
 def _run(
     options: DetectOptions,
     outputs: dict[str, Path],
+    outset: Any,
     scene: Any,
     scorer: Any,
     card: Any,
@@ -536,10 +729,11 @@ def _run(
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
+    from sargasses.atomic import write_error
     from sargasses.inference import RunStats, run_tiles, tile_grid
     from sargasses.masking import UserLandMask
     from sargasses.quicklook import Quicklook
-    from sargasses.vector_output import AtomicFolder, rafts_frame, write_rafts
+    from sargasses.vector_output import rafts_frame, write_layer
     from sargasses.vectorize import PixelMetric, RaftCollector
 
     window = _area_window(scene, options.extent)
@@ -598,17 +792,24 @@ def _run(
     counts = {"valid": 0, "water": 0, "land": 0, "cloud": 0, "nodata": 0, "detected": 0}
     areas = {"water_m2": 0.0, "valid_m2": 0.0}
     method_name = card.name if card is not None else options.method
-    tmp_probabilities = AtomicFolder(outputs["probabilities"]) if "probabilities" in outputs else None
     writer = None
     try:
-        if tmp_probabilities is not None:
+        if "probabilities" in outputs:
             tags = {
                 "SCORE": "probability" if card is not None else f"{options.method} index minus background",
                 "METHOD": options.method,
                 "MODEL": method_name,
                 "THRESHOLD": f"{threshold:g}",
             }
-            writer = ProbabilityWriter(tmp_probabilities.path(), width, height, scene.crs, transform, tags)
+            writer = ProbabilityWriter(
+                outset.stage(outputs["probabilities"]),
+                outputs["probabilities"],
+                width,
+                height,
+                scene.crs,
+                transform,
+                tags,
+            )
 
         def tiles_done(done: int, total: int) -> None:
             report(0.02 + 0.9 * done / total, f"tile {done}/{total}")
@@ -680,16 +881,17 @@ def _run(
         }
         report(0.96, f"writing {len(rafts)} rafts")
         with clock("write_s"):
-            write_rafts(rafts_frame(rafts, scene.crs, attributes), outputs["output"], overwrite=options.overwrite)
-            if tmp_probabilities is not None:
-                tmp_probabilities.commit([outputs["probabilities"].name])
+            frame = rafts_frame(rafts, scene.crs, attributes)
+            write_layer(frame, outset.stage(outputs["output"]), name=outputs["output"])
             if quicklook is not None:
-                quicklook.save(outputs["quicklook"], [r.geometry for r in rafts], transform)
+                geometries = [r.geometry for r in rafts]
+                try:
+                    quicklook.save(outset.stage(outputs["quicklook"]), geometries, transform, name=outputs["quicklook"])
+                except OSError as exc:
+                    raise write_error(outputs["quicklook"], exc) from None
     finally:
         if writer is not None:
-            writer.dataset.close()
-        if tmp_probabilities is not None:
-            tmp_probabilities.discard()
+            writer.discard()
         if land_mask is not None:
             land_mask.close()
 
@@ -774,10 +976,11 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _write_summary(path: Path, summary: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.part")
+def _write_summary(path: Path, final: Path, summary: dict[str, Any]) -> None:
+    """The summary, written to `path` (in the staging folder) and flushed; errors are named by its `final` path."""
+    from sargasses.atomic import atomic_write_text, write_error
+
     try:
-        tmp.write_text(json.dumps(summary, indent=2, default=str, allow_nan=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        atomic_write_text(path, json.dumps(summary, indent=2, default=str, allow_nan=False) + "\n")
+    except OSError as exc:
+        raise write_error(final, exc) from None

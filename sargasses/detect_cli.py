@@ -1,19 +1,23 @@
 """`sargasses detect INPUT -o OUTPUT ...`: the command line over `sargasses.detect.run_detection`.
 
-Errors the user can act on print one line (`sargasses: error: ...`) and exit 1; Ctrl-C exits 130. In both cases
-nothing half-written is left. A progress bar runs on stderr; the summary goes to stdout (`--json` for JSON).
+Errors the user can act on print one line (`sargasses: error: ...`) and exit 1; Ctrl-C exits 130, SIGTERM 143. In
+every case nothing new is left and earlier files are intact (the outputs are one set: sargasses/output_set.py). A progress bar runs on stderr; the summary goes to stdout (`--json` for JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sargasses.baseline import DEFAULT_THRESHOLDS
 from sargasses.errors import DetectionCancelled, SargassesError
+from sargasses.output_set import InterruptedAfterCommit
 
 
 def _bands(text: str) -> list[str]:
@@ -161,8 +165,16 @@ def main(argv: list[str] | None = None) -> int:
         pixel_units=args.pixel_units,
     )
     bar = ProgressBar(args.quiet)
+    restore_term = _terminate_as_interrupt()
     try:
         summary = run_detection(options, progress=bar, cancel=threading.Event())
+    except InterruptedAfterCommit:
+        bar.close()
+        print(
+            f"sargasses: interrupted after the outputs were complete; they are in place ({args.output})",
+            file=sys.stderr,
+        )
+        return 130
     except DetectionCancelled as exc:
         bar.close()
         print(f"sargasses: cancelled: {exc}", file=sys.stderr)
@@ -180,19 +192,51 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as exc:  # disk full, permissions changed during the run...
         bar.close()
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(
-            f"sargasses: error: {exc.strerror or exc}{where}; free some space or choose another folder", file=sys.stderr
-        )
+        from sargasses.atomic import write_error
+
+        print(f"sargasses: error: {write_error(exc.filename or args.output, exc)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         bar.close()
         print("sargasses: interrupted; no output was written", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        restore_term()
     bar.close()
     for warning in summary.get("warnings") or ():
         print(f"sargasses: warning: {warning}", file=sys.stderr)
-    print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    return _print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the run cleans up the same way (exit 143)."""
+
+
+def _terminate_as_interrupt() -> Callable[[], None]:
+    """SIGTERM (a `kill`, a job scheduler) stops the run as Ctrl-C does: nothing new is left. Returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def terminate(number: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _print(text: str) -> int:
+    """Print the summary; a reader that stops early (`| head`) is no error: the outputs are written already."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit: point stdout at nothing instead
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except KeyboardInterrupt:
+        print("sargasses: interrupted; the outputs were complete and are in place", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
+from sargasses.atomic import atomic_write, write_error
 from sargasses.errors import SargassesError
 
 CHANNELS = (("B8A", "B08", "B07"), ("B04", "B05"), ("B03", "B02"))
@@ -58,8 +59,15 @@ class Quicklook:
             out[..., k] = np.where(valid, np.clip(scaled, 0, 1) * 255, 0).astype(np.uint8)
         return out
 
-    def save(self, path: str | os.PathLike, geometries: Sequence[Any], transform: Affine) -> Path:
-        """Write the PNG with `geometries` (in the CRS of `transform`, the scene's) outlined; atomic."""
+    def save(
+        self,
+        path: str | os.PathLike,
+        geometries: Sequence[Any],
+        transform: Affine,
+        name: str | os.PathLike | None = None,
+    ) -> Path:
+        """Write the PNG with `geometries` (in the CRS of `transform`, the scene's) outlined; atomic. Errors are
+        one line naming `name` (the path the user asked for; default `path`)."""
         from PIL import Image, ImageDraw
 
         path = Path(path)
@@ -82,12 +90,10 @@ class Quicklook:
             if small and not centre.is_empty:  # too small to see its outline: ring it
                 cx, cy = to_image @ (centre.x, centre.y)
                 draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], outline=OUTLINE, width=1)
-        tmp = path.with_name(f".{path.name}.part")
         try:
-            image.save(tmp, format="PNG")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+            atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+        except OSError as exc:
+            raise write_error(name or path, exc) from None
         return path
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sargasses.atomic import write_error
 from sargasses.errors import SargassesError
 
 DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
@@ -151,26 +152,40 @@ class AtomicFolder:
         self.discard()  # nothing left after a commit; everything removed after an error
 
 
-def write_rafts(frame: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write a rafts GeoDataFrame to `path` (format from the extension), atomically."""
+def write_layer(frame: Any, path: str | os.PathLike, name: str | os.PathLike | None = None) -> Path:
+    """Write a rafts GeoDataFrame to `path` as it is (no temporary name: the caller's staging folder gives that).
+
+    A failure (a full disk, a read-only folder...) is one line naming `name` (the path the user asked for), not
+    pyogrio's message with its SQL."""
     import pyogrio
 
     path = Path(path)
     driver = vector_driver(path)
-    check_writable(path, overwrite)
     if driver == "GeoJSON" and frame.crs is not None:
         frame = frame.to_crs("EPSG:4326")
-    with AtomicFolder(path) as tmp:
-        options: dict[str, Any] = {}
-        if driver == "ESRI Shapefile":
-            options["encoding"] = "UTF-8"
-        if driver == "GeoJSON":
-            options["layer_options"] = {"RFC7946": "YES", "WRITE_NAME": "NO"}
-        if driver == "GPKG":
-            options["layer"] = "rafts"
+    options: dict[str, Any] = {}
+    if driver == "ESRI Shapefile":
+        options["encoding"] = "UTF-8"
+    if driver == "GeoJSON":
+        options["layer_options"] = {"RFC7946": "YES", "WRITE_NAME": "NO"}
+    if driver == "GPKG":
+        options["layer"] = "rafts"
+    try:
         pyogrio.write_dataframe(
-            frame, tmp.path(), driver=driver, geometry_type="MultiPolygon", promote_to_multi=True, **options
+            frame, path, driver=driver, geometry_type="MultiPolygon", promote_to_multi=True, **options
         )
+    except (OSError, RuntimeError) as exc:  # pyogrio's errors are RuntimeErrors, with GDAL's text and its SQL
+        raise write_error(name or path, exc) from None
+    return path
+
+
+def write_rafts(frame: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write a rafts GeoDataFrame to `path` (format from the extension), atomically: all its files or none."""
+    path = Path(path)
+    driver = vector_driver(path)
+    check_writable(path, overwrite)
+    with AtomicFolder(path) as tmp:
+        write_layer(frame, tmp.path())
         if driver == "ESRI Shapefile":
             for stale in STALE_SHAPEFILE_PARTS:
                 path.with_suffix(stale).unlink(missing_ok=True)
