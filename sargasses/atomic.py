@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from sargasses.errors import SargassesError
 # Phrases in GDAL / pyogrio / libtiff messages -> (the reason to print, what to do)
 _KNOWN = (
     ("no space left on device", "No space left on device", "free some space or choose another folder"),
+    ("database or disk is full", "No space left on device", "free some space or choose another folder"),  # SQLite
     ("disk quota exceeded", "Disk quota exceeded", "free some space or choose another folder"),
     ("file too large", "File too large", "choose another folder or a smaller --extent"),
     ("input/output error", "Input/output error", "check the disk, or choose another folder"),
@@ -49,12 +51,25 @@ def write_error(path: str | os.PathLike, exc: BaseException | str) -> SargassesE
     for phrase, known, what in _KNOWN:
         if not reason and phrase in text:
             reason, advice = known, what
+    if not reason and _nearly_full(Path(path)):  # GDAL and SQLite often hide ENOSPC behind a later error
+        reason, advice = os.strerror(errno.ENOSPC), _ADVICE[errno.ENOSPC]
     if not reason:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         reason = lines[0] if lines else type(exc).__name__
         if len(reason) > 160:
             reason = reason[:157] + "..."
     return SargassesError(f"could not write {path}: {reason}; {advice}")
+
+
+def _nearly_full(path: Path) -> bool:
+    """Under 1 MiB left where `path` is written: a failure there is a full disk, whatever the writer said."""
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def fsync_file(path: str | os.PathLike) -> None:

@@ -531,15 +531,8 @@ class ProbabilityWriter:
 
     def _error(self, exc: BaseException | str) -> SargassesError:
         """One line naming the user's path; a full disk is named so even when GDAL only said a block is missing."""
-        import errno
-        import shutil
-
         from sargasses.atomic import write_error
 
-        if not isinstance(exc, OSError):
-            with contextlib.suppress(OSError):
-                if shutil.disk_usage(self.path.parent).free < 1 << 20:
-                    exc = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return write_error(self.final, exc)
 
     def add(self, rows: np.ndarray) -> None:

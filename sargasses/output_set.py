@@ -52,6 +52,8 @@ def _folder(path: Path) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send Ctrl-C there: only the age rule applies
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -98,7 +100,10 @@ def clean_leftovers(folder: Path) -> list[Path]:
 
 def _remove_free_lock(path: Path) -> bool:
     """A lock file nobody holds (its run was killed) is removed, under the lock, as a finishing run removes its own."""
-    import fcntl
+    try:
+        import fcntl
+    except ImportError:
+        return False
 
     if not path.is_file():
         return False
@@ -127,7 +132,10 @@ class _Lock:
         self.fd: int | None = None
 
     def acquire(self) -> None:
-        import fcntl
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; runs are not locked there
+            return
 
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)

@@ -113,6 +113,19 @@ def test_full_disk_while_writing_probabilities_keeps_the_previous_set(scenes, sm
     assert_summary_matches(small_disk)
 
 
+def test_full_disk_while_writing_polygons_is_one_line(scenes, small_disk, capsys):
+    """GeoPackage on a full disk: SQLite's error, with kilobytes of SQL in pyogrio's message, becomes one line."""
+    before = good_set(scenes, small_disk)
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    (small_disk / "filler").write_bytes(b"\0" * max(0, free - 16 * 1024))
+    before["filler"] = digests(small_disk)["filler"]
+    capsys.readouterr()
+    rc = detect(scenes["small"], "-o", small_disk / "r.gpkg", "--model", scenes["bright"], "--overwrite", "-q")
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 1 and "r.gpkg" in line and "No space left on device" in line and "CREATE" not in line, line
+    assert digests(small_disk) == before
+
+
 def test_a_failed_quicklook_leaves_the_previous_set(scenes, tmp_path, capsys, monkeypatch):
     """The last file to be written fails: the polygons and probabilities made before it do not appear either."""
     from sargasses.quicklook import Quicklook
