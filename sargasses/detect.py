@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from sargasses.errors import DetectionCancelled, SargassesError
+from sargasses.metrics import MIN_RAFT_PIXELS
 
 METHODS = ("model", "afai", "fai")
 BACKENDS = ("auto", "torch", "onnx")
@@ -45,6 +46,11 @@ BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B
 Progress = Callable[[float, str], None]
 
 
+# Without --min-area, rafts of fewer pixels are dropped: the smallest raft the scores count; one- and two-pixel
+# specks along real coasts were most of the false alarms left there.
+DEFAULT_MIN_PIXELS = MIN_RAFT_PIXELS
+
+
 @dataclass
 class DetectOptions:
     input: str
@@ -52,7 +58,7 @@ class DetectOptions:
     model: str | None = None
     method: str = "model"
     threshold: float | None = None
-    min_area: float = 0.0  # m2
+    min_area: float | None = None  # m2; None: rafts under DEFAULT_MIN_PIXELS pixels are dropped
     probabilities: str | None = None  # GeoTIFF path
     device: str = "auto"
     bands: list[str] | None = None
@@ -768,8 +774,9 @@ def _run(
     quicklook = Quicklook(height, width, scene.band_names) if options.quicklook else None
     pixel_units = scene.crs is None  # only with options.pixel_units: _check_crs refuses it otherwise
     collector = RaftCollector(
-        transform, scene.crs, width, options.min_area or 0.0, options.simplify, pixel_units=pixel_units
-    )
+        transform, scene.crs, width, options.min_area or 0.0, options.simplify, pixel_units=pixel_units,
+        min_pixels=DEFAULT_MIN_PIXELS if options.min_area is None else 1,
+    )  # fmt: skip
     metric = PixelMetric(transform, scene.crs, pixel_units=pixel_units)
     stats = RunStats()
     timing = {"polygons_s": 0.0, "write_s": 0.0}
@@ -921,7 +928,8 @@ def _run(
         if options.threshold is not None
         else ("the model's, picked on validation" if options.method == "model" else "the index's default"),
         "units": "pixels" if pixel_units else "metres",
-        "min_area_m2": None if pixel_units else float(options.min_area or 0.0),
+        "min_area_m2": None if pixel_units or options.min_area is None else float(options.min_area),
+        "min_raft_pixels": DEFAULT_MIN_PIXELS if options.min_area is None else 1,
         "rafts": len(rafts),
         **areas_out,
         "water_share_covered": round(total_m2 / areas["water_m2"], 8) if areas["water_m2"] else 0.0,

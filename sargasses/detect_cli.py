@@ -44,7 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="probability (model; default: the model file's, picked on validation) or index height (afai "
         f"{DEFAULT_THRESHOLDS['afai']:g}, fai {DEFAULT_THRESHOLDS['fai']:g} by default) to call a pixel Sargassum",
     )
-    p.add_argument("--min-area", type=float, default=0.0, metavar="M2", help="drop rafts smaller than this (m2)")
+    p.add_argument(
+        "--min-area",
+        type=float,
+        metavar="M2",
+        help="drop rafts smaller than this (m2); default: rafts under 3 pixels (1200 m2 at 20 m); 0 keeps all",
+    )
     p.add_argument("--probabilities", metavar="FILE.tif", help="also write the probability raster (GeoTIFF)")
     p.add_argument("--quicklook", metavar="FILE.png", help="also write a false-colour PNG with the rafts outlined")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")

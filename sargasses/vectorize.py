@@ -187,8 +187,10 @@ class RaftCollector:
         simplify_m: float | None = None,
         on_raft: Callable[[Raft], None] | None = None,
         pixel_units: bool = False,
+        min_pixels: int = 1,
     ) -> None:
         self.transform = transform
+        self.min_pixels = int(min_pixels)  # rafts of fewer pixels are dropped too
         self.crs = crs
         self.width = width
         self.min_area_m2 = float(min_area_m2 or 0.0)
@@ -260,7 +262,7 @@ class RaftCollector:
         )
         step_x, step_y, pixel_area = self.metric.pixel_steps(centres[:, 0] + top - 0.5, centres[:, 1] - 0.5)
         areas = counts[ids] * pixel_area
-        big = areas >= self.min_area_m2
+        big = (areas >= self.min_area_m2) & (counts[ids] >= self.min_pixels)
         self.dropped_small += int((~big).sum())
         if not big.any():
             return

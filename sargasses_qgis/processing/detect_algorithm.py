@@ -138,10 +138,10 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.MIN_AREA,
-                "Minimum raft area (m²)",
+                "Minimum raft area (m²; empty: 3 pixels, 1200 m² at 20 m)",
                 type=QgsProcessingParameterNumber.Type.Double,
                 minValue=0.0,
-                defaultValue=0.0,
+                optional=True,
             )
         )
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Area (empty: the whole image)", optional=True))
@@ -206,9 +206,10 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         options: dict[str, Any] = {
             "method": method,
             "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-            "min_area": self.parameterAsDouble(parameters, self.MIN_AREA, context),
             "overwrite": True,  # the engine writes into this run's own temporary folder
         }
+        if parameters.get(self.MIN_AREA) not in (None, ""):  # empty: the engine's default, 3 pixels
+            options["min_area"] = self.parameterAsDouble(parameters, self.MIN_AREA, context)
         if method == "model" and model:
             options["model"] = model
         threshold = self._threshold(parameters, context)  # checked again: a caller may skip checkParameterValues

@@ -221,7 +221,11 @@ class SargassesDock(QgsDockWidget):
         self.min_area.setSingleStep(100.0)
         self.min_area.setSuffix(" m²")
         self.min_area.setClearValue(0.0)
-        self.min_area.setToolTip("Smaller rafts are dropped")
+        self.min_area.setSpecialValueText("3 pixels (default)")
+        self.min_area.setToolTip(
+            "Smaller rafts are dropped. The default, 3 pixels (1200 m² at 20 m), is the smallest raft the model's "
+            "scores count; type 1 m² to keep every detection."
+        )
         self.device_combo = QComboBox()
         for label, value in DEVICE_CHOICES:
             self.device_combo.addItem(label, value)
@@ -609,8 +613,9 @@ class SargassesDock(QgsDockWidget):
         options: dict[str, Any] = {
             "method": self.method(),
             "device": str(self.device_combo.currentData()),
-            "min_area": float(self.min_area.value()),
         }
+        if self.min_area.value() > 0:  # 0 shows "3 pixels (default)": the engine's own minimum
+            options["min_area"] = float(self.min_area.value())
         if self.method() == "model" and self.model_path():
             options["model"] = self.model_path()
         if self._custom_threshold:

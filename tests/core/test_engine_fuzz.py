@@ -119,7 +119,7 @@ CASES = {
     ),
     "min_area is a list": (
         request(id=15, cmd="detect", options={**OPTIONS, "min_area": []}),
-        "option 'min_area' must be a number, not a list []",
+        "option 'min_area' must be a number or null, not a list []",
         15,
     ),
     "extent of 3 numbers": (

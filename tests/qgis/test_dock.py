@@ -112,6 +112,8 @@ def test_model_area_threshold_and_device_controls(scene, qgis_iface, dock) -> No
     dock.threshold.clear()  # ... and the clear button puts the model's back
     assert dock.threshold.value() == pytest.approx(card_threshold, abs=5e-4)
     assert not dock._custom_threshold
+    dock.min_area.setValue(0.0)
+    assert dock.min_area.text() == "3 pixels (default)"  # the engine's minimum, 3 pixels, when left at 0
     dock.model_combo.setCurrentIndex(dock.model_combo.findData("afai"))
     wait_for(lambda: not dock.info_pending)
     assert dock.threshold.value() == pytest.approx(0.016)  # AFAI's default, typed to the third decimal
