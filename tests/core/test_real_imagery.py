@@ -200,3 +200,21 @@ def test_the_default_model_runs_on_an_l1c_safe_and_says_it_takes_both_levels(tmp
     assert summary["model"]["name"] == card.name
     assert summary["threshold"] == pytest.approx(card.threshold)
     assert summary["threshold_source"] == "the model's, picked on validation"
+
+
+def test_specks_under_three_pixels_are_dropped_unless_a_minimum_area_is_given(tmp_path):
+    """The default minimum (3 pixels) drops one- and two-pixel specks and keeps a 3-pixel raft; --min-area 0 all."""
+    from detect_helpers import plant, water
+
+    masks = []
+    for (r, c), n in (((10, 10), 1), ((40, 40), 2), ((70, 70), 3), ((20, 80), 12)):
+        m = np.zeros((96, 96), bool)
+        m[r, c : c + n] = True
+        masks.append(m)
+    scene = write_scene(tmp_path / "specks.tif", plant(water(96, 96), masks))
+    model = bright_model(tmp_path / "bright.pt")
+    default = run_detection(DetectOptions(input=scene, output=tmp_path / "a.gpkg", model=model))
+    every = run_detection(DetectOptions(input=scene, output=tmp_path / "b.gpkg", model=model, min_area=0.0))
+    assert (default["rafts"], default["rafts_dropped_small"], default["min_raft_pixels"]) == (2, 2, 3)
+    assert default["min_area_m2"] is None
+    assert (every["rafts"], every["rafts_dropped_small"], every["min_raft_pixels"]) == (4, 0, 1)
