@@ -184,6 +184,6 @@ def is_sentinel2(profile: SensorProfile) -> bool:
     return profile.name.startswith("sentinel2")
 
 
-# The default model's input: Sentinel-2 surface reflectance at 20 m, these 10 bands in this order (DESIGN.md).
+# The default model's input: Sentinel-2 surface reflectance at 20 m, these 10 bands in this order (docs/reading.md).
 DEFAULT_BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
 DEFAULT_RESOLUTION_M = 20.0

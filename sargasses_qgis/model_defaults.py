@@ -1,4 +1,4 @@
-"""What the plugin assumes before the engine has told it about a model (DESIGN.md's contract for the default model).
+"""What the plugin assumes before the engine has told it about a model (the default model's contract, docs/reading.md).
 
 The engine's `info` answer (the model card) always wins; these only let the plugin plan inputs for the index
 methods, which have no card, and for Processing runs, which do not ask.

@@ -480,7 +480,7 @@ class SargassesDock(QgsDockWidget):
         return f"<table>{cells}</table>"
 
     def model_bands(self) -> tuple[list[str], float]:
-        """The bands and resolution the run needs: the card's, else the default model's (DESIGN.md)."""
+        """The bands and resolution the run needs: the card's, else the default model's (docs/reading.md)."""
         card = ((self.engine_info.get("model") or {}).get("card") or {}) if self.method() == "model" else {}
         return list(card.get("band_names") or DEFAULT_BANDS), float(card.get("gsd_m") or DEFAULT_GSD_M)
 

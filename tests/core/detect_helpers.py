@@ -1,6 +1,6 @@
 """Helpers shared by the detection tests: hand-made scenes with planted rafts, and small model files.
 
-Spectra are the MARIDA class means of /work/shared/reference_spectra.csv (water and dense Sargassum).
+Spectra are the MARIDA class means of sargasses/data/reference_spectra.csv (water and dense Sargassum).
 """
 
 from __future__ import annotations
