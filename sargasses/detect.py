@@ -26,12 +26,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from sargasses.errors import DetectionCancelled, SargassesError
 from sargasses.metrics import MIN_RAFT_PIXELS
+from sargasses.summary import RunSummary
 
 METHODS = ("model", "afai", "fai")
 BACKENDS = ("auto", "torch", "onnx")
@@ -622,8 +623,11 @@ def run_detection(
     options: DetectOptions,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
-) -> dict[str, Any]:
-    """Detect rafts as `options` say; returns the summary (also written as JSON beside the output)."""
+) -> RunSummary:
+    """Detect rafts as `options` say; returns the summary (also written as JSON beside the output).
+
+    The summary's fields: sargasses.summary.RunSummary, documented in docs/engine_protocol.md.
+    """
     import rasterio
 
     from sargasses.output_set import OutputSet
@@ -681,7 +685,7 @@ def run_detection(
                 cancel,
             )
         summary["time_s"] = round(time.perf_counter() - started, 2)
-        summary = _json_safe(summary)
+        summary = cast(RunSummary, _json_safe(summary))
         _write_summary(outset.stage(outputs["summary"]), outputs["summary"], summary)
         if cancel is not None and cancel.is_set():
             raise DetectionCancelled("detection cancelled; nothing was written")
@@ -724,7 +728,7 @@ def _run(
     device_kind: str,
     report: Progress,
     cancel: threading.Event | None,
-) -> dict[str, Any]:
+) -> RunSummary:
     from rasterio.windows import Window
     from rasterio.windows import transform as window_transform
 
@@ -910,7 +914,7 @@ def _run(
             "total_area_km2": round(total_m2 / 1e6, 6),
             "water_area_km2": round(areas["water_m2"] / 1e6, 4),
         }
-    return {
+    summary: RunSummary = {
         "input": str(options.input),
         "output": str(outputs["output"]),
         "summary": str(outputs["summary"]),
@@ -958,6 +962,7 @@ def _run(
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "warnings": warnings,
     }
+    return summary
 
 
 def _cpu_name() -> str:
@@ -977,7 +982,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _write_summary(path: Path, final: Path, summary: dict[str, Any]) -> None:
+def _write_summary(path: Path, final: Path, summary: RunSummary) -> None:
     """The summary, written to `path` (in the staging folder) and flushed; errors are named by its `final` path."""
     from sargasses.atomic import atomic_write_text, write_error
 

@@ -59,18 +59,24 @@ def _style(layer, name: str) -> None:
     layer.triggerRepaint()
 
 
+# The keys of the engine's run summary (what run_detection returns, plus the engine's own) that the plugin reads.
+# They are documented in docs/engine_protocol.md ("The run summary"); the plugin cannot import sargasses, so
+# tests/core/test_summary.py checks that each is a field of sargasses.summary.EngineSummary.
+SUMMARY_KEYS = ("rafts", "total_area_km2", "device", "device_name", "engine_run")
+# Added by the plugin itself when a run is clipped to polygons (detection_run.clip_to_area), not by the engine.
+CLIPPED_KEYS = ("rafts_in_area", "area_km2_in_area")
+
+
 def raft_count(summary: dict[str, Any]) -> int:
-    for key in ("rafts_in_area", "rafts", "raft_count", "features", "count"):
-        if key in summary and summary[key] is not None:
-            return int(summary[key])
-    return 0
+    """The rafts kept: those inside the chosen polygons when the run was clipped to them, else all it found."""
+    value = summary.get("rafts_in_area") if "rafts_in_area" in summary else summary.get("rafts")
+    return int(value or 0)
 
 
 def raft_area_km2(summary: dict[str, Any]) -> float:
-    for key in ("area_km2_in_area", "area_km2", "total_area_km2"):
-        if key in summary and summary[key] is not None:
-            return float(summary[key])
-    return 0.0
+    """Their area in km²; 0 where the summary has none (a raster without CRS measures in pixels)."""
+    value = summary.get("area_km2_in_area") if "area_km2_in_area" in summary else summary.get("total_area_km2")
+    return float(value or 0.0)
 
 
 def summary_text(outcome: DetectionOutcome, device_name: str = "") -> str:

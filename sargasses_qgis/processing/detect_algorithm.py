@@ -37,7 +37,7 @@ from ..engine_client import EngineError, shared_engine
 from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M, METHODS
 from ..paths import bundled_model, icon_path
 from ..raster_input import InputError, automatic_plan, layer_file
-from ..results import style_rafts
+from ..results import raft_area_km2, style_rafts
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 # The threshold is a probability: the core takes it strictly between 0 and 1; the dock's field and this
@@ -268,7 +268,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         if context.willLoadLayerOnCompletion(dest_id):
             context.layerToLoadOnCompletionDetails(dest_id).setPostProcessor(rafts_styler())
         summary = outcome.summary
-        area_km2 = float(summary.get("area_km2") or summary.get("total_area_km2") or 0.0)
+        area_km2 = raft_area_km2(summary)
         feedback.pushInfo(
             f"{count} raft(s), {area_km2:.4f} km², on {summary.get('device', '?')}, in {outcome.seconds:.1f} s"
         )

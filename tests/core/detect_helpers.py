@@ -6,6 +6,7 @@ Spectra are the MARIDA class means of sargasses/data/reference_spectra.csv (wate
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -14,6 +15,7 @@ from affine import Affine
 
 from sargasses.model_file import build_network, make_card, red_edge_weights, save_model_file
 from sargasses.sensors import DEFAULT_BANDS
+from sargasses.summary import ModelInfo, PixelCounts, RunSummary, TileCounts, Timing, summary_keys
 
 CRS = "EPSG:32620"
 ORIGIN = (600000.0, 1700040.0)
@@ -137,3 +139,16 @@ def bright_model(path: Path, tile_size: int = 64, overlap: int = 16) -> Path:
         name="test-bright",
     )
     return save_model_file(path, red_edge_weights(card), card)
+
+
+SUMMARY_NESTED = {"model": ModelInfo, "pixels": PixelCounts, "tiles": TileCounts, "timing": Timing}
+
+
+def assert_summary_shape(summary: dict[str, Any]) -> None:
+    """`summary` (a run's, as returned or read back from JSON) has RunSummary's fields and no others."""
+    required = set(RunSummary.__required_keys__) | {"time_s"}  # run_detection always sets time_s
+    assert required <= set(summary), f"missing: {required - set(summary)}"
+    assert set(summary) <= summary_keys(RunSummary), f"not in RunSummary: {set(summary) - summary_keys(RunSummary)}"
+    for key, shape in SUMMARY_NESTED.items():
+        if summary[key] is not None:
+            assert set(summary[key]) == summary_keys(shape), key

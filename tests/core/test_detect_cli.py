@@ -26,6 +26,7 @@ import torch
 from detect_helpers import (
     LAND,
     TRANSFORM,
+    assert_summary_shape,
     bright_model,
     plant,
     planted_rafts,
@@ -122,6 +123,7 @@ def test_model_finds_planted_rafts_with_their_areas_and_attributes(planted, tmp_
         assert prob.profile["tiled"] and prob.compression is not None
     assert (tmp_path / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((tmp_path / "rafts.summary.json").read_text())
+    assert_summary_shape(summary)  # sargasses.summary.RunSummary, as documented
     assert summary["rafts"] == 6
     assert summary["total_area_km2"] == pytest.approx(frame["area_m2"].sum() / 1e6, rel=1e-4)
     water_km2 = (300 * 300 - planted["land"].sum()) * 400 / 1e6

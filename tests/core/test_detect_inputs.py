@@ -14,7 +14,16 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from detect_helpers import SARGASSUM, TRANSFORM, bright_model, plant, random_model, water, write_scene
+from detect_helpers import (
+    SARGASSUM,
+    TRANSFORM,
+    assert_summary_shape,
+    bright_model,
+    plant,
+    random_model,
+    water,
+    write_scene,
+)
 
 from sargasses.detect import DetectOptions, run_detection
 from sargasses.detect_cli import main
@@ -78,6 +87,7 @@ def test_pixel_units_measure_in_pixels_and_say_so(tmp_path, models, capsys) -> N
     out = tmp_path / "r.gpkg"
     rc, err, summary = detect(capsys, scene, "-o", out, "--model", models["bright"], "--pixel-units", "--json")
     assert rc == 0, err
+    assert_summary_shape(summary)  # with total_area_px and water_area_px
     assert summary["units"] == "pixels" and summary["rafts"] == 1
     assert summary["total_area_px"] == 36 and summary["total_area_km2"] is None
     assert summary["water_area_px"] == 60 * 70
