@@ -19,7 +19,7 @@ process, so its peak RSS (VmHWM) is its own. Sections:
 The scene is synthetic and written block by block (never whole in memory): sea with noise, a coast, clouds, and
 thousands of planted Sargassum filaments, as uint16 L2A digital numbers (offset -1000). Two models: the bundled
 default (or --model), and HalfUNet-16, the original project's network, with hand-set weights
-(model_file.red_edge_weights) that cost what a trained HalfUNet-16 costs and find the planted filaments.
+(tests/core/model_helpers.py's red_edge_weights) that cost what a trained HalfUNet-16 costs and find the planted filaments.
 The first end-to-end run starts with an empty ONNX cache (it loads torch and exports the graph); later runs are what
 every run after the first is on a machine.
 """
@@ -43,6 +43,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "core"))  # model_helpers: the hand-set HalfUNet the tests use too
 
 WATER = np.array([0.034, 0.024, 0.017, 0.014, 0.014, 0.015, 0.013, 0.014, 0.009, 0.007], np.float32)
 SARGASSUM = np.array([0.041, 0.049, 0.045, 0.095, 0.118, 0.141, 0.133, 0.137, 0.016, 0.010], np.float32)
@@ -140,8 +141,10 @@ def write_scene(path: Path, size: int, seed: int = 0) -> Path:
 
 
 def reference_model(workdir: Path) -> Path:
-    """HalfUNet-16, the original project's network, with hand-set weights (model_file.red_edge_weights)."""
-    from sargasses.model_file import make_card, red_edge_weights, save_model_file
+    """HalfUNet-16, the original project's network, with hand-set weights (tests/core/model_helpers.py)."""
+    from model_helpers import make_card, red_edge_weights
+
+    from sargasses.model_file import save_model_file
 
     path = workdir / "halfunet16_red_edge.pt"
     if not path.exists():

@@ -8,9 +8,13 @@ Timings on a shared machine are noisy: compare rows of one run with each other.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "core"))  # model_helpers.make_card
 
 CANDIDATES = [
     ("HalfUNet", {"num_filters": 4}),
@@ -24,7 +28,9 @@ CANDIDATES = [
 
 
 def build(name: str, settings: dict):
-    from sargasses.model_file import build_network, make_card
+    from model_helpers import make_card
+
+    from sargasses.model_file import build_network
 
     card = make_card(name, settings={**settings, "autopad_enabled": True})
     return build_network(card).eval()

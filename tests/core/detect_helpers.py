@@ -12,8 +12,9 @@ import numpy as np
 import rasterio
 import torch
 from affine import Affine
+from model_helpers import make_card, red_edge_weights
 
-from sargasses.model_file import build_network, make_card, red_edge_weights, save_model_file
+from sargasses.model_file import build_network, save_model_file
 from sargasses.sensors import DEFAULT_BANDS
 from sargasses.summary import ModelInfo, PixelCounts, RunSummary, TileCounts, Timing, summary_keys
 
@@ -125,7 +126,7 @@ def constant_model(path: Path, logit: float, tile_size: int = 64, overlap: int =
 
 
 def bright_model(path: Path, tile_size: int = 64, overlap: int = 16) -> Path:
-    """A HalfUNet with hand-set weights (sargasses.model_file.red_edge_weights): sigmoid(200 (B07 - B04 - 0.05)).
+    """A HalfUNet with hand-set weights (model_helpers.red_edge_weights): sigmoid(200 (B07 - B04 - 0.05)).
 
     Its answer is known exactly and does not depend on tiling: dense Sargassum ~1, water ~0.
     """

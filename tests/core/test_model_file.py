@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from model_helpers import make_card, red_edge_weights
 
 from sargasses.errors import SargassesError
 from sargasses.model_file import (
@@ -16,7 +17,6 @@ from sargasses.model_file import (
     build_network,
     default_model_path,
     load_model_file,
-    make_card,
     read_model_file,
     save_model_file,
 )
@@ -178,8 +178,6 @@ def test_default_model_path_honours_environment(tmp_path, model_path, monkeypatc
 
 
 def test_red_edge_weights_give_the_documented_answer(tmp_path):
-    from sargasses.model_file import red_edge_weights
-
     card = make_card(
         "HalfUNet",
         {"num_filters": 8, "bias": True, "autopad_enabled": True},
