@@ -9,8 +9,8 @@ on its height, and never holds the scene.
 
 Tile sides are multiples of 32 that may differ by 32 from one row or column to the next (`tile_spans`): as few
 tiles as the card's size allows, the last ending at the scene's edge, and few pixels computed twice. A scene
-smaller than a tile gets one tile rounded up to a multiple of 32 pixels, the padding read as nodata (0 for the
-model).
+smaller than a tile gets one tile rounded up to a multiple of 32 pixels; the reader given to `run_tiles` fills
+that padding (detect.py mirrors the scene into it: zeros would read as a dark shore and give false rafts).
 Tiles with no open water (every pixel nodata, land or cloud) are not run: the mask would hide what they gave.
 
 Scorers turn a batch of reflectance tiles into per-pixel scores: `TorchScorer` (CUDA / MPS / CPU, half precision on
