@@ -82,7 +82,7 @@ def write_scene(path: Path, size: int, seed: int = 0) -> Path:
     import rasterio
     from affine import Affine
 
-    from sargasses.sensors import DEFAULT_BANDS
+    from sargasses.reading.sensors import DEFAULT_BANDS
 
     if path.exists():
         return path
@@ -239,7 +239,7 @@ def work_throughput(model_path: str, backend: str, batch: str) -> dict[str, Any]
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from sargasses.inference import onnx_bytes, onnx_session
+    from sargasses.detection.onnx_export import onnx_bytes, onnx_session
     from sargasses.model_file import load_model_file
 
     batch_size = int(batch)
@@ -264,7 +264,7 @@ def work_throughput(model_path: str, backend: str, batch: str) -> dict[str, Any]
     elif backend == "onnxruntime-tiles-at-once":  # what sargasses does on a CPU: tiles on one thread each
         from concurrent.futures import ThreadPoolExecutor
 
-        from sargasses.inference import OnnxScorer
+        from sargasses.detection.scorers import OnnxScorer
 
         scorer = OnnxScorer(loaded.card.band_names, onnx_bytes(loaded), torch.get_num_threads())
         pool = ThreadPoolExecutor(scorer.parallel)
@@ -300,7 +300,7 @@ def work_whole_image(scene: str, model_path: str) -> dict[str, Any]:
     import torch
 
     from sargasses.model_file import load_model_file
-    from sargasses.scene import open_scene
+    from sargasses.reading.scene import open_scene
 
     loaded = load_model_file(model_path)
     t0 = time.perf_counter()
@@ -331,9 +331,9 @@ def work_tile_loop(scene: str, model_path: str, backend: str) -> dict[str, Any]:
     import torch
     from rasterio.windows import Window
 
-    from sargasses.inference import onnx_bytes, onnx_session
+    from sargasses.detection.onnx_export import onnx_bytes, onnx_session
     from sargasses.model_file import load_model_file
-    from sargasses.scene import open_scene
+    from sargasses.reading.scene import open_scene
 
     loaded = load_model_file(model_path)
     overlap = loaded.card.tile_overlap
@@ -377,10 +377,11 @@ def work_inference(scene: str, model_path: str) -> dict[str, Any]:
     import rasterio
     from rasterio.windows import Window
 
-    from sargasses.detect import GDAL_CACHE_MB, cached_scorer
-    from sargasses.inference import RunStats, run_tiles, tile_grid
+    from sargasses.detection.run import GDAL_CACHE_MB, cached_scorer
+    from sargasses.detection.tiled_loop import RunStats, run_tiles
+    from sargasses.detection.tiling import tile_grid
     from sargasses.model_file import read_card
-    from sargasses.scene import open_scene
+    from sargasses.reading.scene import open_scene
 
     card = read_card(model_path)
     scorer = cached_scorer(Path(model_path), "cpu", "auto")
@@ -406,7 +407,8 @@ def work_inference(scene: str, model_path: str) -> dict[str, Any]:
 
 def work_detect(scene: str, model_path: str, outdir: str, *extra: str) -> dict[str, Any]:
     """`sargasses detect` in this process (so ru_maxrss is the detection's own), as the CLI runs it."""
-    from sargasses.detect import DetectOptions, run_detection
+    from sargasses.detection.options import DetectOptions
+    from sargasses.detection.run import run_detection
 
     Path(outdir).mkdir(parents=True, exist_ok=True)
     backend = extra[0] if extra else "auto"

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from sargasses.baseline import DEFAULT_THRESHOLDS
-from sargasses.evaluate import (
+from sargasses.detection.baseline import DEFAULT_THRESHOLDS
+from sargasses.evaluation.evaluate import (
     INDEX_THRESHOLDS,
     EvalScene,
     _detect,
@@ -33,11 +33,11 @@ from sargasses.evaluate import (
     baseline_score_maps,
     model_probability,
 )
-from sargasses.masking import exclusion_mask
-from sargasses.metrics import MIN_RAFT_PIXELS
+from sargasses.evaluation.metrics import MIN_RAFT_PIXELS
 from sargasses.model_file import load_model_file
-from sargasses.scene import open_scene
-from sargasses.sensors import DEFAULT_BANDS
+from sargasses.reading.masking import exclusion_mask
+from sargasses.reading.scene import open_scene
+from sargasses.reading.sensors import DEFAULT_BANDS
 from sargasses.synth.atmosphere import ATLANTIC, band_wavelengths, to_top_of_atmosphere
 from sargasses.synth.planting import open_water, plant_rafts
 from sargasses.synth.spectra import SPECTRA

@@ -13,11 +13,14 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
 # sub-command -> (module with main(argv), one-line help)
 COMMANDS = {
-    "detect": ("sargasses.detect_cli", "find Sargassum rafts on a raster and write polygons"),
-    "synth": ("sargasses.synth_cli", "write synthetic Sentinel-2 scenes with their label masks"),
-    "export-model": ("sargasses.export_model", "make a distributable model file from a checkpoint"),
-    "evaluate": ("sargasses.evaluate", "score a model file against the AFAI / FAI baselines on labelled scenes"),
-    "engine": ("sargasses.engine", "serve detections to the QGIS plugin over stdin/stdout (JSON lines)"),
+    "detect": ("sargasses.detection.cli", "find Sargassum rafts on a raster and write polygons"),
+    "synth": ("sargasses.synth.cli", "write synthetic Sentinel-2 scenes with their label masks"),
+    "export-model": ("sargasses.training.export_model", "make a distributable model file from a checkpoint"),
+    "evaluate": (
+        "sargasses.evaluation.evaluate",
+        "score a model file against the AFAI / FAI baselines on labelled scenes",
+    ),
+    "engine": ("sargasses.engine.server", "serve detections to the QGIS plugin over stdin/stdout (JSON lines)"),
 }
 
 
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command in LIGHTNING_COMMANDS:
-        from sargasses.lightning_cli import run_lightning_cli
+        from sargasses.training.lightning_cli import run_lightning_cli
 
         return run_lightning_cli([command, *rest])
     if command not in COMMANDS:

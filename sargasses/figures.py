@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sargasses.sensors import DEFAULT_BANDS
+from sargasses.reading.sensors import DEFAULT_BANDS
 
 TRUE_COLOUR = ("B04", "B03", "B02")
 # Red edge and NIR in red and green, red in blue: Sargassum and vegetation turn yellow-orange, water stays dark

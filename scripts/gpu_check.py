@@ -91,7 +91,7 @@ class OrtCudaScorer:
     def __init__(self, loaded: Any, device: Any) -> None:
         import onnxruntime as ort
 
-        from sargasses.inference import onnx_bytes
+        from sargasses.detection.onnx_export import onnx_bytes
 
         self.band_names = list(loaded.card.band_names)
         self.parallel = 1
@@ -115,7 +115,7 @@ class OrtCudaScorer:
 
 def torch_scorer(model: Path, device: Any, half: bool) -> Any:
     """A TorchScorer on a fresh copy of the model (TorchScorer moves the module it is given to its device)."""
-    from sargasses.inference import TorchScorer
+    from sargasses.detection.scorers import TorchScorer
     from sargasses.model_file import load_model_file
 
     scorer = TorchScorer(load_model_file(model), device, half=half)
@@ -129,7 +129,7 @@ def torch_scorer(model: Path, device: Any, half: bool) -> Any:
 @contextlib.contextmanager
 def scorer_in_run(scorer: Any):
     """run_detection with this scorer instead of the one its cache would choose (the rest of the run unchanged)."""
-    from sargasses import detect
+    from sargasses.detection import run as detect
 
     original = detect.cached_scorer
     detect.cached_scorer = lambda path, device, backend: scorer
@@ -141,7 +141,7 @@ def scorer_in_run(scorer: Any):
 
 def paths(model: Path, cpu_mode: bool, providers: list[str]) -> list[tuple[str, str, Any]]:
     """(name, precision, scorer factory or device string) of each path to compare with the CPU engine."""
-    from sargasses.inference import choose_device
+    from sargasses.detection.devices import choose_device
 
     cpu = choose_device("cpu")
     gpu = cpu if cpu_mode else choose_device("cuda")
@@ -166,7 +166,8 @@ def load(model: Path) -> Any:
 
 # --------------------------------------------------------------------------- results against the CPU
 def detect_once(scene: Path, model: Path, outdir: Path, device: str = "cpu", scorer: Any = None) -> dict[str, Any]:
-    from sargasses.detect import DetectOptions, run_detection
+    from sargasses.detection.options import DetectOptions
+    from sargasses.detection.run import run_detection
 
     outdir.mkdir(parents=True, exist_ok=True)
     options = DetectOptions(
@@ -205,7 +206,7 @@ def compare(reference: np.ndarray, other: np.ndarray, threshold: float) -> dict[
 
 
 def check_scenes(args: argparse.Namespace, model: Path, info: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
-    from sargasses.inference import HALF_TOLERANCE
+    from sargasses.detection.scorers import HALF_TOLERANCE
     from sargasses.synth import make_scene, write_scene
 
     kinds = ["mixed", "confounders", "mixed", "clean"]

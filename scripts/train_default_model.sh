@@ -98,7 +98,7 @@ mkdir -p docs/img
 $PY - "$RUN" <<'PYEOF'
 import glob, sys
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from sargasses.plots import training_curves
+from sargasses.training.plots import training_curves
 events = EventAccumulator(glob.glob(f"lightning_logs/{sys.argv[1]}/version_0/events*")[0])
 events.Reload()
 def per_epoch(tag):

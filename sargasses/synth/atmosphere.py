@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sargasses.sensors import SENTINEL2_L2A, SensorProfile
+from sargasses.reading.sensors import SENTINEL2_L2A, SensorProfile
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def to_top_of_atmosphere(
 def as_level_1c(scene, seed: int):
     """A surface-reflectance SyntheticScene seen from space through a random atmosphere (drawn from `seed`),
     tagged Sentinel-2 L1C. A scene that is already top-of-atmosphere is returned as it is."""
-    from sargasses.sensors import SENTINEL2_L1C
+    from sargasses.reading.sensors import SENTINEL2_L1C
 
     if scene.meta.get("sensor") == SENTINEL2_L1C.name:
         return scene

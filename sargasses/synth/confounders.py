@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sargasses.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M
+from sargasses.reading.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M
 from sargasses.synth.coast import draw_coast
 from sargasses.synth.fields import fractal, quantile, ramp, shift, smooth_down
 from sargasses.synth.labels import THICK_CLOUD_OPACITY

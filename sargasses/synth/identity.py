@@ -9,7 +9,7 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
-from sargasses.sensors import DEFAULT_RESOLUTION_M
+from sargasses.reading.sensors import DEFAULT_RESOLUTION_M
 
 FULL_TILE_SIZE = 5490  # a Sentinel-2 tile at 20 m: 109.8 km
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from sargasses.sensors import DEFAULT_BANDS, SENTINEL2_L2A
+from sargasses.reading.sensors import DEFAULT_BANDS, SENTINEL2_L2A
 from sargasses.synth.coast import END_MEMBERS, SURFACES
 from sargasses.synth.confounders import ship_patch
 from sargasses.synth.fields import shift

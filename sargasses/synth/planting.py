@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sargasses.masking import exclusion_mask
-from sargasses.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M, SENTINEL2_L1C, SENTINEL2_L2A
+from sargasses.reading.masking import exclusion_mask
+from sargasses.reading.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M, SENTINEL2_L1C, SENTINEL2_L2A
 from sargasses.synth.labels import (
     CLASS_CODES,
     LABEL_IGNORE,
@@ -102,7 +102,7 @@ def plant_rafts(
 
 def planted_scene(background: str | Path, seed: int):
     """`background` (a real scene file) with rafts planted by `seed`, as a SyntheticScene ready for write_scene."""
-    from sargasses.scene import open_scene
+    from sargasses.reading.scene import open_scene
     from sargasses.synth.atmosphere import band_wavelengths, random_atmosphere
     from sargasses.synth.labels import scene_stats
     from sargasses.synth.scene import GENERATOR_VERSION, SyntheticScene

@@ -14,7 +14,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from sargasses.errors import SargassesError
-from sargasses.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M, SENTINEL2_L2A
+from sargasses.reading.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M, SENTINEL2_L2A
 from sargasses.synth.confounders import (
     choose_confounders,
     draw_clouds,

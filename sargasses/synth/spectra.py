@@ -13,7 +13,7 @@ from importlib import resources
 import numpy as np
 
 from sargasses.errors import SargassesError
-from sargasses.sensors import DEFAULT_BANDS
+from sargasses.reading.sensors import DEFAULT_BANDS
 
 # Blank cells of the reference table, filled with the estimates documented in docs/dataset.md ("Spectra").
 BLANK_CELL_ESTIMATES: dict[str, dict[str, float]] = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from sargasses.errors import SargassesError
-from sargasses.sensors import SENTINEL2_L2A
+from sargasses.reading.sensors import SENTINEL2_L2A
 from sargasses.synth.labels import LABEL_IGNORE
 from sargasses.synth.scene import SyntheticScene
 

@@ -15,8 +15,8 @@ from affine import Affine
 from model_helpers import make_card, red_edge_weights
 
 from sargasses.model_file import build_network, save_model_file
-from sargasses.sensors import DEFAULT_BANDS
-from sargasses.summary import ModelInfo, PixelCounts, RunSummary, TileCounts, Timing, summary_keys
+from sargasses.outputs.summary import ModelInfo, PixelCounts, RunSummary, TileCounts, Timing, summary_keys
+from sargasses.reading.sensors import DEFAULT_BANDS
 
 CRS = "EPSG:32620"
 ORIGIN = (600000.0, 1700040.0)

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from sargasses.model_file import ModelCard, build_network
-from sargasses.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M
+from sargasses.reading.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M
 
 
 def make_card(

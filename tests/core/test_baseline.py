@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sargasses.baseline import afai, baseline_scores, detect_baseline, fai, median_background
+from sargasses.detection.baseline import afai, baseline_scores, detect_baseline, fai, median_background
 from sargasses.errors import SargassesError
-from sargasses.metrics import pixel_counts
-from sargasses.sensors import DEFAULT_BANDS
+from sargasses.evaluation.metrics import pixel_counts
+from sargasses.reading.sensors import DEFAULT_BANDS
 
 BANDS = list(DEFAULT_BANDS)
 

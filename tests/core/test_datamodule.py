@@ -9,8 +9,8 @@ import pytest
 import torch
 from training_helpers import tiny_datamodule, write_tiny_scenes
 
-from sargasses.datamodule import SargassesDataModule
 from sargasses.errors import SargassesError
+from sargasses.training.datamodule import SargassesDataModule
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import torch
 from training_helpers import TINY_CONFIG, data_args, run_sargasses, write_tiny_scenes
 
-from sargasses.plmodule import SargassesLightningModule
+from sargasses.training.plmodule import SargassesLightningModule
 
 
 def test_fit_with_two_ddp_processes(tmp_path):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sargasses.evaluate import model_probability
-from sargasses.masking import exclusion_mask
-from sargasses.metrics import score_detection
+from sargasses.evaluation.evaluate import model_probability
+from sargasses.evaluation.metrics import score_detection
 from sargasses.model_file import default_model_path, load_model_file
+from sargasses.reading.masking import exclusion_mask
 from sargasses.synth import make_scene
 
 TOLERANCE = 0.02

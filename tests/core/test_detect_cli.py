@@ -36,8 +36,8 @@ from detect_helpers import (
 )
 from rasterio.features import rasterize
 
-from sargasses.detect_cli import main
-from sargasses.metrics import object_counts
+from sargasses.detection.cli import main
+from sargasses.evaluation.metrics import object_counts
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -123,13 +123,13 @@ def test_model_finds_planted_rafts_with_their_areas_and_attributes(planted, tmp_
         assert prob.profile["tiled"] and prob.compression is not None
     assert (tmp_path / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((tmp_path / "rafts.summary.json").read_text())
-    assert_summary_shape(summary)  # sargasses.summary.RunSummary, as documented
+    assert_summary_shape(summary)  # sargasses.outputs.summary.RunSummary, as documented
     assert summary["rafts"] == 6
     assert summary["total_area_km2"] == pytest.approx(frame["area_m2"].sum() / 1e6, rel=1e-4)
     water_km2 = (300 * 300 - planted["land"].sum()) * 400 / 1e6
     assert summary["water_area_km2"] == pytest.approx(water_km2, rel=3e-3)
     assert summary["water_share_covered"] == pytest.approx(summary["total_area_km2"] / water_km2, rel=3e-3)
-    from sargasses.inference import choose_device
+    from sargasses.detection.devices import choose_device
 
     assert summary["device"] == choose_device("auto").kind and summary["time_s"] > 0  # "cpu", or a GPU where one is
 

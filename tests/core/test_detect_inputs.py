@@ -25,9 +25,10 @@ from detect_helpers import (
     write_scene,
 )
 
-from sargasses.detect import DetectOptions, run_detection
-from sargasses.detect_cli import main
-from sargasses.sensors import DEFAULT_BANDS
+from sargasses.detection.cli import main
+from sargasses.detection.options import DetectOptions
+from sargasses.detection.run import run_detection
+from sargasses.reading.sensors import DEFAULT_BANDS
 
 
 @pytest.fixture(autouse=True)

@@ -11,10 +11,10 @@ import pytest
 import torch
 from training_helpers import run_sargasses, tiny_fit, write_tiny_scenes
 
-from sargasses.dataset import normalize
 from sargasses.errors import SargassesError
 from sargasses.model_file import load_model_file
-from sargasses.plmodule import SargassesLightningModule
+from sargasses.training.dataset import normalize
+from sargasses.training.plmodule import SargassesLightningModule
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_export_gives_a_model_that_predicts_as_the_checkpoint(checkpoint, tmp_pa
 
 
 def test_export_refuses_to_overwrite(checkpoint, tmp_path, capsys):
-    from sargasses.export_model import main
+    from sargasses.training.export_model import main
 
     output = tmp_path / "model.pt"
     output.write_bytes(b"precious")

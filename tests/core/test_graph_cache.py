@@ -17,8 +17,9 @@ import pytest
 import rasterio
 from detect_helpers import bright_model, plant, random_model, water, write_scene
 
-from sargasses import detect, inference
-from sargasses.detect import DetectOptions, run_detection
+from sargasses.detection import model_cache, onnx_export
+from sargasses.detection.options import DetectOptions
+from sargasses.detection.run import run_detection
 
 
 @pytest.fixture
@@ -32,20 +33,20 @@ def scene(tmp_path: Path) -> Path:
 def exports(monkeypatch) -> list[str]:
     """Counts the graphs exported (a run from a good cache entry exports none)."""
     calls: list[str] = []
-    real = inference.onnx_bytes
+    real = onnx_export.onnx_bytes
 
     def counted(loaded, *args, **kwargs):
         calls.append(loaded.card.name)
         return real(loaded, *args, **kwargs)
 
-    monkeypatch.setattr(inference, "onnx_bytes", counted)
+    monkeypatch.setattr(onnx_export, "onnx_bytes", counted)
     return calls
 
 
 def run(scene: Path, model: Path, cache: Path, out: Path, monkeypatch) -> np.ndarray:
     """One CPU run through ONNX Runtime with `cache` as the cache folder; its probabilities."""
     monkeypatch.setenv("SARGASSES_CACHE_DIR", str(cache))
-    detect.clear_cache()  # the in-process scorer cache would hide the file cache
+    model_cache.clear_cache()  # the in-process scorer cache would hide the file cache
     out.mkdir(parents=True, exist_ok=True)
     options = DetectOptions(
         str(scene), str(out / "rafts.gpkg"), model=str(model), device="cpu", backend="onnx",

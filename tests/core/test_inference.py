@@ -14,10 +14,13 @@ import rasterio
 import torch
 from detect_helpers import CLOUD, LAND, TRANSFORM, constant_model, random_model, water, write_scene
 
-from sargasses import detect
-from sargasses.detect import DetectOptions, run_detection
+from sargasses.detection import model_cache
+from sargasses.detection.options import DetectOptions
+from sargasses.detection.run import run_detection
+from sargasses.detection.scorers import Scorer
+from sargasses.detection.tiled_loop import run_tiles
+from sargasses.detection.tiling import blend_weights, tile_grid
 from sargasses.errors import DetectionCancelled
-from sargasses.inference import Scorer, blend_weights, run_tiles, tile_grid
 from sargasses.model_file import load_model_file
 
 
@@ -248,7 +251,7 @@ def test_a_second_run_reuses_the_loaded_model(random_scene, tmp_path, monkeypatc
 
     scene, _ = random_scene
     model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16)
-    detect.clear_cache()
+    model_cache.clear_cache()
     calls = []
     real = model_file.load_model_file
 
@@ -269,7 +272,9 @@ def test_a_second_run_reuses_the_loaded_model(random_scene, tmp_path, monkeypatc
 
 def test_one_onnx_graph_serves_every_tile_shape(tmp_path):
     """The ONNX graph is traced once on a small sample; it must match torch at every multiple-of-32 shape."""
-    from sargasses.inference import DeviceChoice, OnnxScorer, TorchScorer, onnx_bytes
+    from sargasses.detection.devices import DeviceChoice
+    from sargasses.detection.onnx_export import onnx_bytes
+    from sargasses.detection.scorers import OnnxScorer, TorchScorer
 
     loaded = load_model_file(random_model(tmp_path / "r.pt", tile_size=512, overlap=64, filters=8))
     onnx = OnnxScorer(loaded.card.band_names, onnx_bytes(loaded))
@@ -284,8 +289,8 @@ def test_one_onnx_graph_serves_every_tile_shape(tmp_path):
 
 def test_exclusion_mask_on_reference_spectra():
     """Water and Sargassum (dense, sparse) stay; land, cloud and nodata go (MARIDA class means)."""
-    from sargasses.masking import exclusion_layers, exclusion_mask
-    from sargasses.sensors import DEFAULT_BANDS
+    from sargasses.reading.masking import exclusion_layers, exclusion_mask
+    from sargasses.reading.sensors import DEFAULT_BANDS
 
     spectra = {
         "water": [0.034, 0.024, 0.017, 0.014, 0.014, 0.015, 0.013, 0.014, 0.009, 0.007],
@@ -318,8 +323,8 @@ def test_cpu_runs_from_the_cached_onnx_graph_without_torch(random_scene, tmp_pat
     # GPU, which runs torch: the CPU is asked for.
     script = (
         "import sys, json\n"
-        "from sargasses.detect import DetectOptions, run_detection\n"
-        "from sargasses.inference import _gpu_possible\n"
+        "from sargasses.detection.run import DetectOptions, run_detection\n"
+        "from sargasses.detection.devices import _gpu_possible\n"
         "device = 'cpu' if _gpu_possible() else 'auto'\n"
         f"s = run_detection(DetectOptions({str(scene)!r}, sys.argv[1], model={str(model)!r}, device=device,"
         " probabilities=sys.argv[2]))\n"

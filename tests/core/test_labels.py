@@ -9,8 +9,8 @@ from rasterio.transform import from_origin
 from shapely.geometry import box
 
 from sargasses.errors import SargassesError
-from sargasses.labels import find_labelled_scenes, read_label
-from sargasses.scene import open_scene
+from sargasses.reading.labels import find_labelled_scenes, read_label
+from sargasses.reading.scene import open_scene
 
 X0, Y0, PIXEL = 600000.0, 1800000.0, 20.0
 CRS = "EPSG:32620"
@@ -113,7 +113,7 @@ def test_original_png_and_npz_format_loads(tmp_path):
     """Meteo-France's layout: <date>*_S3_OTCI.png RGB images and <date>_<annotator>.npz masks (arr_0)."""
     from PIL import Image
 
-    from sargasses.datamodule import SargassesDataModule
+    from sargasses.training.datamodule import SargassesDataModule
 
     otci, masks = tmp_path / "otci", tmp_path / "masks"
     otci.mkdir()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sargasses.metrics import ThresholdSweep, object_counts, pixel_counts, score_detection
+from sargasses.evaluation.metrics import ThresholdSweep, object_counts, pixel_counts, score_detection
 
 
 def test_pixel_scores_skip_not_scorable_pixels():

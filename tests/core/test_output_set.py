@@ -22,7 +22,7 @@ import pytest
 import rasterio.shutil
 from detect_helpers import bright_model, plant, planted_rafts, random_model, water, write_scene
 
-from sargasses.detect_cli import main
+from sargasses.detection.cli import main
 
 PYTHON = sys.executable
 SETS = ("r.gpkg", "p.tif", "r.summary.json")
@@ -128,7 +128,7 @@ def test_full_disk_while_writing_polygons_is_one_line(scenes, small_disk, capsys
 
 def test_a_failed_quicklook_leaves_the_previous_set(scenes, tmp_path, capsys, monkeypatch):
     """The last file to be written fails: the polygons and probabilities made before it do not appear either."""
-    from sargasses.quicklook import Quicklook
+    from sargasses.outputs.quicklook import Quicklook
 
     before = good_set(scenes, tmp_path)
 

@@ -14,10 +14,10 @@ from mfai.pytorch.models.half_unet import HalfUNet, HalfUNetSettings
 from training_helpers import tiny_datamodule, write_tiny_scenes
 
 from sargasses.errors import SargassesError
-from sargasses.losses import BCEDiceLoss
-from sargasses.metrics import pixel_counts
+from sargasses.evaluation.metrics import pixel_counts
 from sargasses.model_file import ModelCard
-from sargasses.plmodule import SargassesLightningModule, ThresholdSweep
+from sargasses.training.losses import BCEDiceLoss
+from sargasses.training.plmodule import SargassesLightningModule, ThresholdSweep
 
 
 def network(in_channels: int = 10) -> HalfUNet:

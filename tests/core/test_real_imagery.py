@@ -14,9 +14,10 @@ import rasterio
 from detect_helpers import WATER, bright_model, write_scene
 from rasterio.transform import from_origin
 
-from sargasses.detect import DetectOptions, run_detection
+from sargasses.detection.options import DetectOptions
+from sargasses.detection.run import run_detection
 from sargasses.errors import SargassesError
-from sargasses.sensors import DEFAULT_BANDS
+from sargasses.reading.sensors import DEFAULT_BANDS
 from sargasses.synth import make_scene
 from sargasses.synth.atmosphere import ATLANTIC, HAZY, band_wavelengths, random_atmosphere, to_top_of_atmosphere
 from sargasses.synth.labels import POSITIVE_COVERAGE

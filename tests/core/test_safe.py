@@ -7,10 +7,10 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from sargasses import safe
 from sargasses.errors import SargassesError
-from sargasses.scene import open_scene
-from sargasses.sensors import DEFAULT_BANDS
+from sargasses.reading import safe
+from sargasses.reading.scene import open_scene
+from sargasses.reading.sensors import DEFAULT_BANDS
 
 
 def test_jp2_driver_available() -> None:

@@ -12,8 +12,8 @@ from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from sargasses.errors import SargassesError
-from sargasses.scene import open_scene
-from sargasses.sensors import DEFAULT_BANDS
+from sargasses.reading.scene import open_scene
+from sargasses.reading.sensors import DEFAULT_BANDS
 
 SYNTH_TAGS = {
     "BOA_ADD_OFFSET": -1000,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sargasses.errors import SargassesError
-from sargasses.sensors import (
+from sargasses.reading.sensors import (
     DEFAULT_BANDS,
     DEFAULT_RESOLUTION_M,
     LANDSAT_OLI,

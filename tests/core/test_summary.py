@@ -1,4 +1,4 @@
-"""The run summary's typed shape (sargasses.summary), its documentation, and the keys the QGIS plugin reads."""
+"""The run summary's typed shape (sargasses.outputs.summary), its documentation, and the keys the QGIS plugin reads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from detect_helpers import SUMMARY_NESTED
 
-from sargasses.summary import EngineSummary, RunSummary, summary_keys
+from sargasses.outputs.summary import EngineSummary, RunSummary, summary_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,10 +14,10 @@ import pytest
 import rasterio
 from scipy import ndimage
 
-from sargasses.baseline import afai, fai
+from sargasses.detection.baseline import afai, fai
 from sargasses.errors import SargassesError
-from sargasses.scene import open_scene
-from sargasses.sensors import DEFAULT_BANDS
+from sargasses.reading.scene import open_scene
+from sargasses.reading.sensors import DEFAULT_BANDS
 from sargasses.synth import (
     BLANK_CELL_ESTIMATES,
     CLASS_CODES,

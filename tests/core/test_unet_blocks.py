@@ -8,10 +8,12 @@ import torch
 from detect_helpers import random_model
 from mfai.pytorch.models.unet import UNet, UNetSettings
 
-from sargasses import unet_blocks
-from sargasses.inference import DeviceChoice, OnnxScorer, TorchScorer, onnx_bytes
+from sargasses.detection import unet_blocks
+from sargasses.detection.devices import DeviceChoice
+from sargasses.detection.onnx_export import onnx_bytes
+from sargasses.detection.scorers import OnnxScorer, TorchScorer
+from sargasses.detection.unet_blocks import BlockedUNet, rewritten
 from sargasses.model_file import load_model_file
-from sargasses.unet_blocks import BlockedUNet, rewritten
 
 
 def trained_looking_unet(features: int, seed: int) -> UNet:

@@ -10,7 +10,7 @@ from pyproj import Geod, Transformer
 from rasterio.crs import CRS
 from scipy import ndimage
 
-from sargasses.vectorize import RaftCollector, _label, filament_length, filament_lengths
+from sargasses.detection.vectorize import RaftCollector, _label, filament_length, filament_lengths
 
 UTM = CRS.from_epsg(32620)
 UTM_TRANSFORM = Affine(20.0, 0.0, 600000.0, 0.0, -20.0, 1700040.0)

@@ -33,7 +33,7 @@ def write_tiny_scenes(root: Path) -> dict[str, Path]:
 
 def tiny_datamodule(folders: dict[str, Path], **overrides):
     """A SargassesDataModule over the tiny scenes, small enough for a test; keywords override its settings."""
-    from sargasses.datamodule import SargassesDataModule
+    from sargasses.training.datamodule import SargassesDataModule
 
     args = dict(
         train_images=str(folders["train"]),

@@ -131,7 +131,7 @@ def engine_device(engine_python: str) -> dict:
     """What `--device auto` takes in the engine's environment ({"type", "name"}): the CPU on a machine without a
     GPU, the GPU on one with it. Tests of the device label accept either, so they pass on a GPU machine too."""
     code = (
-        "import json; from sargasses.inference import choose_device; d = choose_device('auto'); "
+        "import json; from sargasses.detection.devices import choose_device; d = choose_device('auto'); "
         "print(json.dumps({'type': d.kind, 'name': d.name}))"
     )
     done = subprocess.run([engine_python, "-c", code], capture_output=True, text=True, check=True, timeout=120)

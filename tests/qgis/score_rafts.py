@@ -14,7 +14,7 @@ import numpy as np
 import rasterio
 from rasterio.features import rasterize
 
-from sargasses.metrics import object_counts
+from sargasses.evaluation.metrics import object_counts
 
 
 def main(vector_path: str, label_path: str) -> None:

@@ -14,7 +14,7 @@ ENGINE_PYTHON = os.environ.get("SARGASSES_PYTHON", "")
 
 READ_GRID = """
 import json, sys
-from sargasses.scene import open_scene
+from sargasses.reading.scene import open_scene
 with open_scene(sys.argv[1]) as s:
     left, top = s.transform.c, s.transform.f
     print(json.dumps({"epsg": s.crs.to_epsg(), "width": s.width, "height": s.height, "bands": len(s.band_names),

@@ -9,12 +9,13 @@ dispatch and its worker only ever see well-formed requests. See docs/engine_prot
 from __future__ import annotations
 
 import json
-import math
-import types
-import typing
-from dataclasses import dataclass, fields
-from typing import IO, Any, Union
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from sargasses.detection.options import DetectOptions
+
+from sargasses.checked_values import ValueTypeError, checked, short, shown
 from sargasses.errors import SargassesError
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a real request is under 2 KB; more is a runaway client
@@ -43,7 +44,7 @@ class RequestError(SargassesError):
 class Request:
     id: RequestId
     cmd: str
-    fields: dict[str, Any]  # checked; for `detect`, `fields["options"]` holds DetectOptions' checked keywords
+    fields: dict[str, Any]  # checked; for `detect`, `fields["options"]` is a DetectOptions
 
 
 def read_line(stream: IO[bytes]) -> bytes | None:
@@ -73,17 +74,17 @@ def parse_request(line: bytes) -> Request:
     except RecursionError:
         raise RequestError(f"the request nests deeper than {MAX_DEPTH} levels (the limit)") from None
     except ValueError as exc:
-        raise RequestError(f"the request is not valid JSON ({exc}): {_short(text)}") from None
+        raise RequestError(f"the request is not valid JSON ({exc}): {short(text)}") from None
     if not isinstance(request, dict):
-        raise RequestError(f"a request must be a JSON object, not {_shown(request)}")
+        raise RequestError(f"a request must be a JSON object, not {shown(request)}")
     if _depth(request) > MAX_DEPTH:
         raise RequestError(f"the request nests deeper than {MAX_DEPTH} levels (the limit)")
     rid = request.get("id")
     if isinstance(rid, bool) or not isinstance(rid, (str, int, type(None))):
-        raise RequestError(f"a request's 'id' must be a string, an integer or null, not {_shown(rid)}")
+        raise RequestError(f"a request's 'id' must be a string, an integer or null, not {shown(rid)}")
     cmd = request.get("cmd")
     if cmd not in COMMANDS:
-        raise RequestError(f"unknown command {_shown(cmd)}; the commands are {', '.join(COMMANDS)}", rid)
+        raise RequestError(f"unknown command {shown(cmd)}; the commands are {', '.join(COMMANDS)}", rid)
     allowed = FIELDS[cmd]
     unknown = sorted(set(request) - {"id", "cmd", *allowed})
     if unknown:
@@ -104,103 +105,30 @@ def parse_request(line: bytes) -> Request:
     return Request(rid, cmd, checked)
 
 
-def detect_options(options: dict[str, Any], rid: RequestId = None) -> dict[str, Any]:
-    """A detect request's options checked against DetectOptions' fields and types: the keywords to build it.
+def _checked(what: str, value: Any, hint: Any, rid: RequestId) -> Any:
+    try:
+        return checked(what, value, hint)
+    except ValueTypeError as exc:
+        raise RequestError(str(exc), rid) from None
+
+
+def detect_options(options: dict[str, Any], rid: RequestId = None) -> DetectOptions:
+    """A detect request's options, built and type-checked by DetectOptions.from_mapping.
 
     Unknown keys are refused rather than dropped, so a plugin newer than its engine says so.
     """
-    from sargasses.detect import DetectOptions
+    from sargasses.detection.options import DetectOptions, UnknownOptions
 
-    hints = typing.get_type_hints(DetectOptions)
-    names = [f.name for f in fields(DetectOptions)]
-    unknown = sorted(set(options) - set(names))
-    if unknown:
+    try:
+        return DetectOptions.from_mapping(options)
+    except UnknownOptions as exc:
         raise RequestError(
-            f"this engine does not know the option(s) {', '.join(unknown)}; "
+            f"this engine does not know the option(s) {', '.join(exc.names)}; "
             "update the detection engine to the plugin's version (reinstall it from the plugin's settings)",
             rid,
-        )
-    missing = [f.name for f in fields(DetectOptions) if f.name not in options and _required(f)]
-    if missing:
-        raise RequestError(f"a detect request's options need {', '.join(map(repr, missing))}", rid)
-    return {name: _checked(f"option {name!r}", value, hints[name], rid) for name, value in options.items()}
-
-
-def _required(field: Any) -> bool:
-    from dataclasses import MISSING
-
-    return field.default is MISSING and field.default_factory is MISSING
-
-
-def _checked(what: str, value: Any, hint: Any, rid: RequestId) -> Any:
-    """`value` as the type `hint` asks for (ints for floats, lists for tuples), or RequestError naming `what`."""
-    converted = _convert(value, hint)
-    if converted is _WRONG:
-        raise RequestError(f"{what} must be {_describe(hint)}, not {_shown(value)}", rid)
-    return converted
-
-
-_WRONG = object()
-
-
-def _convert(value: Any, hint: Any) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (Union, types.UnionType):
-        for option in args:
-            converted = _convert(value, option)
-            if converted is not _WRONG:
-                return converted
-        return _WRONG
-    if hint is type(None):
-        return None if value is None else _WRONG
-    if hint is Any:
-        return value
-    if isinstance(value, bool):
-        return value if hint is bool else _WRONG
-    if hint is float:
-        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else _WRONG
-    if hint in (int, str, dict):
-        return value if isinstance(value, hint) else _WRONG
-    if origin is list and isinstance(value, list):
-        items = [_convert(v, args[0]) for v in value]
-        return _WRONG if any(v is _WRONG for v in items) else items
-    if origin is tuple and isinstance(value, list) and len(value) == len(args):
-        items = [_convert(v, a) for v, a in zip(value, args, strict=True)]
-        return _WRONG if any(v is _WRONG for v in items) else tuple(items)
-    return _WRONG
-
-
-def _describe(hint: Any) -> str:
-    """A type in words for the error message: `float | None` -> "a number or null"."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if origin is list:
-        return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
-    if origin is tuple:
-        return f"a list of {len(args)} {_describe(args[0]).removeprefix('a ')}s"
-    words = {type(None): "null", float: "a number", int: "an integer", str: "a string", bool: "true or false"}
-    return words.get(hint, "an object" if hint is dict else str(hint))
-
-
-def _shown(value: Any) -> str:
-    """A value in a message: its JSON type and a short excerpt."""
-    kind = {
-        bool: "a boolean",
-        int: "the number",
-        float: "the number",
-        str: "the string",
-        list: "a list",
-        dict: "an object",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-    if value is None:
-        return kind
-    return f"{kind} {_short(json.dumps(value))}"
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+        ) from None
+    except SargassesError as exc:
+        raise RequestError(str(exc), rid) from None
 
 
 def _refuse_constant(name: str) -> Any:

@@ -1,7 +1,7 @@
-"""`sargasses detect INPUT -o OUTPUT ...`: the command line over `sargasses.detect.run_detection`.
+"""`sargasses detect INPUT -o OUTPUT ...`: the command line over `sargasses.detection.run.run_detection`.
 
 Errors the user can act on print one line (`sargasses: error: ...`) and exit 1; Ctrl-C exits 130, SIGTERM 143. In
-every case nothing new is left and earlier files are intact (the outputs are one set: sargasses/output_set.py). A progress bar runs on stderr; the summary goes to stdout (`--json` for JSON).
+every case nothing new is left and earlier files are intact (the outputs are one set: sargasses/outputs/output_set.py). A progress bar runs on stderr; the summary goes to stdout (`--json` for JSON).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sargasses.baseline import DEFAULT_THRESHOLDS
+from sargasses.detection.baseline import DEFAULT_THRESHOLDS
 from sargasses.errors import DetectionCancelled, SargassesError
-from sargasses.output_set import InterruptedAfterCommit
+from sargasses.outputs.output_set import InterruptedAfterCommit
 
 
 def _bands(text: str) -> list[str]:
@@ -146,29 +146,15 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from sargasses.detect import DetectOptions, run_detection
+    from sargasses.detection.options import DetectOptions
+    from sargasses.detection.run import run_detection
 
-    options = DetectOptions(
-        input=args.input,
-        output=args.output,
-        model=args.model,
-        method=args.method,
-        threshold=args.threshold,
-        min_area=args.min_area,
-        probabilities=args.probabilities,
-        device=args.device,
-        bands=args.bands,
-        extent=tuple(args.extent) if args.extent else None,
-        land=args.land,
-        overwrite=args.overwrite,
-        quicklook=args.quicklook,
-        simplify=args.simplify,
-        tile_size=args.tile_size,
-        batch_size=args.batch_size,
-        backend=args.backend,
-        background=not args.no_background,
-        pixel_units=args.pixel_units,
-    )
+    values = {k: v for k, v in vars(args).items() if k not in ("quiet", "json", "no_background")}
+    try:
+        options = DetectOptions.from_mapping({**values, "background": not args.no_background})
+    except SargassesError as exc:
+        print(f"sargasses: error: {exc}", file=sys.stderr)
+        return 1
     bar = ProgressBar(args.quiet)
     restore_term = _terminate_as_interrupt()
     try:

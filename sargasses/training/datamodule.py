@@ -13,7 +13,10 @@ from typing import Any, Literal
 import lightning.pytorch as pl
 from torch.utils.data import DataLoader
 
-from sargasses.dataset import (
+from sargasses.errors import SargassesError
+from sargasses.reading.labels import LabelledScene, find_labelled_scenes, find_original_format, split_groups
+from sargasses.reading.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M, get_profile, is_sentinel2
+from sargasses.training.dataset import (
     GridCrops,
     PositiveCrops,
     PredictTiles,
@@ -21,9 +24,6 @@ from sargasses.dataset import (
     SceneStore,
     profile_normalization,
 )
-from sargasses.errors import SargassesError
-from sargasses.labels import LabelledScene, find_labelled_scenes, find_original_format, split_groups
-from sargasses.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M, get_profile, is_sentinel2
 
 PathSpec = str | list[str] | None
 
@@ -69,7 +69,7 @@ class SargassesDataModule(pl.LightningDataModule):
             predict_images: scenes for `sargasses predict` (no label needed).
             label_format: "auto" (raster, polygons or .npz found per scene) or "original" (Meteo-France layout:
                 `images` = folder of `<YYYYMMDD>*.png` OTCI images, `labels` = folder of `<YYYYMMDD>_*.npz` masks).
-            sensor: sensor profile name (sargasses.sensors), which gives band names and normalization.
+            sensor: sensor profile name (sargasses.reading.sensors), which gives band names and normalization.
             accepted_sensors: other profiles the model will take too, written in its card (e.g. sentinel2_l1c
                 beside sentinel2_l2a when the training data has both levels or `atmosphere_share` > 0).
             bands: bands in model order (default: the sensor's model bands, DEFAULT_BANDS for Sentinel-2).

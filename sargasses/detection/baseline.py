@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from sargasses.errors import SargassesError
-from sargasses.sensors import SENTINEL2_L2A, SensorProfile
+from sargasses.reading.sensors import SENTINEL2_L2A, SensorProfile
 
 Method = Literal["afai", "fai"]
 

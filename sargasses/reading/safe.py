@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sargasses.errors import SargassesError
-from sargasses.sensors import SENTINEL2_L1C, SENTINEL2_L2A, SensorProfile
+from sargasses.reading.sensors import SENTINEL2_L1C, SENTINEL2_L2A, SensorProfile
 
 # The MTD's band_id attributes count the 13 MSI bands in this order.
 _MTD_BAND_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")

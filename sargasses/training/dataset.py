@@ -23,8 +23,8 @@ import torch
 from torch.utils.data import Dataset
 
 from sargasses.errors import SargassesError
-from sargasses.labels import IGNORE, LabelledScene, read_label
-from sargasses.sensors import SensorProfile
+from sargasses.reading.labels import IGNORE, LabelledScene, read_label
+from sargasses.reading.sensors import SensorProfile
 from sargasses.synth.atmosphere import random_atmosphere, to_top_of_atmosphere
 
 # Typical open-ocean surface reflectance against wavelength (nm), from the water class of the MARIDA means
@@ -80,7 +80,7 @@ class SceneStore:
     """
 
     def __init__(self, scenes: Sequence[LabelledScene], options: SceneReadOptions, preload: bool = True):
-        from sargasses.scene import open_scene
+        from sargasses.reading.scene import open_scene
 
         self.scenes = list(scenes)
         self.options = options
@@ -138,7 +138,7 @@ class SceneStore:
         return x, y
 
     def _scene(self, index: int):
-        from sargasses.scene import open_scene
+        from sargasses.reading.scene import open_scene
 
         if self._pid != os.getpid():  # a DataLoader worker: never share GDAL handles across processes
             self._open, self._pid = {}, os.getpid()
@@ -156,7 +156,7 @@ def _is_level_1c(path) -> bool:
     """Whether a scene file is top-of-atmosphere: an L1C product, or a raster tagged SENSOR=sentinel2_l1c."""
     import rasterio
 
-    from sargasses.sensors import SENTINEL2_L1C
+    from sargasses.reading.sensors import SENTINEL2_L1C
 
     if "MSIL1C" in str(path):
         return True

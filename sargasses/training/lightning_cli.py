@@ -14,9 +14,9 @@ import warnings
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from sargasses.datamodule import SargassesDataModule
 from sargasses.errors import SargassesError
-from sargasses.plmodule import SargassesLightningModule
+from sargasses.training.datamodule import SargassesDataModule
+from sargasses.training.plmodule import SargassesLightningModule
 
 
 class SargassesLightningCLI(LightningCLI):

@@ -21,10 +21,13 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from sargasses.engine_requests import Request, RequestError, parse_request, read_line
+from sargasses.engine.requests import Request, RequestError, parse_request, read_line
 from sargasses.errors import DetectionCancelled, SargassesError
+
+if TYPE_CHECKING:
+    from sargasses.detection.options import DetectOptions
 
 PROTOCOL_VERSION = 1
 # At most this many progress events a second: the plugin redraws a progress bar, nothing more.
@@ -83,7 +86,7 @@ class Job:
     """One detect request, queued or running."""
 
     id: Any
-    options: dict[str, Any]
+    options: DetectOptions  # built and checked by parse_request when the request came
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -91,7 +94,7 @@ def describe_device(requested: str = "auto") -> dict[str, Any]:
     """The device a run would use, for people: its kind and name (the GPU's name, or the CPU's threads)."""
     import torch
 
-    from sargasses.inference import choose_device
+    from sargasses.detection.devices import choose_device
 
     choice = choose_device(requested)
     info: dict[str, Any] = {"requested": requested or "auto", "type": choice.kind, "name": choice.name}
@@ -197,7 +200,7 @@ class Engine:
                 "runs": self.runs,
                 "device": describe_device(str(request.get("device") or "auto")),
             }
-            from sargasses.baseline import DEFAULT_THRESHOLDS
+            from sargasses.detection.baseline import DEFAULT_THRESHOLDS
 
             method = request.get("method") or "model"
             if method == "model":
@@ -233,9 +236,9 @@ class Engine:
                     self.pending.pop(job.id, None)
 
     def _detect(self, job: Job) -> dict[str, Any]:
-        from sargasses.detect import DetectOptions, run_detection
+        from sargasses.detection.run import run_detection
 
-        options = DetectOptions(**job.options)  # checked by parse_request when the request came
+        options = job.options
         last = [0.0]
 
         def progress(fraction: float, message: str = "") -> None:

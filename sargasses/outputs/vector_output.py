@@ -61,7 +61,7 @@ def output_files(path: str | os.PathLike) -> list[Path]:
 
 
 def rafts_frame(rafts: Sequence[Any], crs: Any, attributes: dict[str, Any]) -> Any:
-    """A GeoDataFrame of rafts (sargasses.vectorize.Raft) with the fields above; `attributes` fills the rest."""
+    """A GeoDataFrame of rafts (sargasses.detection.vectorize.Raft) with the fields above; `attributes` fills the rest."""
     import geopandas as gpd
     import pandas as pd
     import shapely

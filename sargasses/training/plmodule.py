@@ -25,7 +25,7 @@ from mfai.pytorch.models.base import BaseModel
 from torch import Tensor
 
 from sargasses.errors import SargassesError
-from sargasses.losses import BCEDiceLoss
+from sargasses.training.losses import BCEDiceLoss
 
 # Lightning advises against saving nn.Module hparams; here it is on purpose (load_from_checkpoint(path) alone).
 warnings.filterwarnings("ignore", message=r"Attribute '(model|loss)' is an instance of `nn.Module`")
@@ -195,7 +195,7 @@ class SargassesLightningModule(SegmentationLightningModule):
         experiment = self.logger.experiment
         if not hasattr(experiment, "add_figure"):
             return
-        from sargasses.plots import validation_figure
+        from sargasses.training.plots import validation_figure
 
         x, probability = self._plot_inputs
         i = int(torch.argmax((y == 1).flatten(1).sum(1)))

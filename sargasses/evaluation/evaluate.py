@@ -1,7 +1,7 @@
 """`sargasses evaluate`: a model file against the AFAI and FAI baselines, on the same pixels, with the same code.
 
 For every labelled scene: reflectance and label on one grid, the engine's exclusion mask (nodata, land, cloud:
-sargasses.masking) applied to every method, and pixel / object scores from sargasses.metrics.
+sargasses.reading.masking) applied to every method, and pixel / object scores from sargasses.evaluation.metrics.
 - The model is used at its card's threshold (picked on validation when it was trained).
 - Each baseline (index minus median background) is used at the F1-best threshold on the validation scenes when
   they are given, and also at its *oracle* threshold, the F1-best on the test scenes themselves: the fairest
@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from sargasses.baseline import baseline_scores
+from sargasses.detection.baseline import baseline_scores
 from sargasses.errors import SargassesError
-from sargasses.labels import find_labelled_scenes, read_label
-from sargasses.masking import exclusion_mask
-from sargasses.metrics import ObjectCounts, PixelCounts, SceneScores, ThresholdSweep, score_detection
+from sargasses.evaluation.metrics import ObjectCounts, PixelCounts, SceneScores, ThresholdSweep, score_detection
+from sargasses.reading.labels import find_labelled_scenes, read_label
+from sargasses.reading.masking import exclusion_mask
 
 BASELINES = ("afai", "fai")
 # candidate thresholds of the index sweep (reflectance units): fine near 0, where the best ones lie
@@ -46,7 +46,7 @@ class EvalScene:
 
 def load_scenes(spec: str | Path | Sequence[str | Path], band_names: Sequence[str]) -> Iterator[EvalScene]:
     """Labelled scenes (folder, glob or files) read with `band_names`, one at a time."""
-    from sargasses.scene import open_scene
+    from sargasses.reading.scene import open_scene
 
     for item in find_labelled_scenes(spec, what="evaluation scenes"):
         meta_path = item.image.with_suffix(".json")
@@ -117,7 +117,7 @@ def evaluate(
     model_path: str | Path | None, test: Any, val: Any | None = None, band_names: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """Scores of the model (when given) and of both baselines on `test` scenes; thresholds as the module says."""
-    from sargasses.sensors import DEFAULT_BANDS
+    from sargasses.reading.sensors import DEFAULT_BANDS
 
     loaded = None
     if model_path is not None:

@@ -51,7 +51,7 @@ def export_checkpoint(
 ):
     """Write `output` from `checkpoint`; returns the ModelCard written."""
     from sargasses.model_file import ModelCard, save_model_file
-    from sargasses.plmodule import SargassesLightningModule, tile_overlap_for
+    from sargasses.training.plmodule import SargassesLightningModule, tile_overlap_for
 
     checkpoint, output = Path(checkpoint), Path(output)
     if not checkpoint.is_file():

@@ -22,9 +22,9 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from sargasses import safe
 from sargasses.errors import SargassesError
-from sargasses.sensors import (
+from sargasses.reading import safe
+from sargasses.reading.sensors import (
     DEFAULT_BANDS,
     DEFAULT_RESOLUTION_M,
     PROFILES,
@@ -273,7 +273,7 @@ def open_scene(
     `path`: a GeoTIFF/VRT or any GDAL raster, a `.SAFE` folder, or a band file inside one.
     `resolution`: the stack's pixel size in metres. A `.SAFE` product is always stacked at it (20 m by default);
     a raster in a metric CRS is resampled to it only when its pixels differ; None keeps a raster's own grid.
-    `sensor`: a profile name (see `sargasses.sensors.PROFILES`) overriding what the file says.
+    `sensor`: a profile name (see `sargasses.reading.sensors.PROFILES`) overriding what the file says.
     """
     path = Path(path)
     if not path.exists():

@@ -1,0 +1,155 @@
+"""The scene and the run's inputs, checked: the bands the model needs, the sensor and pixel size it was trained
+on, a CRS, values reflectance can take, and the area asked for."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from sargasses.detection.options import DetectOptions
+from sargasses.errors import SargassesError
+
+# Bands the index baselines read when the raster lacks the default ten: the index bands, and masking's blue/SWIR.
+BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B02", "B03", "B04", "B8A", "B11"]}
+
+# Reflectance outside [LOW, HIGH] cannot be real: L2A's offset gives at most -0.1 on the darkest water, glint stays
+# under 1.5. A share of sampled values out of range above WARN_SHARE is reported, above REFUSE_SHARE refused.
+REFLECTANCE_RANGE = (-0.2, 2.0)
+WARN_SHARE, REFUSE_SHARE = 0.01, 0.5
+SAMPLE_STEP = 4  # the range check looks at every 4th row and column of each tile
+
+
+def _open(options: DetectOptions, bands: list[str] | None, resolution: float | None) -> Any:
+    from sargasses.reading.scene import open_scene
+
+    return open_scene(options.input, bands=bands, resolution=resolution)
+
+
+def open_checked_scene(options: DetectOptions, card: Any) -> Any:
+    """The scene with the bands the model (or the baseline) needs."""
+    if card is not None:
+        bands = options.bands or list(card.band_names)
+        scene = _open(options, bands, card.gsd_m)
+        if len(scene.band_names) != len(card.band_names):
+            scene.close()
+            raise SargassesError(
+                f"--bands gives {len(bands)} bands but model {card.name} takes {len(card.band_names)} "
+                f"({', '.join(card.band_names)}); give that many bands, in that order"
+            )
+        return scene
+    if options.bands:
+        return _open(options, options.bands, None)
+    try:
+        return _open(options, None, None)
+    except SargassesError as first:
+        try:
+            return _open(options, BASELINE_BANDS[options.method], None)
+        except SargassesError:
+            raise first from None
+
+
+def check_model_fits(card: Any, scene: Any, options: DetectOptions) -> None:
+    """Model/sensor mismatch and a wrong pixel size are errors: the model would return nonsense."""
+    from sargasses.detection.vectorize import PixelMetric
+
+    if scene.sensor and card.sensor and scene.sensor not in card.sensors and not options.bands:
+        takes = " or ".join(card.sensors)
+        raise SargassesError(
+            f"model {card.name} was trained on {takes} data but {options.input} is {scene.sensor}; "
+            f"give a {takes} product or a model trained for {scene.sensor} (or map bands with --bands)"
+        )
+    if scene.crs is not None:
+        metric = PixelMetric(scene.transform, scene.crs)
+        dx, dy, _ = metric.pixel_steps(np.array([scene.height // 2]), np.array([scene.width // 2]))
+        size = float(math.sqrt(dx[0] * dy[0]))
+        if not 0.5 <= size / card.gsd_m <= 2.0:
+            raise SargassesError(
+                f"model {card.name} takes {card.gsd_m:g} m pixels but {options.input} has about {size:.0f} m pixels; "
+                f"resample the input to {card.gsd_m:g} m (e.g. gdalwarp -tr {card.gsd_m:g} {card.gsd_m:g})"
+            )
+    scaling = card.scaling if isinstance(card.scaling, str) else card.scaling.get("type", "")
+    if scaling not in ("reflectance", "raw"):
+        raise SargassesError(
+            f"model {card.name} asks for input scaling {card.scaling!r}, which this sargasses does not know; "
+            "upgrade sargasses"
+        )
+
+
+def check_crs(scene: Any, options: DetectOptions) -> None:
+    """Without a CRS, areas and positions cannot be measured: refuse rather than give pixel units as m2."""
+    if scene.crs is None and not options.pixel_units:
+        raise SargassesError(
+            f"{options.input} has no coordinate reference system (CRS), so areas and positions cannot be measured; "
+            f"assign the right one (e.g. gdal_edit.py -a_srs EPSG:32620 {options.input}), "
+            "or pass --pixel-units to measure areas in pixels"
+        )
+
+
+class InputCheck:
+    """What the tiles read say about the input: values reflectance cannot take, and infinite values.
+
+    It looks at every SAMPLE_STEP-th row and column of each tile (tiles overlap: shares are approximate), on the
+    reader's thread only."""
+
+    def __init__(self) -> None:
+        self.pixels = 0  # sampled pixels with a value in every band
+        self.below = 0  # of them, pixels with a band below the range
+        self.above = 0  # ... above it
+        self.infinite = 0  # sampled pixels with an infinite value in a band
+
+    def add(self, reflectance: np.ndarray) -> None:
+        sample = reflectance[:, ::SAMPLE_STEP, ::SAMPLE_STEP]
+        self.pixels += int(np.isfinite(sample).all(axis=0).sum())
+        self.infinite += int(np.isinf(sample).any(axis=0).sum())
+        with np.errstate(invalid="ignore"):
+            self.below += int((sample < REFLECTANCE_RANGE[0]).any(axis=0).sum())
+            self.above += int((sample > REFLECTANCE_RANGE[1]).any(axis=0).sum())
+
+    def verdict(self, path: str) -> str | None:
+        """None when the values look like reflectance; a warning when some pixels' do not; raises SargassesError
+        when most pixels' do not."""
+        out = min(self.pixels, self.below + self.above)
+        if not self.pixels or out < WARN_SHARE * self.pixels:
+            return None
+        low, high = REFLECTANCE_RANGE
+        share = out / self.pixels
+        if self.above >= self.below:
+            cause = (
+                f"values above {high:g} look like digital numbers or percent: float data is taken as reflectance "
+                "0-1, so divide by the scale (e.g. 10000 for Sentinel-2), or give the integer digital numbers"
+            )
+        else:
+            cause = (
+                f"values below {low:g} suggest a wrong offset (e.g. the L2A offset of -0.1 applied twice) or a "
+                "wrong scale; give reflectance 0-1 or the original digital numbers"
+            )
+        message = (
+            f"{share:.0%} of the pixels of {path} have values outside the range reflectance can take "
+            f"({low:g} to {high:g}); {cause}"
+        )
+        if share > REFUSE_SHARE:
+            raise SargassesError(message)
+        return message + "; the rafts there are not to be trusted"
+
+
+def area_window(scene: Any, extent: tuple[float, float, float, float] | None) -> Any:
+    """The pixel window to process: the whole scene, or the part of it inside `extent`."""
+    from rasterio.windows import Window, from_bounds
+
+    full = Window(0, 0, scene.width, scene.height)
+    if extent is None:
+        return full
+    window = from_bounds(*extent, transform=scene.transform)
+    col0, row0 = math.floor(window.col_off + 1e-6), math.floor(window.row_off + 1e-6)
+    col1 = math.ceil(window.col_off + window.width - 1e-6)
+    row1 = math.ceil(window.row_off + window.height - 1e-6)
+    col0, row0, col1, row1 = max(col0, 0), max(row0, 0), min(col1, scene.width), min(row1, scene.height)
+    if col1 <= col0 or row1 <= row0:
+        b = scene.bounds
+        raise SargassesError(
+            f"--extent {extent} does not overlap the raster ({b[0]:.6g}, {b[1]:.6g}, {b[2]:.6g}, {b[3]:.6g} in its CRS); "
+            "give the extent in the raster's CRS"
+        )
+    return Window(col0, row0, col1 - col0, row1 - row0)

@@ -1,0 +1,1 @@
+"""The detection engine: a long-lived process that serves the QGIS plugin over JSON lines."""
