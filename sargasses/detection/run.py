@@ -165,7 +165,7 @@ def _run(
 
     from sargasses.atomic import write_error
     from sargasses.detection.tiled_loop import RunStats, run_tiles
-    from sargasses.detection.tiling import tile_grid
+    from sargasses.detection.tiling import mirror_pad, tile_grid
     from sargasses.detection.vectorize import PixelMetric, RaftCollector
     from sargasses.outputs.quicklook import Quicklook
     from sargasses.outputs.vector_output import rafts_frame, write_layer
@@ -181,8 +181,7 @@ def _run(
     checked = InputCheck()
 
     def read_tile(row: int, col: int, h: int, w: int) -> np.ndarray:
-        """The tile; where it overhangs the scene (a side shorter than a tile is rounded up to 32 px) the scene
-        is mirrored into it: zeros there would be read by the model as a dark shore and give false rafts."""
+        """The tile, the scene mirrored into any part of it that overhangs the scene (tiling.mirror_pad)."""
         from rasterio.errors import RasterioError
 
         inside_h = max(1, min(h, scene.height - row - row_off))
@@ -195,9 +194,7 @@ def _run(
                 "the file may be truncated or damaged: copy or download it again"
             ) from None
         checked.add(data)
-        if (inside_h, inside_w) != (h, w):
-            data = np.pad(data, ((0, 0), (0, h - inside_h), (0, w - inside_w)), mode="symmetric")
-        return data
+        return mirror_pad(data, h, w)
 
     land_mask = None
     read_land = None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import lightning.pytorch as pl
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, SequentialSampler
 
 from sargasses.errors import SargassesError
 from sargasses.reading.labels import LabelledScene, find_labelled_scenes, find_original_format, split_groups
@@ -20,6 +20,7 @@ from sargasses.training.dataset import (
     GridCrops,
     PositiveCrops,
     PredictTiles,
+    SameShapeBatches,
     SceneReadOptions,
     SceneStore,
     profile_normalization,
@@ -232,4 +233,6 @@ class SargassesDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         tiles = PredictTiles(self._store("predict"), self.hparams.eval_crop_size, self.normalization)
         self.predict_tiles = tiles
-        return self._loader(tiles, False, self._eval_batch)
+        workers = self.hparams.num_workers
+        batches = SameShapeBatches(SequentialSampler(tiles), self._eval_batch, shapes=tiles.shapes)
+        return DataLoader(tiles, batch_sampler=batches, num_workers=workers, persistent_workers=workers > 0)

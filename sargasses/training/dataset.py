@@ -15,12 +15,12 @@ detection engine normalizes exactly as training did.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import BatchSampler, Dataset, Sampler
 
 from sargasses.errors import SargassesError
 from sargasses.reading.labels import IGNORE, LabelledScene, read_label
@@ -272,8 +272,6 @@ class PositiveCrops(Dataset):
 class GridCrops(Dataset):
     """Every scene cut into crop_size tiles without overlap (edge tiles padded as not scorable)."""
 
-    with_labels = True
-
     def __init__(self, store: SceneStore, crop_size: int, normalization: dict[str, list[float]]):
         self.store = store
         self.crop_size = crop_size
@@ -293,12 +291,64 @@ class GridCrops(Dataset):
         scene, row, col = self.tiles[index]
         x, y = self.store.read(scene, row, col, self.crop_size, self.crop_size)
         x = torch.from_numpy(normalize(x, self.mean, self.std))
-        if not self.with_labels:
-            return x
         return x, torch.from_numpy(y[None].astype(np.float32))
 
 
-class PredictTiles(GridCrops):
-    """GridCrops without labels: batches of x only, as mfai's `predict_step` expects."""
+class PredictTiles(Dataset):
+    """Every scene on `sargasses detect`'s tile grid (sargasses.detection.tiling): the same tiles, overlaps, edge
+    mirroring and blend weights, so that `sargasses predict` gives detect's probabilities. Items are x only, as
+    mfai's `predict_step` expects; SameShapeBatches batches them."""
 
-    with_labels = False
+    def __init__(self, store: SceneStore, tile_size: int, normalization: dict[str, list[float]]):
+        from sargasses.detection.tiling import tile_grid, tile_overlap_for
+
+        self.store = store
+        self.mean = np.asarray(normalization["mean"], dtype=np.float32)
+        self.std = np.asarray(normalization["std"], dtype=np.float32)
+        overlap = tile_overlap_for(tile_size)
+        self.grids = [tile_grid(height, width, tile_size, overlap) for height, width in store.shapes]
+        self.tiles = [
+            (scene, row, col, h, w) for scene, grid in enumerate(self.grids) for _, row, col, h, w in grid.tiles()
+        ]
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        from sargasses.detection.tiling import mirror_pad
+
+        scene, row, col, h, w = self.tiles[index]
+        height, width = self.store.shapes[scene]
+        x, _ = self.store.read(scene, row, col, min(h, height - row), min(w, width - col))
+        return torch.from_numpy(normalize(mirror_pad(x, h, w), self.mean, self.std))
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        """(height, width) of each tile, for SameShapeBatches."""
+        return [(h, w) for _, _, _, h, w in self.tiles]
+
+
+class SameShapeBatches(BatchSampler):
+    """Batches of tiles of one shape (a grid's tiles differ by 32 px and cannot be stacked), in the order the
+    sampler gives; a BatchSampler so that Lightning can put its own (e.g. distributed) sampler in."""
+
+    def __init__(self, sampler: Sampler[int], batch_size: int, drop_last: bool = False, shapes: Sequence = ()):
+        super().__init__(sampler, batch_size, drop_last)
+        self.shapes = list(shapes)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        pending: dict[tuple[int, int], list[int]] = {}
+        for index in self.sampler:
+            batch = pending.setdefault(tuple(self.shapes[index]), [])
+            batch.append(index)
+            if len(batch) == self.batch_size:
+                yield pending.pop(tuple(self.shapes[index]))
+        if not self.drop_last:
+            yield from (batch for batch in pending.values() if batch)
+
+    def __len__(self) -> int:
+        counts: dict[tuple[int, int], int] = {}
+        for index in self.sampler:
+            counts[tuple(self.shapes[index])] = counts.get(tuple(self.shapes[index]), 0) + 1
+        rounding = (lambda n: n // self.batch_size) if self.drop_last else (lambda n: -(-n // self.batch_size))
+        return sum(rounding(n) for n in counts.values())

@@ -50,8 +50,9 @@ def export_checkpoint(
     force: bool = False,
 ):
     """Write `output` from `checkpoint`; returns the ModelCard written."""
+    from sargasses.detection.tiling import tile_overlap_for
     from sargasses.model_file import ModelCard, save_model_file
-    from sargasses.training.plmodule import SargassesLightningModule, tile_overlap_for
+    from sargasses.training.plmodule import SargassesLightningModule
 
     checkpoint, output = Path(checkpoint), Path(output)
     if not checkpoint.is_file():

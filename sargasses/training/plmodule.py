@@ -24,6 +24,7 @@ from mfai.pytorch.lightning_modules.segmentation import SegmentationLightningMod
 from mfai.pytorch.models.base import BaseModel
 from torch import Tensor
 
+from sargasses.detection.tiling import tile_overlap_for
 from sargasses.errors import SargassesError
 from sargasses.training.losses import BCEDiceLoss
 
@@ -271,12 +272,6 @@ class SargassesLightningModule(SegmentationLightningModule):
         if self.val_scores:
             fields["metrics"] = {"validation": dict(self.val_scores)}
         return fields
-
-
-def tile_overlap_for(tile_size: int) -> int:
-    """Overlap between inference tiles: 64 px (1.3 km at 20 m) covers the network's useful context, at most a quarter
-    of the tile."""
-    return min(64, tile_size // 4)
 
 
 def _describe(obj: torch.nn.Module, network: bool = False) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""`sargasses predict` output: one probability GeoTIFF per scene, stitched from the predicted tiles.
+"""`sargasses predict` output: one probability GeoTIFF per scene, blended from the predicted tiles.
+
+The tiles are `sargasses detect`'s (PredictTiles: detection's grid), blended with detection's weights
+(sargasses.detection.tiling), so a checkpoint's predictions are what its exported model file detects.
 
 Add it to `trainer.callbacks` (configs/ do); it writes `<output_dir>/<scene>_probability.tif` (float32, 0-1,
 NaN where the scene has no data) on the scene's grid, under a temporary name then renamed.
@@ -14,6 +17,7 @@ import rasterio
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from sargasses.atomic import atomic_write
+from sargasses.detection.tiling import weight_sums
 from sargasses.errors import SargassesError
 
 
@@ -37,20 +41,29 @@ class ProbabilityWriter(BasePredictionWriter):
     def write_on_batch_end(
         self, trainer, pl_module, prediction: Any, batch_indices, batch, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
+        from sargasses.detection.tiling import blend_weights
+
         tiles = trainer.datamodule.predict_tiles
-        size = tiles.crop_size
-        for probability, index in zip(prediction.float().cpu().numpy(), batch_indices, strict=False):
-            scene, row, col = tiles.tiles[index]
-            height, width = tiles.store.shapes[scene]
-            target = self._maps.setdefault(scene, np.full((height, width), np.nan, dtype=np.float32))
-            h, w = min(size, height - row), min(size, width - col)
-            target[row : row + h, col : col + w] = probability[0, :h, :w]
+        for probability, index in zip(prediction.float().cpu().numpy(), batch_indices, strict=True):
+            scene, row, col, h, w = tiles.tiles[index]
+            grid = tiles.grids[scene]
+            if scene not in self._maps:  # as large as the grid, which may overhang the scene by up to 31 px
+                rows, cols = grid.rows[-1], grid.cols[-1]
+                self._maps[scene] = np.zeros((rows[0] + rows[1], cols[0] + cols[1]), dtype=np.float32)
+            self._maps[scene][row : row + h, col : col + w] += probability[0] * blend_weights(h, w, grid.overlap)
 
     def on_predict_epoch_end(self, trainer, pl_module) -> None:
         tiles = trainer.datamodule.predict_tiles
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        for scene, probability in self._maps.items():
+        for scene, weighted in self._maps.items():
             store = tiles.store
+            grid = tiles.grids[scene]
+            height, width = store.shapes[scene]
+            total = np.outer(
+                weight_sums(grid.rows, weighted.shape[0], grid.overlap),
+                weight_sums(grid.cols, weighted.shape[1], grid.overlap),
+            )
+            probability = (weighted / total)[:height, :width]
             crs, transform = store.grids[scene]
             x, _ = store.read(scene, 0, 0, *store.shapes[scene])
             probability = np.where(np.isnan(x).any(axis=0), np.nan, probability).astype(np.float32)

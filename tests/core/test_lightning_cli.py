@@ -69,6 +69,29 @@ def test_predict_writes_georeferenced_probabilities(fitted):
     assert np.nanmin(values) >= 0 and np.nanmax(values) <= 1
 
 
+def test_predict_gives_the_probabilities_detect_gives(fitted, tmp_path):
+    """predict runs detect's tile grid and blending: the checkpoint's predictions are its model file's detections."""
+    folders, _, checkpoint = fitted
+    scene = sorted(folders["test"].glob("scene_????.tif"))[0]
+    out = tmp_path / "lightning_logs" / "tiny_predictions"  # the writer's folder in configs/tiny.yaml (64 px tiles)
+    predict = ["predict", "--config", str(TINY_CONFIG), *data_args(folders), f"--data.predict_images={scene}"]
+    result = run_sargasses([*predict, f"--ckpt_path={checkpoint}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    model = tmp_path / "model.pt"
+    assert run_sargasses(["export-model", str(checkpoint), "-o", str(model)], cwd=tmp_path).returncode == 0
+    detected = tmp_path / "p.tif"
+    detect = ["detect", str(scene), "-o", str(tmp_path / "r.gpkg"), "--model", str(model), "--device", "cpu"]
+    result = run_sargasses(
+        [*detect, "--backend", "torch", "--tile-size", "64", "--probabilities", str(detected)], cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with rasterio.open(out / f"{scene.stem}_probability.tif") as a, rasterio.open(detected) as b:
+        predicted, by_detect = a.read(1), b.read(1)
+    both = np.isfinite(predicted) & np.isfinite(by_detect)  # detect also masks land and cloud
+    assert both.mean() > 0.5
+    assert np.abs(predicted[both] - by_detect[both]).max() < 1e-4
+
+
 def in_process(args: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str, str]:
     """The same entry point as `sargasses ...`, in this process: for checks that stop before training."""
     from sargasses.cli import main
