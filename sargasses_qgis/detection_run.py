@@ -62,7 +62,7 @@ class DetectionOutcome:
     probabilities: Path | None
     seconds: float
     engine_pid: int | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the engine's: inputs whose results are not to be trusted
 
 
 def execute(
@@ -98,6 +98,7 @@ def execute(
         probabilities=job.probabilities,
         seconds=time.perf_counter() - started,
         engine_pid=client.pid,
+        warnings=[str(w) for w in summary.get("warnings") or []],
     )
 
 

@@ -215,6 +215,7 @@ class EngineClient:
                 request.events.put(event)
             elif event.get("event") == "error":
                 log_warning(f"engine: {event.get('message')}")
+        stream.close()  # the engine closed it: ours goes too (no ResourceWarning at exit)
         self._on_exit()
 
     def _read_stderr(self) -> None:
@@ -223,6 +224,7 @@ class EngineClient:
             if text:
                 self._stderr.append(text)
                 log_info(f"engine: {text}")
+        self.process.stderr.close()
 
     def _on_exit(self) -> None:
         """stdout closed: the engine is gone. Every open request fails with the reason."""
@@ -230,6 +232,8 @@ class EngineClient:
             self.exit_code = self.process.wait(5.0)
         except subprocess.TimeoutExpired:
             self.exit_code = None
+        with contextlib.suppress(OSError):  # a broken pipe if the engine died with requests unread
+            self.process.stdin.close()
         self._stopped = True
         with self._lock:
             orphans = list(self._open.values())

@@ -103,9 +103,10 @@ class InputCheck:
         sample = reflectance[:, ::SAMPLE_STEP, ::SAMPLE_STEP]
         self.pixels += int(np.isfinite(sample).all(axis=0).sum())
         self.infinite += int(np.isinf(sample).any(axis=0).sum())
+        finite = np.isfinite(sample)  # infinite values are counted apart, not as out of range
         with np.errstate(invalid="ignore"):
-            self.below += int((sample < REFLECTANCE_RANGE[0]).any(axis=0).sum())
-            self.above += int((sample > REFLECTANCE_RANGE[1]).any(axis=0).sum())
+            self.below += int(((sample < REFLECTANCE_RANGE[0]) & finite).any(axis=0).sum())
+            self.above += int(((sample > REFLECTANCE_RANGE[1]) & finite).any(axis=0).sum())
 
     def verdict(self, path: str) -> str | None:
         """None when the values look like reflectance; a warning when some pixels' do not; raises SargassesError

@@ -1,8 +1,7 @@
 """Writing the rafts: GeoPackage, shapefile or GeoJSON picked by the output's extension, never half-written.
 
-Every file is first written in a hidden temporary folder beside the output, then renamed into place (a rename within
-one folder is atomic), so an interrupted run never leaves a half-written file under the final name. A shapefile's
-sidecars (.shx, .dbf, .prj, .cpg) are moved first and the .shp last.
+`write_layer` writes into the run's staging folder (sargasses/outputs/output_set.py), which renames every output
+into place together once all are complete; a shapefile's sidecars (.shx, .dbf, .prj, .cpg) go before the .shp.
 
 Field names are at most 10 characters, so the shapefile keeps the same names as the other formats. Shapefiles are
 written in UTF-8 with a .cpg saying so. GeoJSON is written in WGS84 longitude/latitude as RFC 7946 requires;
@@ -12,7 +11,6 @@ GeoPackage and shapefile keep the raster's CRS.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -123,35 +121,6 @@ def check_target(path: Path, overwrite: bool, also: Sequence[Path] = ()) -> None
         raise SargassesError(f"the output folder {folder} is not writable; choose a folder you can write to") from None
 
 
-class AtomicFolder:
-    """A hidden temporary folder beside the output; `commit` renames what was written into place."""
-
-    def __init__(self, target: str | os.PathLike) -> None:
-        self.target = Path(target)
-        folder = self.target.parent if str(self.target.parent) else Path(".")
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".part", dir=folder))
-
-    def path(self, name: str | None = None) -> Path:
-        return self.tmp / (name or self.target.name)
-
-    def commit(self, names: Sequence[str]) -> None:
-        folder = self.target.parent
-        for name in names:
-            source = self.tmp / name
-            if source.exists():
-                os.replace(source, folder / name)
-        self.discard()
-
-    def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self) -> AtomicFolder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.discard()  # nothing left after a commit; everything removed after an error
-
-
 def write_layer(frame: Any, path: str | os.PathLike, name: str | os.PathLike | None = None) -> Path:
     """Write a rafts GeoDataFrame to `path` as it is (no temporary name: the caller's staging folder gives that).
 
@@ -170,26 +139,12 @@ def write_layer(frame: Any, path: str | os.PathLike, name: str | os.PathLike | N
         options["layer_options"] = {"RFC7946": "YES", "WRITE_NAME": "NO"}
     if driver == "GPKG":
         options["layer"] = "rafts"
+        # GeoPackage 1.2, not GDAL's newest (1.4): older GDALs (QGIS 3.22's) read it without a warning.
+        options["dataset_options"] = {"VERSION": "1.2"}
     try:
         pyogrio.write_dataframe(
             frame, path, driver=driver, geometry_type="MultiPolygon", promote_to_multi=True, **options
         )
     except (OSError, RuntimeError) as exc:  # pyogrio's errors are RuntimeErrors, with GDAL's text and its SQL
         raise write_error(name or path, exc) from None
-    return path
-
-
-def write_rafts(frame: Any, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write a rafts GeoDataFrame to `path` (format from the extension), atomically: all its files or none."""
-    path = Path(path)
-    driver = vector_driver(path)
-    check_writable(path, overwrite)
-    with AtomicFolder(path) as tmp:
-        write_layer(frame, tmp.path())
-        if driver == "ESRI Shapefile":
-            for stale in STALE_SHAPEFILE_PARTS:
-                path.with_suffix(stale).unlink(missing_ok=True)
-            tmp.commit([path.with_suffix(s).name for s in SHAPEFILE_PARTS])
-        else:
-            tmp.commit([path.name])
     return path

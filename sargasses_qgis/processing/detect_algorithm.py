@@ -12,7 +12,10 @@ from typing import Any
 
 from qgis.core import (
     QgsApplication,
+    QgsFeature,
     QgsFeatureSink,
+    QgsField,
+    QgsFields,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
@@ -37,7 +40,7 @@ from ..engine_client import EngineError, shared_engine
 from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M, METHODS
 from ..paths import bundled_model, icon_path
 from ..raster_input import InputError, automatic_plan, layer_file
-from ..results import raft_area_km2, style_rafts
+from ..results import raft_area_km2, style_rafts, summary_text
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 # The threshold is a probability: the core takes it strictly between 0 and 1; the dock's field and this
@@ -94,17 +97,18 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         return "Detect Sargassum rafts"
 
     def shortHelpString(self) -> str:
+        """Plain text: the Processing dialog shows it as a paragraph, qgis_process prints it as it is (no HTML)."""
         return (
             "Finds Sargassum rafts on a multispectral image (Sentinel-2 L2A bands B02-B12 by default) with a "
             "deep-learning segmentation model and returns them as polygons with their area, length, mean "
-            "probability, date and sensor.<br><br>"
-            "<b>Model</b>: a sargasses model file; empty for the bundled default model. "
-            "<b>Method</b>: the model, or a spectral index (AFAI/FAI) as a baseline without a model. "
-            "<b>Threshold</b>: the probability above which a pixel is Sargassum, from 0.001 to 0.999; empty for "
-            "the model's own. "
-            "<b>Minimum area</b>: smaller rafts are dropped (m²). "
-            "<b>Extent</b>: only this part of the image. "
-            "<b>Probabilities</b>: also write the probability raster.<br><br>"
+            "probability, date and sensor.\n\n"
+            "Model: a sargasses model file; empty for the bundled default model.\n"
+            "Method: the model, or a spectral index (AFAI/FAI) as a baseline without a model.\n"
+            "Threshold: the probability above which a pixel is Sargassum, from 0.001 to 0.999; empty for the "
+            "model's own.\n"
+            "Minimum area: smaller rafts are dropped (m²).\n"
+            "Extent: only this part of the image.\n"
+            "Probabilities: also write the probability raster.\n\n"
             "Detection runs in the sargasses detection engine, a separate Python environment "
             "(Settings > Options > Sargasses)."
         )
@@ -254,25 +258,42 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         rafts = QgsVectorLayer(str(outcome.output), "rafts", "ogr")
         if not rafts.isValid():
             raise QgsProcessingException(f"The engine's output {outcome.output} cannot be read.")
-        sink, dest_id = self.parameterAsSink(
-            parameters, self.OUTPUT, context, rafts.fields(), rafts.wkbType(), rafts.crs()
-        )
+        fields, kept = sink_fields(rafts)
+        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, rafts.wkbType(), rafts.crs())
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         count = 0
         for feature in rafts.getFeatures():
             if feedback.isCanceled():
                 break
-            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
+            copy = QgsFeature(fields)
+            copy.setGeometry(feature.geometry())
+            copy.setAttributes([feature.attribute(i) for i in kept])
+            sink.addFeature(copy, QgsFeatureSink.Flag.FastInsert)
             count += 1
         if context.willLoadLayerOnCompletion(dest_id):
             context.layerToLoadOnCompletionDetails(dest_id).setPostProcessor(rafts_styler())
-        summary = outcome.summary
-        area_km2 = raft_area_km2(summary)
-        feedback.pushInfo(
-            f"{count} raft(s), {area_km2:.4f} km², on {summary.get('device', '?')}, in {outcome.seconds:.1f} s"
-        )
+        area_km2 = raft_area_km2(outcome.summary)
+        feedback.pushInfo(summary_text(outcome) + ".")
+        for warning in outcome.warnings:
+            feedback.pushWarning(f"Warning: {warning}")
         results: dict[str, Any] = {self.OUTPUT: dest_id, self.RAFT_COUNT: count, self.AREA_KM2: area_km2}
         if probabilities:
             results[self.PROBABILITIES] = probabilities
         return results
+
+
+def sink_fields(rafts: QgsVectorLayer) -> tuple[QgsFields, list[int]]:
+    """The rafts' fields for any destination, and the indexes they come from: without the GeoPackage's feature id
+    (a shapefile would get it as a column beside `id`), text no wider than a shapefile's 254 characters."""
+    keys = set(rafts.dataProvider().pkAttributeIndexes())
+    fields, kept = QgsFields(), []
+    for index, source in enumerate(rafts.fields()):
+        if index in keys and source.name() == "fid":
+            continue
+        field = QgsField(source)
+        if not field.isNumeric() and not 0 < field.length() <= 254:  # text (and dates: a width is harmless)
+            field.setLength(254)
+        fields.append(field)
+        kept.append(index)
+    return fields, kept

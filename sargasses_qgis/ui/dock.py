@@ -682,7 +682,13 @@ class SargassesDock(QgsDockWidget):
                 self.progress.setValue(100)
                 self.status_label.setText(f"{text}. Layer group “{group.name()}”.")
                 log_info(f"run {task.job.run_name}: {text}; summary {task.outcome.summary}")
-                self._message(f"{text}.", Qgis.MessageLevel.Success, 8)
+                if task.outcome.warnings:  # the rafts are there, but the input gave reasons to doubt them
+                    for warning in task.outcome.warnings:
+                        log_warning(warning)
+                    self.status_label.setText(f"{self.status_label.text()} Warning: {' '.join(task.outcome.warnings)}")
+                    self._message(f"{text}. Warning: {task.outcome.warnings[0]}", Qgis.MessageLevel.Warning, 0)
+                else:
+                    self._message(f"{text}.", Qgis.MessageLevel.Success, 8)
                 for button in (self.export_shp_button, self.export_gpkg_button):
                     button.setEnabled(True)
                 self._request_info_quietly()

@@ -163,6 +163,7 @@ def test_some_infinite_values_are_nodata_and_warned_about(tmp_path, models, caps
     rc, err, summary = detect(capsys, scene, "-o", tmp_path / "r.gpkg", "--model", models["bright"])
     assert rc == 0, err
     assert "infinite" in err and summary["pixels"]["nodata"] == 60 * 5 and summary["pixels"]["cloud"] == 0
+    assert len(summary["warnings"]) == 1  # infinite, not also "outside the range reflectance can take"
 
 
 # --------------------------------------------------------------------------- options

@@ -57,6 +57,21 @@ def make_scene(folder: Path, seed: int = 7, size: int = 512, kind: str = "clean"
     )
 
 
+def scene_with_infinite_values(scene, tmp_path: Path) -> Path:
+    """A copy of the scene with a band of infinite values across its top rows: the engine warns, and still runs."""
+    from osgeo import gdal
+
+    copy = tmp_path / "with_inf.tif"
+    gdal.Translate(str(copy), str(scene.tif))
+    dataset = gdal.Open(str(copy), gdal.GA_Update)
+    band = dataset.GetRasterBand(1)
+    rows = band.ReadAsArray(0, 0, dataset.RasterXSize, 8)
+    rows[:] = float("inf")
+    band.WriteArray(rows, 0, 0)
+    dataset = None
+    return copy
+
+
 def score(vector: Path | str, scene: Scene) -> dict:
     """Pixel and object scores of `vector` against the scene's labels, computed by the core environment."""
     done = subprocess.run(

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, score
+from conftest import ROOT, scene_with_infinite_values, score
 from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsRasterLayer, QgsVectorLayer
 
 
@@ -101,8 +101,16 @@ def test_qgis_process_writes_a_shapefile(scene, engine_python, tmp_path: Path) -
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    # Nothing but the run: no GDAL warning (GeoPackage version, field widths), no ResourceWarning from our pipes.
+    for warning in ("Warning 1:", "ResourceWarning"):  # (QGIS 3.22's own "setapi() is deprecated" stays)
+        assert warning not in done.stdout + done.stderr, done.stdout + done.stderr
     layer = QgsVectorLayer(str(out), "rafts", "ogr")
     assert layer.isValid()
+    assert "fid" not in layer.fields().names()  # the GeoPackage's feature id is not copied beside `id`
+    help_text = subprocess.run(
+        [QGIS_PROCESS, "help", "sargasses:detect"], env=env, capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "Finds Sargassum rafts" in help_text and "<b>" not in help_text and "<br>" not in help_text
     assert layer.crs() == QgsCoordinateReferenceSystem("EPSG:32620")
     scores = score(out, scene)
     assert scores["features"] == layer.featureCount() > 0
@@ -245,3 +253,30 @@ def test_processing_output_carries_the_rafts_style(plugin, scene, qgis_new_proje
     assert reference.renderer().type() != "singleSymbol" or reference.renderer().symbol().symbolLayerCount() > 1
     assert layer.renderer().dump() == reference.renderer().dump()
     assert layer.mapTipTemplate() == reference.mapTipTemplate() != ""
+
+
+def test_processing_reports_the_engines_warnings(plugin, scene, tmp_path: Path) -> None:
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    class Recorder(QgsProcessingFeedback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.warnings: list[str] = []
+            self.infos: list[str] = []
+
+        def pushWarning(self, text: str) -> None:
+            self.warnings.append(text)
+
+        def pushInfo(self, text: str) -> None:
+            self.infos.append(text)
+
+    feedback = Recorder()
+    source = scene_with_infinite_values(scene, tmp_path)
+    result = processing.run(
+        "sargasses:detect", {"INPUT": str(source), "OUTPUT": str(tmp_path / "r.gpkg"), "METHOD": 1}, feedback=feedback
+    )
+    assert result["RAFT_COUNT"] > 0
+    assert any("infinite values" in w for w in feedback.warnings), feedback.warnings
+    # the same words as the dock: "N rafts, X km², on CPU (n threads), in S s"
+    assert any(" km², on " in line and " rafts" in line for line in feedback.infos), feedback.infos

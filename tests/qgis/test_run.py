@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import add_raster, choose_layer, device_word, run_and_wait, score, wait_for
+from conftest import add_raster, choose_layer, device_word, run_and_wait, scene_with_infinite_values, score, wait_for
 from qgis.core import Qgis, QgsApplication, QgsFeature, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayer
 from qgis.PyQt.QtCore import QEventLoop, QTimer
 
@@ -272,3 +272,15 @@ def test_virtual_raster_without_the_bands_is_refused(scene, qgis_iface, dock) ->
     choose_layer(dock, layer, "afai")
     assert dock.run() is None
     assert "lacks the band(s) B02" in dock.status_label.text()
+
+
+def test_the_engines_warnings_reach_the_message_bar(scene, qgis_iface, dock, tmp_path: Path) -> None:
+    """Rafts found on doubtful input come with the engine's warning, not a plain success."""
+    layer = add_raster(scene_with_infinite_values(scene, tmp_path), qgis_iface)
+    choose_layer(dock, layer, scene.method)
+    task = run_and_wait(dock)
+    assert task.outcome is not None, task.error
+    assert any("infinite values" in w for w in task.outcome.warnings)
+    warnings = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
+    assert warnings and "infinite values" in warnings[-1] and "rafts" in warnings[-1]
+    assert "Warning: " in dock.status_label.text()
