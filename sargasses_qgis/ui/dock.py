@@ -246,10 +246,14 @@ class SargassesDock(QgsDockWidget):
         self.run_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        # Run, progress and results stay in a footer below the scrolling options: visible on any screen height.
+        footer_widget = QWidget()
+        footer = QVBoxLayout(footer_widget)
+        footer.setContentsMargins(9, 0, 9, 6)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button, 2)
         buttons.addWidget(self.cancel_button, 1)
-        layout.addLayout(buttons)
+        footer.addLayout(buttons)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
@@ -257,8 +261,8 @@ class SargassesDock(QgsDockWidget):
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status_label)
+        footer.addWidget(self.progress)
+        footer.addWidget(self.status_label)
 
         results = QGroupBox("Results")
         results_layout = QHBoxLayout(results)
@@ -269,7 +273,7 @@ class SargassesDock(QgsDockWidget):
         for button in (self.export_shp_button, self.export_gpkg_button):  # text only: both fit in a narrow dock
             button.setEnabled(False)
             results_layout.addWidget(button)
-        layout.addWidget(results)
+        footer.addWidget(results)
         layout.addStretch(1)
 
         for combo in body.findChildren(QComboBox):  # long layer names must not widen the dock
@@ -280,7 +284,13 @@ class SargassesDock(QgsDockWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # labels wrap to the dock's width
         scroll.setWidget(body)
-        self.setWidget(scroll)
+        container = QWidget()
+        outer = QVBoxLayout(container)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(scroll, 1)
+        outer.addWidget(footer_widget)
+        self.setWidget(container)
         self.setMinimumWidth(340)
 
     def _restore(self) -> None:
@@ -430,6 +440,8 @@ class SargassesDock(QgsDockWidget):
         self.engine_label.setToolTip(str(info.get("executable", "")))
         self.device_label.setText(f"→ {device.get('name', device.get('type', '?'))}")
         self.card_label.setText(self._card_html(info))
+        trained_on = str(((info.get("model") or {}).get("card") or {}).get("trained_on") or "")
+        self.card_label.setToolTip(f"Trained on: {trained_on}" if trained_on and self.method() == "model" else "")
         self._show_default_threshold(info.get("threshold"))
         self._refresh_bands()
 
@@ -473,7 +485,7 @@ class SargassesDock(QgsDockWidget):
             ("Threshold", f"{card.get('threshold', '?')} (picked on validation scenes)"),
             ("Bands", ", ".join(card.get("band_names") or [])),
             ("Resolution", f"{card.get('gsd_m', '?')} m"),
-            ("Trained on", str(card.get("trained_on") or "not said")),
+            ("Trained on", _in_short(str(card.get("trained_on") or "not said"))),
             ("Scores", _scores_text(card.get("metrics") or {})),
         ]
         cells = "".join(f"<tr><td><b>{k}</b>&nbsp;</td><td>{_html(v)}</td></tr>" for k, v in rows)
@@ -796,6 +808,13 @@ def _new_folder(parent: Path, name: str) -> Path:
         candidate = parent / f"{name}_{n}"
     candidate.mkdir(parents=True)
     return candidate
+
+
+def _in_short(text: str) -> str:
+    """What a model was trained on, for people: its first sentence, without the details in brackets (seed ranges,
+    counts, file names); the whole text is the card's tooltip."""
+    plain = re.sub(r"\s*\([^()]*\)", "", text).split(". ")[0].strip()
+    return plain.rstrip(".") + "." if plain else text
 
 
 def _html(text: str) -> str:

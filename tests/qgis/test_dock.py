@@ -57,6 +57,10 @@ def test_card_device_and_bands_from_the_engine(scene, qgis_iface, dock, engine_d
         # The card's test scores, read as a person reads them (not a dump of nested dicts).
         test_f1 = card["metrics"]["test"]["f1"]
         assert f"F1 {test_f1:.3f}" in dock.card_label.text() and "{" not in dock.card_label.text()
+        # What it was trained on in words, the details (seed ranges, file names) in the tooltip only.
+        if card.get("trained_on"):
+            assert "Trained on" in dock.card_label.text() and "seeds" not in dock.card_label.text()
+            assert dock.card_label.toolTip().endswith(card["trained_on"])
     else:
         assert "AFAI" in dock.card_label.text()
     # Bands matched from the file's band names: B02..B12, every one found, in the model's order.
@@ -143,11 +147,12 @@ def test_selected_polygons_without_selection_is_reported(scene, qgis_iface, dock
 def test_dock_fits_its_default_width(scene, qgis_iface, dock) -> None:
     """The dock opens 340 px wide: all of it fits, with room for a vertical scroll bar, whatever it shows."""
     from qgis.PyQt.QtCore import QPoint, Qt
-    from qgis.PyQt.QtWidgets import QApplication, QStyle
+    from qgis.PyQt.QtWidgets import QApplication, QScrollArea, QStyle
 
     layer = add_raster(scene.tif, qgis_iface)
     choose_layer(dock, layer, scene.method)
-    scroll = dock.widget()
+    container = dock.widget()
+    scroll = container.findChild(QScrollArea)
     body = scroll.widget()
     room = 340 - QApplication.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
     assert body.minimumSizeHint().width() <= room, body.minimumSizeHint().width()
@@ -158,6 +163,7 @@ def test_dock_fits_its_default_width(scene, qgis_iface, dock) -> None:
     dock._report("The engine could not read /home/someone/a/very/long/folder/name/T20PPC_20230417T144137_B04.jp2")
     try:
         assert body.minimumSizeHint().width() <= room, body.minimumSizeHint().width()
+        assert container.minimumSizeHint().width() <= 340, container.minimumSizeHint().width()
         # At 340 px the settings button is there, inside the dock's visible part.
         qgis_iface.mainWindow().resizeDocks([dock], [340], Qt.Orientation.Horizontal)
         dock.resize(340, 900)
@@ -166,12 +172,29 @@ def test_dock_fits_its_default_width(scene, qgis_iface, dock) -> None:
         assert button.isVisibleTo(dock) and not button.icon().isNull() and button.toolTip()
         right = button.mapTo(scroll.viewport(), QPoint(button.width(), 0)).x()
         assert 0 < right <= scroll.viewport().width(), (right, scroll.viewport().width())
-        for name in ("export_shp_button", "export_gpkg_button", "cancel_button", "install_button"):
+        assert dock.install_button.mapTo(scroll.viewport(), QPoint(dock.install_button.width(), 0)).x() <= room
+        for name in ("run_button", "cancel_button", "export_shp_button", "export_gpkg_button"):
             widget = getattr(dock, name)
-            assert widget.mapTo(scroll.viewport(), QPoint(widget.width(), 0)).x() <= scroll.viewport().width(), name
+            assert widget.mapTo(container, QPoint(widget.width(), 0)).x() <= container.width(), name
     finally:
         dock.install_button.setVisible(False)
         dock.model_combo.setCurrentIndex(dock.model_combo.findData("default"))
+        dock.status_label.setText("")
+
+
+def test_run_and_export_stay_in_view_on_a_short_screen(scene, qgis_iface, dock) -> None:
+    """On a 1000 px high screen the dock gets about 700 px: the options scroll, Run and the exports do not."""
+    from qgis.PyQt.QtCore import QPoint
+
+    add_raster(scene.tif, qgis_iface)
+    dock.resize(340, 560)
+    wait_for(lambda: False, 0.2)
+    container = dock.widget()
+    for name in ("run_button", "progress", "export_shp_button", "export_gpkg_button"):
+        widget = getattr(dock, name)
+        bottom = widget.mapTo(container, QPoint(0, widget.height())).y()
+        assert widget.isVisibleTo(dock) and 0 < bottom <= container.height(), (name, bottom, container.height())
+    dock.resize(340, 900)
 
 
 def test_polygons_area_does_not_preselect_a_result_layer(qgis_iface, dock) -> None:
