@@ -1,6 +1,8 @@
 """Runs inside the real QGIS desktop (qgis --code desktop_drive.py), driven by test_desktop.py.
 
-Does what a user does: opens a scene, clicks the plugin's toolbar action, runs, and saves a screenshot.
+Does what a user does: opens a scene, clicks the plugin's toolbar action, runs from the dock (at its default width),
+runs the Processing algorithm from its dialog, opens the plugin's Options page, and saves a screenshot of each:
+SARGASSES_E2E_SCREENSHOT, and qgis_processing.png / qgis_options.png beside it.
 Reads its orders from SARGASSES_E2E_* variables and writes what it saw to SARGASSES_E2E_RESULT (JSON).
 QGIS's own Python runs this file; it uses qgis.* and the standard library only.
 """
@@ -12,7 +14,7 @@ import traceback
 
 from qgis.core import QgsApplication, QgsProject
 from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QDockWidget
+from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QSplitter, QTextEdit
 from qgis.utils import iface, plugins
 
 SCENE = os.environ["SARGASSES_E2E_SCENE"]
@@ -63,7 +65,7 @@ def open_scene():
     actions[0].trigger()  # the toolbar button
     report["steps"].append("toolbar action")
     dock = plugins["sargasses_qgis"].dock
-    iface.mainWindow().resizeDocks([dock], [430], Qt.Orientation.Horizontal)
+    iface.mainWindow().resizeDocks([dock], [340], Qt.Orientation.Horizontal)  # its default width
     later(wait_for_engine, 500)
 
 
@@ -106,7 +108,60 @@ def finished(task):
 def screenshot():
     iface.mapCanvas().waitWhileRendering()
     report["screenshot"] = iface.mainWindow().grab().save(SHOT, "PNG")
-    finish(report.get("error"))
+    report["dock_width"] = plugins["sargasses_qgis"].dock.width()
+    if report.get("error"):
+        finish(report["error"])
+        return
+    later(open_processing)
+
+
+def open_processing():
+    """The algorithm's own dialog, as from the Processing Toolbox, run on the scene with its Run button's slot."""
+    import processing
+
+    layer = QgsProject.instance().mapLayersByName("Sentinel-2 scene")[0]
+    output = os.path.join(os.path.dirname(RESULT), "processing_rafts.gpkg")
+    parameters = {"INPUT": layer.id(), "METHOD": ["model", "afai", "fai"].index(METHOD), "OUTPUT": output}
+    dialog = processing.createAlgorithmDialog("sargasses:detect", parameters)
+    dialog.resize(760, 560)
+    dialog.show()
+    state["processing"] = dialog
+    state["processing_started"] = time.monotonic()
+    dialog.runAlgorithm()
+    later(wait_for_processing, 500)
+
+
+def wait_for_processing():
+    dialog = state["processing"]
+    log = "\n".join(edit.toPlainText() for edit in dialog.findChildren(QTextEdit))
+    if "Results" not in log and " rafts, " not in log and time.monotonic() - state["processing_started"] < 120:
+        later(wait_for_processing, 500)
+        return
+    report["processing_log"] = log
+    report["processing_results"] = {k: str(v) for k, v in (dialog.results() or {}).items()}
+    report["processing_screenshot"] = dialog.grab().save(os.path.join(os.path.dirname(SHOT), "qgis_processing.png"))
+    dialog.close()
+    later(open_options)
+
+
+def open_options():
+    """The plugin's settings: QGIS's Options dialog on the Sargasses page (modal: grabbed, then closed)."""
+    QTimer.singleShot(1500, guarded(grab_options))
+    plugins["sargasses_qgis"].settings_action.trigger()
+    later(lambda: finish(report.get("error")), 300)
+
+
+def grab_options():
+    dialog = QApplication.activeModalWidget()
+    report["options_open"] = dialog is not None
+    if dialog is not None:
+        dialog.resize(1000, 520)
+        for splitter in dialog.findChildren(QSplitter):  # a fresh profile opens the page list collapsed
+            if splitter.objectName() == "mOptionsSplitter":
+                splitter.setSizes([230, 770])
+        QApplication.processEvents()
+        report["options_screenshot"] = dialog.grab().save(os.path.join(os.path.dirname(SHOT), "qgis_options.png"))
+        dialog.reject()
 
 
 QTimer.singleShot(240_000, lambda: finish("timed out"))

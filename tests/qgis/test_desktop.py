@@ -41,6 +41,14 @@ def test_plugin_zip_in_the_real_desktop(scene, engine_python, engine_device, tmp
     assert scores["features"] == report["features"] > 0
     assert scores["precision"] > 0.9 and scores["object_recall"] > 0.75, scores
     assert report["screenshot"] and shot.stat().st_size > 50_000
+    assert report["dock_width"] <= 360  # the dock as it opens
+    # The Processing algorithm from its dialog: the same rafts, reported in the dock's words.
+    assert int(report["processing_results"]["RAFT_COUNT"]) == report["features"], report["processing_log"][-2000:]
+    assert " rafts, " in report["processing_log"] and " km², on " in report["processing_log"]
+    assert report["processing_screenshot"] and report["options_open"] and report["options_screenshot"]
+    shots = [shot, tmp_path / "qgis_processing.png", tmp_path / "qgis_options.png"]
+    assert all(path.stat().st_size > 20_000 for path in shots)
     keep = os.environ.get("SARGASSES_SCREENSHOT_DIR")
     if keep:
-        shutil.copy2(shot, Path(keep) / shot.name)
+        for path in shots:
+            shutil.copy2(path, Path(keep) / path.name)
