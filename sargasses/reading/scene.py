@@ -28,6 +28,7 @@ from sargasses.reading.sensors import (
     DEFAULT_BANDS,
     DEFAULT_RESOLUTION_M,
     PROFILES,
+    SENTINEL2_L1C,
     SENTINEL2_L2A,
     SensorProfile,
     get_profile,
@@ -68,6 +69,7 @@ class Scene:
         sensor: str | None = None,
         product_id: str | None = None,
         acquisition_date: str | None = None,
+        top_of_atmosphere: bool = False,
     ) -> None:
         self.sources = sources
         self.crs = crs
@@ -77,6 +79,7 @@ class Scene:
         self.sensor = sensor
         self.product_id = product_id
         self.acquisition_date = acquisition_date
+        self.top_of_atmosphere = top_of_atmosphere  # the product says so (L1C), whatever profile reads the bands
         self._datasets: dict[str, rasterio.DatasetReader] = {}
         self._warped: dict[tuple[str, Resampling], WarpedVRT] = {}
         self._files: dict[str, list[int]] | None = None
@@ -316,7 +319,8 @@ def _open_safe(
     width = round((bounds.right - bounds.left) / resolution)
     height = round((bounds.top - bounds.bottom) / resolution)
     transform = Affine(resolution, 0.0, bounds.left, 0.0, -resolution, bounds.top)
-    return Scene(sources, crs, transform, width, height, profile.name, product.product_id, product.date)
+    level_1c = product.profile.name == SENTINEL2_L1C.name
+    return Scene(sources, crs, transform, width, height, profile.name, product.product_id, product.date, level_1c)
 
 
 def _open_raster(
@@ -353,6 +357,7 @@ def _open_raster(
             profile.name,
             tags.get("PRODUCT_ID"),
             _iso_date(tags.get("ACQUISITION_DATE")),
+            tags.get("SENSOR") == SENTINEL2_L1C.name or "MSIL1C" in str(path),
         )
 
 

@@ -108,7 +108,7 @@ class SceneStore:
                 self._images.append(reflectance)
                 self.shapes.append((scene.height, scene.width))
                 self.grids.append((scene.crs, scene.transform))
-                self.top_of_atmosphere.append(_is_level_1c(item.image))
+                self.top_of_atmosphere.append(scene.top_of_atmosphere)
 
     def _open_scene(self, open_scene, item: LabelledScene):
         try:
@@ -150,21 +150,6 @@ class SceneStore:
         state = dict(self.__dict__)
         state["_open"] = {}
         return state
-
-
-def _is_level_1c(path) -> bool:
-    """Whether a scene file is top-of-atmosphere: an L1C product, or a raster tagged SENSOR=sentinel2_l1c."""
-    import rasterio
-
-    from sargasses.reading.sensors import SENTINEL2_L1C
-
-    if "MSIL1C" in str(path):
-        return True
-    try:
-        with rasterio.open(path) as dataset:
-            return dataset.tags().get("SENSOR") == SENTINEL2_L1C.name
-    except rasterio.errors.RasterioIOError:
-        return False
 
 
 def _padded_window(array: np.ndarray, row: int, col: int, height: int, width: int, fill) -> np.ndarray:

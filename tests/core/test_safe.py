@@ -32,7 +32,7 @@ def test_l2a_product_stacks_default_bands_at_20m_with_mtd_offsets(tmp_path, make
     root, dn = make_safe(tmp_path, "L2A", offsets=offsets)
     with open_scene(root) as scene:
         assert scene.band_names == list(DEFAULT_BANDS)
-        assert scene.sensor == "sentinel2_l2a"
+        assert scene.sensor == "sentinel2_l2a" and not scene.top_of_atmosphere
         assert scene.product_id == root.name[:-5]
         assert scene.acquisition_date == "2023-06-14"
         assert (scene.width, scene.height) == (12, 12)
@@ -51,8 +51,10 @@ def test_l2a_product_stacks_default_bands_at_20m_with_mtd_offsets(tmp_path, make
 def test_l1c_coarsens_10m_by_block_average_and_refines_60m_bilinearly(tmp_path, make_safe) -> None:
     root, dn = make_safe(tmp_path, "L1C", offsets={b: -1000.0 for b in ("B01", "B02", "B8A")})
     with open_scene(root, bands=["B02", "B01", "B8A"]) as scene:
-        assert scene.sensor == "sentinel2_l1c"
+        assert scene.sensor == "sentinel2_l1c" and scene.top_of_atmosphere
         data = scene.read()
+    with open_scene(root, sensor="sentinel2_l2a") as scene:  # the profile read with, not what the product is
+        assert scene.top_of_atmosphere
     # A 20 m pixel is the mean of the 2x2 block of 10 m pixels it covers.
     np.testing.assert_allclose(data[0], _block_mean(_reflectance(dn[("B02", 10.0)], -1000), 2), atol=1e-6)
     np.testing.assert_allclose(data[2], _reflectance(dn[("B8A", 20.0)], -1000), atol=1e-6)
