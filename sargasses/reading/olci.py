@@ -300,22 +300,22 @@ def parse_manifest(text: bytes) -> dict:
     return info
 
 
-def solar_zenith_cosine(tie: NetcdfFile, rows: np.ndarray, cols: np.ndarray, geo: NetcdfFile) -> np.ndarray:
-    """cos(SZA) at pixel (rows, cols), SZA interpolated bilinearly from the tie-point grid.
+def subsampling(tie: NetcdfFile, geo: NetcdfFile) -> tuple[float, float]:
+    """(al_subsampling_factor, ac_subsampling_factor): tie point (i, j) sits at pixel (i * al, j * ac). Read from the
+    tie-point file, else from geo_coordinates.nc (products carry them in both)."""
+    factors = []
+    for name in ("al_subsampling_factor", "ac_subsampling_factor"):
+        value = tie.attribute(name, default=None)
+        factors.append(float(geo.attribute(name, default=1) if value is None else value))
+    return factors[0], factors[1]
 
-    Tie point (i, j) sits at pixel (i * al_subsampling_factor, j * ac_subsampling_factor), the factors read from
-    the tie-point file (else from geo_coordinates.nc, where products also carry them)."""
-    sza = tie.decoded("SZA")
-    al = _factor(tie, geo, "al_subsampling_factor")
-    ac = _factor(tie, geo, "ac_subsampling_factor")
+
+def solar_zenith_cosine(
+    sza: np.ndarray, rows: np.ndarray, cols: np.ndarray, factors: tuple[float, float]
+) -> np.ndarray:
+    """cos(SZA) at pixels (rows, cols), SZA (degrees, on the tie-point grid) interpolated bilinearly."""
+    al, ac = factors
     return np.cos(np.radians(bilinear(sza, rows / al, cols / ac))).astype(np.float32)
-
-
-def _factor(tie: NetcdfFile, geo: NetcdfFile, name: str) -> float:
-    value = tie.attribute(name, default=None)
-    if value is None:
-        value = geo.attribute(name, default=1)
-    return float(value)
 
 
 def bilinear(grid: np.ndarray, fr: np.ndarray, fc: np.ndarray) -> np.ndarray:

@@ -139,7 +139,7 @@ class OlciScene:
             out[i] = lookup.gather(self._open(name).decoded(variable, *lookup.block))
         if self.product.level == olci.LEVEL1:
             rows, cols = lookup.rows + lookup.r0, lookup.cols + lookup.c0
-            cos_sza = olci.solar_zenith_cosine(self._file("tie"), rows, cols, self._file("geo"))
+            cos_sza = olci.solar_zenith_cosine(self._sza(), rows, cols, self._subsampling())
             detector = lookup.gather(self._file("instrument").raw("detector_index", *lookup.block), fill=-1)
             flux = self._solar_flux()
             known = (detector >= 0) & (detector < flux.shape[1])
@@ -155,18 +155,31 @@ class OlciScene:
             self._cache["solar_flux"] = self._file("instrument").decoded("solar_flux")
         return self._cache["solar_flux"]
 
+    def _sza(self) -> np.ndarray:
+        """The solar zenith angle on the tie-point grid, read once."""
+        if "sza" not in self._cache:
+            self._cache["sza"] = self._file("tie").decoded("SZA")
+        return self._cache["sza"]
+
+    def _subsampling(self) -> tuple[float, float]:
+        """(along-track, across-track) pixels between tie points."""
+        return olci.subsampling(self._file("tie"), self._file("geo"))
+
     def _flagged(self, lookup, reason: str) -> np.ndarray:
         """(h, w) bool: any of the flags that mean `reason` (nodata, land, cloud) set at the window's pixels."""
         name, variable = self.product.flags_file
-        flags = self._open(name)
-        masks = {k.upper(): v for k, v in flags.flag_masks(variable).items()}
-        bits = 0
-        for flag in olci.EXCLUSION_FLAGS[self.product.level][reason]:
-            bits |= masks.get(flag.upper(), 0)
+        if "flag_bits" not in self._cache:
+            masks = {k.upper(): v for k, v in self._open(name).flag_masks(variable).items()}
+            self._cache["flag_bits"] = {
+                why: sum(masks.get(flag.upper(), 0) for flag in flags)
+                for why, flags in olci.EXCLUSION_FLAGS[self.product.level].items()
+            }
+        bits = self._cache["flag_bits"][reason]
         if bits == 0:
             return np.zeros(lookup.rows.shape, bool)
-        raw = flags.raw(variable, *lookup.block)
-        return (lookup.gather(raw, fill=0).astype(np.uint64) & np.uint64(bits)) != 0
+        if lookup.flags is None:  # read once per window, for the reflectance and the three masks
+            lookup.flags = lookup.gather(self._open(name).raw(variable, *lookup.block), fill=0).astype(np.uint64)
+        return (lookup.flags & np.uint64(bits)) != 0
 
     def _read_latlon(self, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
         geo = self._file("geo")

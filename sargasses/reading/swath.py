@@ -25,7 +25,7 @@ DEGREE_M = 111_320.0  # metres per degree of latitude, to size a geographic grid
 ReadLatLon = Callable[[slice, slice], tuple[np.ndarray, np.ndarray]]  # (rows, cols) -> latitude, longitude blocks
 
 
-@dataclass(frozen=True)
+@dataclass
 class Lookup:
     """Where each pixel of a window comes from: swath block [r0:r1, c0:c1], and per output pixel its row and
     column in that block (valid False: no swath pixel near enough, i.e. outside the swath)."""
@@ -37,6 +37,7 @@ class Lookup:
     rows: np.ndarray  # (h, w) intp, relative to r0
     cols: np.ndarray  # (h, w) intp, relative to c0
     valid: np.ndarray  # (h, w) bool
+    flags: np.ndarray | None = None  # the product's flags at each output pixel, once a reader has read them
 
     @property
     def block(self) -> tuple[slice, slice]:
