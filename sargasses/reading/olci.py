@@ -236,6 +236,8 @@ def _read_zip(path: Path) -> OlciProduct | None:
             member = min(manifests, key=len)
             text = archive.read(member)
     except zipfile.BadZipFile as exc:
+        if not _NAME.search(path.name):
+            return None  # not ours to judge: another reader may know this file
         raise SargassesError(f"{path} is not a readable zip ({exc}). Download the product again.") from None
     root = member[: -len(MANIFEST)]
     name = root.rstrip("/").rsplit("/", 1)[-1] or path.stem

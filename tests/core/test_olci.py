@@ -164,6 +164,10 @@ def test_unknown_product_types_are_refused(products, tmp_path):
     manifest.write_text(manifest.read_text().replace("OL_1_EFR___", "OL_1_ERR___"))
     with pytest.raises(SargassesError, match="only OLCI Level-1 EFR"):
         open_scene(copy)
+    broken = tmp_path / f"{products['l1'].name}.zip"
+    broken.write_bytes(b"PK\x03\x04")
+    with pytest.raises(SargassesError, match="not a readable zip"):
+        open_scene(broken)
 
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
@@ -244,3 +248,76 @@ def test_afai_at_olci_bands_finds_every_planted_raft_and_its_cover(products, swa
         math.isclose(r["area_m2"], r["fraction"] * swath.pixel_area[r["swath_row"], r["swath_col"]])
         for r in planted["rafts"]
     )
+
+
+def _hand_set_model(path: Path, bands: list[str], sensor: str, high: str, low: str, rise: float, gain: float) -> Path:
+    """A HalfUNet whose answer is known: sigmoid(gain * (max(high - low, 0) - rise)) per pixel."""
+    from model_helpers import make_card, red_edge_weights
+
+    from sargasses.model_file import save_model_file
+
+    card = make_card(
+        "HalfUNet",
+        {"num_filters": 4, "bias": True, "autopad_enabled": True},
+        band_names=bands,
+        sensor=sensor,
+        gsd_m=300.0,
+        tile_size=64,
+        tile_overlap=16,
+        name=f"test-{sensor}",
+    )
+    return save_model_file(path, red_edge_weights(card, gain=gain, rise=rise, high=high, low=low), card)
+
+
+def test_an_rgb_model_runs_on_a_level2_product_and_finds_the_planted_rafts(products, tmp_path):
+    """An original-way model (rendered 0-255 RGB, sensor otci_rgb) on the .SEN3 directly: hand-set weights flag
+    red - blue > 4 (a raft's red-edge rise in the rendering; water is about -3), so every raft pixel must be found
+    and nothing else; land and cloud are counted from the product's flags."""
+    import geopandas
+
+    from sargasses.detection.options import DetectOptions
+    from sargasses.detection.run import run_detection
+
+    model = _hand_set_model(tmp_path / "otci.pt", ["red", "green", "blue"], "otci_rgb", "red", "blue", 4.0, 2.0)
+    output = tmp_path / "rafts.gpkg"
+    summary = run_detection(DetectOptions(input=str(products["l2_zip"]), output=str(output), model=str(model), min_area=0))
+    with open_olci(products["l2"], bands=["Oa17"]) as scene:
+        layers = scene.read_exclusion()
+        rows, cols, _ = _swath_pixels(scene)
+        transform = scene.transform
+    pixels = summary["pixels"]
+    assert pixels["land"] == int((layers.land).sum()) > 0  # WFR's land has no values: the LAND flag says land
+    assert pixels["cloud"] == int((layers.cloud & ~layers.land).sum()) > 0
+    rafts = geopandas.read_file(output)
+    planted = json.loads(products["planted"].read_text())
+    centres = []
+    for raft in planted["rafts"]:
+        at = np.argwhere((rows == raft["swath_row"]) & (cols == raft["swath_col"]))
+        centres += [transform @ (c + 0.5, r + 0.5) for r, c in at]
+    from shapely.geometry import Point
+
+    hits = [any(geometry.contains(Point(x, y)) for geometry in rafts.geometry) for x, y in centres]
+    assert all(hits) and len(rafts) <= len(planted["rafts"])
+    assert summary["pixels"]["detected"] == len(centres)
+
+
+def test_product_flags_keep_land_out_of_a_level1_detection(products, swath, tmp_path):
+    """On Level-1, vegetation's red edge (Oa12 over Oa08) is far stronger than a raft's: the island would be one
+    big raft. The product's land flag keeps it out."""
+    import geopandas
+    from shapely.geometry import Point
+
+    from sargasses.detection.options import DetectOptions
+    from sargasses.detection.run import run_detection
+
+    model = _hand_set_model(tmp_path / "l1.pt", ["Oa08", "Oa12"], "sentinel3_olci", "Oa12", "Oa08", 0.05, 200.0)
+    output = tmp_path / "rafts.gpkg"
+    summary = run_detection(DetectOptions(input=str(products["l1"]), output=str(output), model=str(model)))
+    r, c = (int(v) for v in np.argwhere(swath.land).mean(axis=0))  # the island's centre
+    with open_olci(products["l1"], bands=["Oa08"]) as scene:
+        to_map = Transformer.from_crs("EPSG:4326", scene.crs.to_wkt(), always_xy=True)
+        centre = Point(*to_map.transform(swath.lon[r, c], swath.lat[r, c]))
+        island = int(scene.read_exclusion().land.sum())
+    assert summary["pixels"]["land"] == island > 0
+    assert not any(geometry.contains(centre) for geometry in geopandas.read_file(output).geometry)
+    assert summary["pixels"]["detected"] == 0  # and the rafts' red edge at the TOA (cover <= 0.6) stays under 0.05
