@@ -47,7 +47,7 @@ class Lookup:
         """Values of a swath block (as read over `self.block`) at each output pixel; `fill` outside the swath."""
         out = block[self.rows, self.cols]
         if not self.valid.all():
-            out = out.astype(np.result_type(out.dtype, np.asarray(fill).dtype), copy=False)
+            out = out.astype(np.result_type(out.dtype, np.min_scalar_type(fill)), copy=False)  # uint64 flags stay exact
             out[~self.valid] = fill
         return out
 

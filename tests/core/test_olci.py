@@ -21,6 +21,7 @@ from sargasses.reading import olci
 from sargasses.reading.olci_scene import OlciScene, open_olci
 from sargasses.reading.otci import RGB_BANDS, RGB_MAX_REFLECTANCE, render_float, render_otci_rgb
 from sargasses.reading.scene import open_scene
+from sargasses.reading.swath import Lookup
 from sargasses.synth.olci_product import (
     L2_REFLECTANCE_SCALE,
     draw_swath,
@@ -181,6 +182,14 @@ def test_synthetic_files_are_real_netcdf(products):
         assert math.isclose(dataset.scales[0], netcdf.attribute("scale_factor", "Oa08_radiance"), rel_tol=1e-6)
         assert np.array_equal(dataset.read(1), netcdf.raw("Oa08_radiance"))
     netcdf.close()
+
+
+def test_gathered_flags_keep_every_bit():
+    """WQSF is uint64 with flags up to bit 63: filling off-swath pixels must not turn it into float64."""
+    block = np.array([[2**63 + 1, 3]], np.uint64)
+    lookup = Lookup(0, 1, 0, 2, np.array([[0, 0]]), np.array([[0, 1]]), np.array([[True, False]]))
+    gathered = lookup.gather(block, fill=0)
+    assert gathered.dtype == np.uint64 and gathered.tolist() == [[2**63 + 1, 0]]
 
 
 def test_cf_decoding_fill_scale_offset_and_log10():
