@@ -146,11 +146,22 @@ def toa_reflectance(swath: SyntheticSwath) -> np.ndarray:
 
 
 def product_name(level: str, seed: int) -> str:
-    """A name as real products have (platform, level, start/stop/creation times, ...), dated by the seed."""
+    """A name as real products have (platform, level, start/stop/creation times, ...); the seed gives the day and
+    the orbit and frame numbers, so each seed's products have their own names."""
     day = 1 + seed % 28
     start = f"202306{day:02d}T141517"
     kind = "OL_1_EFR___" if level == olci.LEVEL1 else "OL_2_WFR___"
-    return f"S3A_{kind}_{start}_202306{day:02d}T141817_202306{day:02d}T161829_0179_099_338_2340_MAR_O_NT_003.SEN3"
+    orbit = f"0179_099_{seed // 10000 % 1000:03d}_{seed % 10000:04d}"  # duration, cycle, orbit, frame: the seed
+    return f"S3A_{kind}_{start}_202306{day:02d}T141817_202306{day:02d}T161829_{orbit}_MAR_O_NT_003.SEN3"
+
+
+def product_paths(outdir: Path, seed: int, zip_too: bool = False) -> dict[str, Path]:
+    """Where write_products puts the products of this seed: l1, l2, (l1_zip, l2_zip,) planted."""
+    paths = {"l1": outdir / product_name(olci.LEVEL1, seed), "l2": outdir / product_name(olci.LEVEL2, seed)}
+    if zip_too:
+        paths.update({f"{k}_zip": p.with_name(p.name + ".zip") for k, p in list(paths.items())})
+    paths["planted"] = outdir / f"olci_{seed:04d}_planted.json"
+    return paths
 
 
 def write_products(
@@ -164,15 +175,12 @@ def write_products(
     """Write the L1 EFR and L2 WFR products of one swath in `outdir` (and their zips with `zip_too`), and the
     planted rafts' JSON. Returns their paths: l1, l2, (l1_zip, l2_zip,) planted."""
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    swath = draw_swath(seed, rows, cols)
-    paths = {"l1": outdir / product_name(olci.LEVEL1, seed), "l2": outdir / product_name(olci.LEVEL2, seed)}
-    if zip_too:
-        paths.update({f"{k}_zip": p.with_name(p.name + ".zip") for k, p in list(paths.items())})
-    paths["planted"] = outdir / f"olci_{seed:04d}_planted.json"
+    paths = product_paths(outdir, seed, zip_too)
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
         raise SargassesError(f"{existing[0]} already exists: choose another folder or seed, or pass --overwrite")
+    outdir.mkdir(parents=True, exist_ok=True)
+    swath = draw_swath(seed, rows, cols)
     _write_folder(paths["l1"], lambda folder: _write_level1(folder, swath, seed))
     _write_folder(paths["l2"], lambda folder: _write_level2(folder, swath, seed))
     if zip_too:
