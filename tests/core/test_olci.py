@@ -289,7 +289,9 @@ def test_an_rgb_model_runs_on_a_level2_product_and_finds_the_planted_rafts(produ
 
     model = _hand_set_model(tmp_path / "otci.pt", ["red", "green", "blue"], "otci_rgb", "red", "blue", 4.0, 2.0)
     output = tmp_path / "rafts.gpkg"
-    summary = run_detection(DetectOptions(input=str(products["l2_zip"]), output=str(output), model=str(model), min_area=0))
+    summary = run_detection(
+        DetectOptions(input=str(products["l2_zip"]), output=str(output), model=str(model), min_area=0)
+    )
     with open_olci(products["l2"], bands=["Oa17"]) as scene:
         layers = scene.read_exclusion()
         rows, cols, _ = _swath_pixels(scene)
