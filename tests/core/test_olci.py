@@ -332,3 +332,26 @@ def test_product_flags_keep_land_out_of_a_level1_detection(products, swath, tmp_
     assert summary["pixels"]["land"] == island > 0
     assert not any(geometry.contains(centre) for geometry in geopandas.read_file(output).geometry)
     assert summary["pixels"]["detected"] == 0  # and the rafts' red edge at the TOA (cover <= 0.6) stays under 0.05
+
+
+def test_synth_command_writes_product_pairs_and_keeps_what_exists(tmp_path, capsys):
+    from sargasses.synth.cli import main
+
+    assert main([str(tmp_path), "--olci", "--seed", "2", "--count", "2", "--zip"]) == 0
+    for seed in (2, 3):
+        assert len(list(tmp_path.glob(f"*_{seed:04d}_MAR_O_NT_003.SEN3"))) == 2
+        assert len(list(tmp_path.glob(f"*_{seed:04d}_MAR_O_NT_003.SEN3.zip"))) == 2
+        assert json.loads((tmp_path / f"olci_{seed:04d}_planted.json").read_text())["seed"] == seed
+    assert main([str(tmp_path), "--olci", "--seed", "3"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main([str(tmp_path / "s2"), "--zip"]) == 1  # --zip is for OLCI products
+
+
+def test_outputs_never_go_inside_the_input_product(products, tmp_path):
+    from sargasses.detection.options import DetectOptions
+    from sargasses.detection.run import run_detection
+
+    inside = products["l2"] / "rafts.gpkg"
+    with pytest.raises(SargassesError, match="inside the input product"):
+        run_detection(DetectOptions(input=str(products["l2"] / "xfdumanifest.xml"), output=str(inside), method="afai"))
+    assert not inside.exists()
