@@ -6,8 +6,7 @@ is `swath.py`'s job, and serving windows of a scene is `olci_scene.py`'s.
 Layout (both levels): one NetCDF-4 file per band (`Oa01_radiance.nc` in Level-1 EFR, `Oa01_reflectance.nc` in
 Level-2 WFR), `geo_coordinates.nc` (latitude/longitude per pixel), `tie_geometries.nc` (SZA/SAA/OZA/OAA on a
 tie-point grid), `instrument_data.nc` (solar_flux per band and detector, detector_index per pixel), the flags
-(`qualityFlags.nc` in L1, `wqsf.nc` in L2) and `xfdumanifest.xml`. Every variable is decoded the CF way:
-value * scale_factor + add_offset, _FillValue as missing, and 10 ** value where the variable says `log10_scaled`.
+(`qualityFlags.nc` in L1, `wqsf.nc` in L2) and `xfdumanifest.xml`. Variables are read and decoded by `netcdf.py`.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sargasses.errors import SargassesError
+from sargasses.reading.netcdf import NetcdfFile
 from sargasses.reading.sensors import SENTINEL3_OLCI
 
 MANIFEST = "xfdumanifest.xml"
@@ -31,7 +31,7 @@ LEVEL1 = "OL_1_EFR"
 LEVEL2 = "OL_2_WFR"
 # Level-2 WFR carries water reflectance in these 16 bands only (no O2 and water-vapour absorption bands).
 LEVEL2_BANDS = tuple(f"Oa{i:02d}" for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 17, 18, 21))
-_FILES = {
+FILES = {
     "geo": "geo_coordinates.nc",
     "tie": "tie_geometries.nc",
     "instrument": "instrument_data.nc",
@@ -84,7 +84,7 @@ class OlciProduct:
 
     @property
     def flags_file(self) -> tuple[str, str]:
-        return _FILES[self.level], _FLAG_VARIABLE[self.level]
+        return FILES[self.level], _FLAG_VARIABLE[self.level]
 
     def path(self, name: str) -> Path:
         """A local path to the product's file `name` (copied out of the zip on first use)."""
@@ -113,7 +113,7 @@ class OlciProduct:
         return path
 
     def open(self, name: str) -> NetcdfFile:
-        return NetcdfFile(self.path(name), self)
+        return NetcdfFile(self.path(name), f"the OLCI product {self.source}")
 
     def close(self) -> None:
         """Remove the files copied out of a zip."""
@@ -132,81 +132,6 @@ def _missing(product: OlciProduct, name: str) -> SargassesError:
         f"the OLCI product {product.source} has no {name}; it may be incomplete. Download it again "
         "(a .SEN3 folder or its zip, as distributed)."
     )
-
-
-class NetcdfFile:
-    """One NetCDF-4 file of a product, read through HDF5 (a NetCDF-4 file is an HDF5 file)."""
-
-    def __init__(self, path: Path, product: OlciProduct) -> None:
-        import h5py
-
-        try:
-            self._file = h5py.File(path, "r")
-        except OSError as exc:
-            raise SargassesError(
-                f"{path.name} of the OLCI product {product.source} is not a NetCDF-4 file ({exc}); the "
-                "product may be damaged. Download it again."
-            ) from None
-        self.name = path.name
-
-    def attribute(self, name: str, variable: str | None = None, default=None):
-        attrs = (self._file[variable] if variable else self._file).attrs
-        if name not in attrs:
-            return default
-        value = attrs[name]
-        if isinstance(value, bytes):
-            return value.decode()
-        if isinstance(value, np.ndarray) and value.size == 1:
-            return value.reshape(()).item()
-        return value
-
-    def shape(self, variable: str) -> tuple[int, ...]:
-        return tuple(self._variable(variable).shape)
-
-    def raw(self, variable: str, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
-        """The stored numbers of a 2-D variable's block, undecoded (flags, detector indexes)."""
-        return self._variable(variable)[rows, cols]
-
-    def decoded(self, variable: str, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
-        """A 2-D variable's block as float32 physical values, NaN where _FillValue."""
-        data = self.raw(variable, rows, cols) if self._variable(variable).ndim == 2 else self._variable(variable)[()]
-        return decode(data, self._attributes(variable))
-
-    def _attributes(self, variable: str) -> dict:
-        return {k: self.attribute(k, variable) for k in self._variable(variable).attrs}
-
-    def _variable(self, variable: str):
-        if variable not in self._file:
-            raise SargassesError(
-                f"{self.name} has no variable {variable}; the OLCI product may be from an unknown version or "
-                "damaged. Download it again."
-            )
-        return self._file[variable]
-
-    def flag_masks(self, variable: str) -> dict[str, int]:
-        """Flag name -> bit mask, from the variable's CF flag_masks and flag_meanings."""
-        meanings = str(self.attribute("flag_meanings", variable, "")).split()
-        masks = np.atleast_1d(self._variable(variable).attrs.get("flag_masks", []))
-        return {name: int(mask) for name, mask in zip(meanings, masks, strict=False)}
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def decode(data: np.ndarray, attrs: dict) -> np.ndarray:
-    """CF decoding: _FillValue -> NaN, then value * scale_factor + add_offset, then 10 ** value if log10_scaled."""
-    out = data.astype(np.float32)
-    fill = attrs.get("_FillValue")
-    if fill is not None:
-        out[data == np.asarray(fill, dtype=data.dtype)] = np.nan
-    scale, offset = attrs.get("scale_factor"), attrs.get("add_offset")
-    if scale is not None:
-        out *= np.float32(scale)
-    if offset is not None:
-        out += np.float32(offset)
-    if str(attrs.get("log10_scaled", "")).lower() == "true":
-        np.power(np.float32(10.0), out, out=out)
-    return out
 
 
 def find_product(path: Path) -> OlciProduct | None:

@@ -21,6 +21,7 @@ from rasterio.windows import Window
 from sargasses.errors import SargassesError
 from sargasses.reading import olci
 from sargasses.reading.masking import ExclusionLayers
+from sargasses.reading.netcdf import NetcdfFile
 from sargasses.reading.otci import RGB_BANDS, render_float
 from sargasses.reading.sensors import OTCI_RGB, SENTINEL3_OLCI, SensorProfile, get_profile
 from sargasses.reading.swath import SwathGrid
@@ -47,7 +48,7 @@ class OlciScene:
         self.profile: SensorProfile = OTCI_RGB if rendered else SENTINEL3_OLCI
         self.source_bands = list(RGB_BANDS if rendered else bands)
         self._band_files = [product.band_file(b) for b in self.source_bands]  # checks the product has them
-        self._files: dict[str, olci.NetcdfFile] = {}
+        self._files: dict[str, NetcdfFile] = {}
         self._cache: dict[str, np.ndarray] = {}
         self._lookups: OrderedDict = OrderedDict()
         geo = self._file("geo")
@@ -185,10 +186,10 @@ class OlciScene:
         geo = self._file("geo")
         return geo.decoded("latitude", rows, cols), geo.decoded("longitude", rows, cols)
 
-    def _file(self, kind: str) -> olci.NetcdfFile:
-        return self._open(olci._FILES[kind])
+    def _file(self, kind: str) -> NetcdfFile:
+        return self._open(olci.FILES[kind])
 
-    def _open(self, name: str) -> olci.NetcdfFile:
+    def _open(self, name: str) -> NetcdfFile:
         if name not in self._files:
             self._files[name] = self.product.open(name)
         return self._files[name]

@@ -18,6 +18,7 @@ from rasterio.windows import Window
 
 from sargasses.errors import SargassesError
 from sargasses.reading import olci
+from sargasses.reading.netcdf import decode
 from sargasses.reading.olci_scene import OlciScene, open_olci
 from sargasses.reading.otci import RGB_BANDS, RGB_MAX_REFLECTANCE, render_float, render_otci_rgb
 from sargasses.reading.scene import open_scene
@@ -194,9 +195,9 @@ def test_gathered_flags_keep_every_bit():
 
 def test_cf_decoding_fill_scale_offset_and_log10():
     stored = np.array([[0, 100, 65535]], np.uint16)
-    decoded = olci.decode(stored, {"_FillValue": 65535, "scale_factor": 0.01, "add_offset": -1.0})
+    decoded = decode(stored, {"_FillValue": 65535, "scale_factor": 0.01, "add_offset": -1.0})
     assert np.allclose(decoded[0, :2], [-1.0, 0.0]) and np.isnan(decoded[0, 2])
-    log = olci.decode(np.array([[200]], np.int16), {"scale_factor": 0.01, "log10_scaled": "true"})
+    log = decode(np.array([[200]], np.int16), {"scale_factor": 0.01, "log10_scaled": "true"})
     assert math.isclose(float(log[0, 0]), 100.0, rel_tol=1e-5)
 
 
