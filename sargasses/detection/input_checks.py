@@ -41,14 +41,22 @@ def open_checked_scene(options: DetectOptions, card: Any) -> Any:
             )
         return scene
     if options.bands:
-        return _open(options, options.bands, None)
-    try:
-        return _open(options, None, None)
-    except SargassesError as first:
+        scene = _open(options, options.bands, None)
+    else:
         try:
-            return _open(options, BASELINE_BANDS[options.method], None)
-        except SargassesError:
-            raise first from None
+            scene = _open(options, None, None)
+        except SargassesError as first:
+            try:
+                scene = _open(options, BASELINE_BANDS[options.method], None)
+            except SargassesError:
+                raise first from None
+    if scene.sensor in ("sentinel3_olci", "otci_rgb"):
+        scene.close()
+        raise SargassesError(
+            f"the {options.method.upper()} baseline is defined here on Sentinel-2 bands, and {options.input} is "
+            "Sentinel-3 OLCI imagery; use a model made for OLCI (--model)"
+        )
+    return scene
 
 
 def check_model_fits(card: Any, scene: Any, options: DetectOptions) -> None:

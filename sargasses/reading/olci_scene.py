@@ -247,5 +247,11 @@ def open_olci(
             raise SargassesError("the OTCI rendering gives red, green, blue in this order; ask for these bands.")
         names: list[str] = []
     else:
+        foreign = [b for b in bands or () if SENTINEL3_OLCI.match_band(b) is None]
+        if foreign:
+            raise SargassesError(
+                f"{product.source.name} is a Sentinel-3 OLCI product, and {', '.join(foreign)} are not OLCI bands "
+                "(Oa01-Oa21, or red, green, blue for the OTCI rendering); use a model made for OLCI"
+            )
         names = product.band_names if bands is None else [SENTINEL3_OLCI.canonical_band(b) for b in bands]
     return OlciScene(product, names, resolution or OLCI_RESOLUTION_M, crs, rendered)

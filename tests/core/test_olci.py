@@ -159,6 +159,16 @@ def test_open_scene_takes_a_sen3_folder_its_zip_or_a_file_in_it(products):
         assert geographic.crs.to_epsg() == 4326 and abs(geographic.resolution - 300 / 111_320) < 1e-9
 
 
+def test_sentinel2_models_and_baselines_say_the_product_is_olci(products, tmp_path):
+    from sargasses.detection.options import DetectOptions
+    from sargasses.detection.run import run_detection
+
+    with pytest.raises(SargassesError, match="B02, B8A are not OLCI bands"):
+        open_scene(products["l1"], bands=["B02", "B8A"])
+    with pytest.raises(SargassesError, match="AFAI baseline is defined here on Sentinel-2 bands"):
+        run_detection(DetectOptions(input=str(products["l2"]), output=str(tmp_path / "r.gpkg"), method="afai"))
+
+
 def test_unknown_product_types_are_refused(products, tmp_path):
     copy = tmp_path / products["l1"].name.replace("OL_1_EFR", "OL_1_ERR")
     shutil.copytree(products["l1"], copy)
