@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import shutil
 import zipfile
 from pathlib import Path
@@ -127,6 +128,16 @@ def test_zip_reads_the_same_as_the_folder_and_leaves_nothing(products):
     assert not extracted.exists()
     with zipfile.ZipFile(products["l2_zip"]) as archive:
         assert archive.namelist()[0].startswith(products["l2"].name + "/")
+
+
+def test_a_pickled_scene_reads_the_same(products):
+    """As a DataLoader worker gets it: files are reopened (and copied out of the zip) by the copy itself."""
+    with open_olci(products["l1_zip"], bands=["Oa08", "Oa17"]) as scene:
+        window = Window(40, 30, 64, 64)
+        expected = scene.read(window)
+        with pickle.loads(pickle.dumps(scene)) as copy:
+            assert np.array_equal(copy.read(window), expected, equal_nan=True)
+            assert copy.product._extracted not in (None, scene.product._extracted)
 
 
 def test_windows_read_the_same_as_the_whole(products):
