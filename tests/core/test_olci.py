@@ -377,3 +377,13 @@ def test_outputs_never_go_inside_the_input_product(products, tmp_path):
     with pytest.raises(SargassesError, match="inside the input product"):
         run_detection(DetectOptions(input=str(products["l2"] / "xfdumanifest.xml"), output=str(inside), method="afai"))
     assert not inside.exists()
+
+
+def test_quicklook_colours_olci_and_rendered_scenes():
+    """NIR, red, green as for Sentinel-2 (Oa17, Oa08, Oa06); a rendered RGB scene as it is."""
+    from sargasses.outputs.quicklook import Quicklook
+
+    olci_bands = [f"Oa{i:02d}" for i in range(1, 22)]
+    assert Quicklook(8, 8, olci_bands).bands == [16, 7, 5]
+    assert Quicklook(8, 8, ["red", "green", "blue"]).bands == [0, 1, 2]
+    assert Quicklook(8, 8, ["B02", "B03", "B04", "B8A"]).bands == [3, 2, 1]
