@@ -10,6 +10,7 @@ import numpy as np
 
 from sargasses.detection.options import DetectOptions
 from sargasses.errors import SargassesError
+from sargasses.reading.sensors import OTCI_RGB, SENTINEL3_OLCI
 
 # Bands the index baselines read when the raster lacks the default ten: the index bands, and masking's blue/SWIR.
 BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B02", "B03", "B04", "B8A", "B11"]}
@@ -50,7 +51,7 @@ def open_checked_scene(options: DetectOptions, card: Any) -> Any:
                 scene = _open(options, BASELINE_BANDS[options.method], None)
             except SargassesError:
                 raise first from None
-    if scene.sensor in ("sentinel3_olci", "otci_rgb"):
+    if scene.sensor in (SENTINEL3_OLCI.name, OTCI_RGB.name):
         scene.close()
         raise SargassesError(
             f"the {options.method.upper()} baseline is defined here on Sentinel-2 bands, and {options.input} is "
@@ -139,8 +140,9 @@ class InputCheck:
                 f"values below {low:g} suggest a wrong offset (e.g. the L2A offset of -0.1 applied twice) or a "
                 "wrong scale; give reflectance 0-1 or the original digital numbers"
             )
+        kind = "a rendered RGB image" if self.rendered else "reflectance"
         message = (
-            f"{share:.0%} of the pixels of {path} have values outside the range {'it' if self.rendered else 'reflectance'} can take "
+            f"{share:.0%} of the pixels of {path} have values outside the range {kind} can take "
             f"({low:g} to {high:g}); {cause}"
         )
         if share > REFUSE_SHARE:
