@@ -387,3 +387,34 @@ def test_quicklook_colours_olci_and_rendered_scenes():
     assert Quicklook(8, 8, olci_bands).bands == [16, 7, 5]
     assert Quicklook(8, 8, ["red", "green", "blue"]).bands == [0, 1, 2]
     assert Quicklook(8, 8, ["B02", "B03", "B04", "B8A"]).bands == [3, 2, 1]
+
+
+def test_product_flags_join_the_spectral_masks():
+    """Flagged land or cloud stays land or cloud where the values are missing (WFR's land); flagged invalid is
+    nodata whatever the values say."""
+    from sargasses.reading.masking import ExclusionLayers
+
+    def layers(nodata, land, cloud):
+        return ExclusionLayers(np.array(nodata), np.array(land), np.array(cloud))
+
+    spectral = layers([True, True, False, False], [False, False, False, True], [False, False, True, False])
+    flags = layers([False, False, True, False], [True, False, False, False], [False, True, False, False])
+    joined = spectral.with_flags(flags)
+    assert joined.nodata.tolist() == [False, False, True, False]
+    assert joined.land.tolist() == [True, False, False, True]
+    assert joined.cloud.tolist() == [False, True, False, False]
+
+
+def test_rendered_inputs_are_range_checked_as_0_to_255():
+    from sargasses.detection.input_checks import InputCheck
+
+    fine, wrong = InputCheck(rendered=True), InputCheck(rendered=True)
+    fine.add(np.full((3, 8, 8), 200.0, np.float32))
+    wrong.add(np.full((3, 8, 8), 300.0, np.float32))
+    assert fine.verdict("x.png") is None
+    with pytest.raises(SargassesError, match=r"outside the range a rendered RGB image can take \(0 to 255\)"):
+        wrong.verdict("x.png")
+    as_reflectance = InputCheck()
+    as_reflectance.add(np.full((3, 8, 8), 200.0, np.float32))
+    with pytest.raises(SargassesError, match="reflectance can take"):
+        as_reflectance.verdict("x.tif")
