@@ -60,6 +60,7 @@ class OlciScene:
         self.sensor = self.profile.name
         self.product_id = product.product_id
         self.acquisition_date = product.date
+        self.top_of_atmosphere = product.level == olci.LEVEL1  # L1: the atmosphere is in the pixels (as scene.Scene)
 
     @property
     def band_names(self) -> list[str]:

@@ -164,8 +164,10 @@ def test_open_scene_takes_a_sen3_folder_its_zip_or_a_file_in_it(products):
             assert scene.band_names == ["Oa08", "Oa17"]
             assert scene.resolution == 300.0  # the Sentinel-2 default (20 m) never applies to OLCI
             assert scene.crs.to_epsg() == 32620 and scene.acquisition_date == "2023-06-06"
+            assert scene.top_of_atmosphere  # Level-1
     with open_scene(products["l2"], sensor="otci_rgb") as scene:
         assert scene.band_names == ["red", "green", "blue"] and scene.sensor == "otci_rgb"
+        assert not scene.top_of_atmosphere  # Level-2
     with open_olci(products["l2"], bands=["Oa17"], crs="EPSG:4326") as geographic:
         assert geographic.crs.to_epsg() == 4326 and abs(geographic.resolution - 300 / 111_320) < 1e-9
 
