@@ -118,3 +118,28 @@ def inside_safe(path: str | Path) -> bool:
         if folder.suffix.upper() == ".SAFE" or any(folder.glob("MTD_MSIL*.xml")):
             return True
     return False
+
+
+# A band file of a Sentinel-3 OLCI product: Oa08_radiance.nc (Level-1 EFR) or Oa08_reflectance.nc (Level-2 WFR).
+_OLCI_BAND_FILE = re.compile(r"^(?P<band>Oa\d{2})_(radiance|reflectance)\.nc$")
+# The OTCI rendering the engine makes from a product (docs/reading.md): the model's RGB channels and their bands.
+OTCI_CHANNELS = (("red", "Oa12"), ("green", "Oa11"), ("blue", "Oa10"))
+
+
+def sen3_folder(path: str | Path) -> Path | None:
+    """The Sentinel-3 `.SEN3` product folder `path` is or lies in (the engine reads the product itself); else None."""
+    path = Path(path)
+    for folder in (path, path.parent):
+        if folder.is_dir() and (folder.suffix.upper() == ".SEN3" or (folder / "xfdumanifest.xml").is_file()):
+            return folder
+    return None
+
+
+def sen3_band_files(folder: str | Path) -> list[ProductBandFile]:
+    """The band files of an OLCI product folder, in band order (21 in Level-1, 16 in Level-2)."""
+    found = []
+    for candidate in sorted(Path(folder).iterdir()):
+        m = _OLCI_BAND_FILE.match(candidate.name)
+        if m is not None and candidate.is_file():
+            found.append(ProductBandFile(m.group("band"), candidate, 300))
+    return found

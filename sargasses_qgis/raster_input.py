@@ -28,7 +28,15 @@ from qgis.core import (
     QgsRectangle,
 )
 
-from .band_matching import BandSource, band_label, inside_safe, product_band_files
+from .band_matching import (
+    OTCI_CHANNELS,
+    BandSource,
+    band_label,
+    inside_safe,
+    product_band_files,
+    sen3_band_files,
+    sen3_folder,
+)
 
 MAX_EXPORT_SIDE = 8192  # pixels: a provider layer exported at screen resolution stays a sane size
 # Keyed by the enum members themselves: ints on Qt5, enum members on Qt6 (where int() of them may fail).
@@ -37,6 +45,7 @@ _DATA_TYPES = {
     for name in ("Byte", "UInt16", "Int16", "UInt32", "Int32", "Float32", "Float64")
 }
 _SENTINEL2_SUBDATASET = re.compile(r"^SENTINEL2_L\w+:(?P<mtd>.+?MTD_MSIL\w+\.xml):", re.IGNORECASE)
+_NETCDF_SUBDATASET = re.compile(r'^NETCDF:"?(?P<file>.+?)"?:[^:"]+$', re.IGNORECASE)  # NETCDF:"file.nc":variable
 
 
 class InputError(Exception):
@@ -72,6 +81,11 @@ def layer_file(layer: QgsRasterLayer) -> str | None:
     m = _SENTINEL2_SUBDATASET.match(path)
     if m is not None:  # a .SAFE opened through GDAL's SENTINEL2 driver: the engine reads the product
         return str(Path(m.group("mtd")).parent)
+    netcdf = _NETCDF_SUBDATASET.match(path)
+    file = netcdf.group("file") if netcdf else path
+    product = sen3_folder(file) if file and os.path.exists(file) else None
+    if product is not None:  # a file of a Sentinel-3 .SEN3 product (a band's NetCDF): the engine reads the product
+        return str(product)
     if parts.get("layerName") or not path or not os.path.exists(path):
         return None  # a subdataset or a remote file: not a plain file the engine can open
     return path
@@ -110,8 +124,11 @@ def layer_band_sources(layer: QgsRasterLayer) -> list[BandSource]:
 
 
 def product_band_sources(layer: QgsRasterLayer, gsd_m: float) -> list[BandSource]:
-    """When the layer is one band file of a Sentinel-2 product: every band file of the product ([] otherwise)."""
+    """When the layer is one band file of a Sentinel-2 product: every band file of the product; of a Sentinel-3
+    OLCI product: its bands and the RGB channels the engine renders from them ([] otherwise)."""
     path = layer_file(layer)
+    if path is not None and sen3_folder(path) is not None:
+        return sen3_sources(Path(path))
     if path is None or layer.bandCount() != 1:
         return []
     files = product_band_files(path, gsd_m)
@@ -138,6 +155,21 @@ def product_band_sources(layer: QgsRasterLayer, gsd_m: float) -> list[BandSource
     return sources
 
 
+def sen3_sources(folder: Path) -> list[BandSource]:
+    """An OLCI product's bands, and the OTCI rendering's red, green and blue: what a model may ask the engine for.
+    The engine reads the product as a whole (its files have no map coordinates GDAL would use), so these only say
+    which of a model's bands the product has."""
+    files = sen3_band_files(folder)
+    sources = [BandSource(f"{f.band} ({f.path.name})", str(f.path), 1) for f in files]
+    bands = {f.band for f in files}
+    sources += [
+        BandSource(f"{channel} (OTCI rendering of {band})", str(folder), i)
+        for i, (channel, band) in enumerate(OTCI_CHANNELS, start=1)
+        if band in bands
+    ]
+    return sources
+
+
 def plan_input(
     layer: QgsRasterLayer,
     mapping: dict[str, BandSource],
@@ -154,6 +186,8 @@ def plan_input(
     path = layer_file(layer)
     sources = list(mapping.values())
     files = {s.path for s in sources}
+    if path is not None and sen3_folder(path) is not None:
+        return _sen3_plan(path, automatic, area)
     if path is not None and automatic:
         same_file = files == {path}
         product_band = path in files and inside_safe(path)
@@ -167,6 +201,19 @@ def plan_input(
             description=f"a VRT of {len(files)} file(s)",
         )
     return _export_plan(layer, mapping, area, units_per_pixel)
+
+
+def _sen3_plan(folder: str, automatic: bool, area: QgsRectangle | None) -> InputPlan:
+    """A Sentinel-3 product goes to the engine as it is: it finds the model's bands and puts them on a map grid."""
+    if not automatic:
+        raise InputError(
+            "a Sentinel-3 product is read by the engine with the bands the model names; keep the automatic band choice"
+        )
+    if area is not None:
+        raise InputError(
+            "a Sentinel-3 product's layer has no map coordinates to choose an area with; search the whole layer"
+        )
+    return InputPlan("file", path=folder, description=f"the Sentinel-3 product {folder}")
 
 
 def _stack_grid(sources: list[BandSource], gsd_m: float) -> Grid:
@@ -316,6 +363,8 @@ def automatic_plan(
     from .band_matching import auto_mapping, missing_bands
 
     path = layer_file(layer)
+    if path is not None and sen3_folder(path) is not None:
+        return _sen3_plan(path, True, area)
     if path is not None and (layer.bandCount() > 1 or inside_safe(path) or Path(path).is_dir()):
         return InputPlan("file", path=path, description=f"the layer's file {path}")
     sources = product_band_sources(layer, gsd_m) or layer_band_sources(layer)

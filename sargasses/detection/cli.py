@@ -30,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find Sargassum rafts on a raster and write them as polygons.",
         epilog="Example: sargasses detect scene.tif -o rafts.shp --probabilities prob.tif --quicklook look.png",
     )
-    p.add_argument("input", help="raster: multi-band GeoTIFF/VRT, Sentinel-2 .SAFE folder, or one band file of it")
+    p.add_argument(
+        "input",
+        help="raster: multi-band GeoTIFF/VRT, Sentinel-2 .SAFE folder or one band file of it, "
+        "or Sentinel-3 OLCI .SEN3 folder or its zip",
+    )
     p.add_argument(
         "-o", "--output", required=True, help="polygons; the extension picks the format: .gpkg .shp .geojson"
     )

@@ -10,6 +10,7 @@ import numpy as np
 
 from sargasses.detection.options import DetectOptions
 from sargasses.errors import SargassesError
+from sargasses.reading.sensors import OTCI_RGB, SENTINEL3_OLCI
 
 # Bands the index baselines read when the raster lacks the default ten: the index bands, and masking's blue/SWIR.
 BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B02", "B03", "B04", "B8A", "B11"]}
@@ -17,6 +18,7 @@ BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B
 # Reflectance outside [LOW, HIGH] cannot be real: L2A's offset gives at most -0.1 on the darkest water, glint stays
 # under 1.5. A share of sampled values out of range above WARN_SHARE is reported, above REFUSE_SHARE refused.
 REFLECTANCE_RANGE = (-0.2, 2.0)
+RENDERED_RANGE = (0.0, 255.0)  # a rendered RGB image (otci_rgb): 8-bit values taken as float
 WARN_SHARE, REFUSE_SHARE = 0.01, 0.5
 SAMPLE_STEP = 4  # the range check looks at every 4th row and column of each tile
 
@@ -40,14 +42,22 @@ def open_checked_scene(options: DetectOptions, card: Any) -> Any:
             )
         return scene
     if options.bands:
-        return _open(options, options.bands, None)
-    try:
-        return _open(options, None, None)
-    except SargassesError as first:
+        scene = _open(options, options.bands, None)
+    else:
         try:
-            return _open(options, BASELINE_BANDS[options.method], None)
-        except SargassesError:
-            raise first from None
+            scene = _open(options, None, None)
+        except SargassesError as first:
+            try:
+                scene = _open(options, BASELINE_BANDS[options.method], None)
+            except SargassesError:
+                raise first from None
+    if scene.sensor in (SENTINEL3_OLCI.name, OTCI_RGB.name):
+        scene.close()
+        raise SargassesError(
+            f"the {options.method.upper()} baseline is defined here on Sentinel-2 bands, and {options.input} is "
+            "Sentinel-3 OLCI imagery; use a model made for OLCI (--model)"
+        )
+    return scene
 
 
 def check_model_fits(card: Any, scene: Any, options: DetectOptions) -> None:
@@ -93,7 +103,9 @@ class InputCheck:
     It looks at every SAMPLE_STEP-th row and column of each tile (tiles overlap: shares are approximate), on the
     reader's thread only."""
 
-    def __init__(self) -> None:
+    def __init__(self, rendered: bool = False) -> None:
+        self.rendered = rendered
+        self.range = RENDERED_RANGE if rendered else REFLECTANCE_RANGE
         self.pixels = 0  # sampled pixels with a value in every band
         self.below = 0  # of them, pixels with a band below the range
         self.above = 0  # ... above it
@@ -105,8 +117,8 @@ class InputCheck:
         self.infinite += int(np.isinf(sample).any(axis=0).sum())
         finite = np.isfinite(sample)  # infinite values are counted apart, not as out of range
         with np.errstate(invalid="ignore"):
-            self.below += int(((sample < REFLECTANCE_RANGE[0]) & finite).any(axis=0).sum())
-            self.above += int(((sample > REFLECTANCE_RANGE[1]) & finite).any(axis=0).sum())
+            self.below += int(((sample < self.range[0]) & finite).any(axis=0).sum())
+            self.above += int(((sample > self.range[1]) & finite).any(axis=0).sum())
 
     def verdict(self, path: str) -> str | None:
         """None when the values look like reflectance; a warning when some pixels' do not; raises SargassesError
@@ -114,9 +126,11 @@ class InputCheck:
         out = min(self.pixels, self.below + self.above)
         if not self.pixels or out < WARN_SHARE * self.pixels:
             return None
-        low, high = REFLECTANCE_RANGE
+        low, high = self.range
         share = out / self.pixels
-        if self.above >= self.below:
+        if self.rendered:
+            cause = "a rendered RGB image holds 0-255; give the 8-bit image, or the product's bands to a model of them"
+        elif self.above >= self.below:
             cause = (
                 f"values above {high:g} look like digital numbers or percent: float data is taken as reflectance "
                 "0-1, so divide by the scale (e.g. 10000 for Sentinel-2), or give the integer digital numbers"
@@ -126,8 +140,9 @@ class InputCheck:
                 f"values below {low:g} suggest a wrong offset (e.g. the L2A offset of -0.1 applied twice) or a "
                 "wrong scale; give reflectance 0-1 or the original digital numbers"
             )
+        kind = "a rendered RGB image" if self.rendered else "reflectance"
         message = (
-            f"{share:.0%} of the pixels of {path} have values outside the range reflectance can take "
+            f"{share:.0%} of the pixels of {path} have values outside the range {kind} can take "
             f"({low:g} to {high:g}); {cause}"
         )
         if share > REFUSE_SHARE:

@@ -169,7 +169,8 @@ def _run(
     from sargasses.detection.vectorize import PixelMetric, RaftCollector
     from sargasses.outputs.quicklook import Quicklook
     from sargasses.outputs.vector_output import rafts_frame, write_layer
-    from sargasses.reading.masking import UserLandMask
+    from sargasses.reading.masking import ExclusionLayers, UserLandMask
+    from sargasses.reading.sensors import get_profile, is_rendered
 
     window = area_window(scene, options.extent)
     row_off, col_off = int(window.row_off), int(window.col_off)
@@ -178,7 +179,7 @@ def _run(
     grid = tile_grid(height, width, method.tile_size, method.overlap)
     batch_size = options.batch_size or _default_batch(method.device_kind, grid.tile_h)
 
-    checked = InputCheck()
+    checked = InputCheck(rendered=is_rendered(get_profile(scene.sensor)) if scene.sensor else False)
 
     def read_tile(row: int, col: int, h: int, w: int) -> np.ndarray:
         """The tile, the scene mirrored into any part of it that overhangs the scene (tiling.mirror_pad)."""
@@ -195,6 +196,12 @@ def _run(
             ) from None
         checked.add(data)
         return mirror_pad(data, h, w)
+
+    read_flags = None
+    if hasattr(scene, "read_exclusion"):  # a product with its own nodata, land and cloud flags (Sentinel-3 OLCI)
+
+        def read_flags(row: int, col: int, h: int, w: int) -> ExclusionLayers:
+            return scene.read_exclusion(Window(col + col_off, row + row_off, w, h))
 
     land_mask = None
     read_land = None
@@ -255,6 +262,7 @@ def _run(
             scorer,
             batch_size=batch_size,
             read_land=read_land,
+            read_flags=read_flags,
             on_tile=quicklook.add_tile if quicklook else None,
             progress=tiles_done,
             cancel=cancel,

@@ -30,7 +30,7 @@ import numpy as np
 from sargasses.detection.scorers import Scorer
 from sargasses.detection.tiling import TileGrid, blend_weights, weight_sums
 from sargasses.errors import DetectionCancelled
-from sargasses.reading.masking import exclusion_layers
+from sargasses.reading.masking import ExclusionLayers, exclusion_layers
 
 STRIP_ROWS = 64  # final rows leave the blending buffer in strips of at most this many rows
 NODATA, LAND, CLOUD = 1, 2, 4  # bits of the exclusion codes run_tiles buffers
@@ -100,6 +100,7 @@ class RunStats:
 
 ReadTile = Callable[[int, int, int, int], np.ndarray]  # (row, col, height, width) -> (C, h, w) reflectance
 ReadLand = Callable[[int, int, int, int], np.ndarray]  # (row, col, height, width) -> (h, w) bool
+ReadFlags = Callable[[int, int, int, int], ExclusionLayers]  # (row, col, height, width) -> a product's own masks
 
 
 def _reader(
@@ -108,6 +109,7 @@ def _reader(
     band_names: Sequence[str],
     batch_size: int,
     read_land: ReadLand | None,
+    read_flags: ReadFlags | None,
     out: queue.Queue,
     stop: threading.Event,
     stats: RunStats,
@@ -124,6 +126,8 @@ def _reader(
             started = time.perf_counter()
             reflectance = read_tile(row, col, h, w)
             layers = exclusion_layers(reflectance, band_names)
+            if read_flags is not None:  # the product's own nodata, land and cloud flags (Sentinel-3 OLCI)
+                layers = layers.with_flags(read_flags(row, col, h, w))
             # The model takes nodata as 0 (np.nan_to_num does the same in five passes instead of two).
             np.copyto(reflectance, np.float32(0.0), where=~np.isfinite(reflectance))
             land = layers.land
@@ -147,6 +151,7 @@ def run_tiles(
     scorer: Scorer,
     batch_size: int = 2,
     read_land: ReadLand | None = None,
+    read_flags: ReadFlags | None = None,
     on_tile: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
@@ -230,7 +235,7 @@ def run_tiles(
     stop = threading.Event()
     thread = threading.Thread(
         target=_reader,
-        args=(grid, read_tile, scorer.band_names, batch_size, read_land, tiles, stop, stats),
+        args=(grid, read_tile, scorer.band_names, batch_size, read_land, read_flags, tiles, stop, stats),
         name="sargasses-tile-reader",
         daemon=True,
     )

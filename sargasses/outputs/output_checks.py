@@ -64,7 +64,7 @@ def _protected(
     source = Path(options.input).resolve()
     files: list[tuple[Path, str]] = [(source, "the input raster")]
     folders: list[tuple[Path, str]] = []
-    safe = next((p for p in [source, *source.parents] if p.suffix.lower() == ".safe" and p.is_dir()), None)
+    safe = next((p for p in [source, *source.parents] if p.suffix.lower() in (".safe", ".sen3") and p.is_dir()), None)
     if safe is not None:
         folders.append((safe, f"inside the input product {safe.name}"))
     elif source.is_dir():

@@ -1,7 +1,7 @@
 """A false-colour PNG of the scene with the detected rafts outlined, built from the tiles as they are read.
 
-Colours: NIR (B8A, else B08) as red, red (B04) as green, green (B03) as blue: floating vegetation shows bright red
-on a dark sea, clouds white, land red-brown. Each channel is stretched between its 1st and 99th percentile over
+Colours: NIR (B8A, else B08; OLCI's Oa17) as red, red (B04; Oa08) as green, green (B03; Oa06) as blue: floating
+vegetation shows bright red on a dark sea, clouds white, land red-brown. A rendered RGB input shows as it is. Each channel is stretched between its 1st and 99th percentile over
 valid pixels. The image is the scene decimated to at most `max_size` pixels on its long side; rafts are outlined
 in yellow, one pixel wide; rafts under 2 image pixels across are ringed so that they still show.
 """
@@ -20,7 +20,11 @@ from affine import Affine
 from sargasses.atomic import atomic_write, write_error
 from sargasses.errors import SargassesError
 
-CHANNELS = (("B8A", "B08", "B07"), ("B04", "B05"), ("B03", "B02"))
+CHANNELS = (  # the first band of each the scene has: Sentinel-2, then OLCI, then a rendered RGB image's channel
+    ("B8A", "B08", "B07", "Oa17", "Oa16", "Oa12", "red"),
+    ("B04", "B05", "Oa08", "Oa10", "green"),
+    ("B03", "B02", "Oa06", "Oa05", "blue"),
+)
 OUTLINE = (255, 230, 0)
 
 

@@ -42,6 +42,15 @@ class ExclusionLayers:
     def excluded(self) -> np.ndarray:
         return self.nodata | self.land | self.cloud
 
+    def with_flags(self, flags: ExclusionLayers) -> ExclusionLayers:
+        """These layers (from the values) with a product's own flags added. A pixel the product flags as land or
+        cloud is land or cloud even where the product left its values out (Sentinel-3 WFR does not process land);
+        one it flags invalid is nodata."""
+        land = (self.land | flags.land) & ~flags.nodata
+        cloud = (self.cloud | flags.cloud) & ~flags.nodata & ~land
+        nodata = (self.nodata & ~land & ~cloud) | flags.nodata
+        return ExclusionLayers(nodata, land, cloud)
+
 
 def _band(reflectance: np.ndarray, band_names: Sequence[str], *names: str) -> np.ndarray | None:
     """The first of `names` the stack has (B08 stands in for B8A and so on), else None."""

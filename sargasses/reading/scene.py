@@ -1,8 +1,9 @@
 """Reading a scene: the bands a model needs, as float32 reflectance on one grid, one window at a time.
 
-`open_scene` accepts a multi-band GeoTIFF/VRT (any GDAL raster), a Sentinel-2 `.SAFE` folder, or any one band file
-inside a `.SAFE` folder. It only finds and describes the bands; pixels are read by `Scene.read(window)`, so a
-scene far larger than memory can be processed tile by tile.
+`open_scene` accepts a multi-band GeoTIFF/VRT (any GDAL raster), a Sentinel-2 `.SAFE` folder, any one band file
+inside a `.SAFE` folder, or a Sentinel-3 OLCI `.SEN3` folder or its zip (read by `olci_scene.py`). It only finds and
+describes the bands; pixels are read by `Scene.read(window)`, so a scene far larger than memory can be processed tile
+by tile.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from sargasses.errors import SargassesError
-from sargasses.reading import safe
+from sargasses.reading import olci, safe
 from sargasses.reading.sensors import (
     DEFAULT_BANDS,
     DEFAULT_RESOLUTION_M,
@@ -32,6 +33,7 @@ from sargasses.reading.sensors import (
     SENTINEL2_L2A,
     SensorProfile,
     get_profile,
+    is_rendered,
     is_sentinel2,
 )
 
@@ -273,7 +275,8 @@ def open_scene(
 ) -> Scene:
     """Find `bands` (default: the sensor's model bands, `DEFAULT_BANDS` for Sentinel-2) in `path`.
 
-    `path`: a GeoTIFF/VRT or any GDAL raster, a `.SAFE` folder, or a band file inside one.
+    `path`: a GeoTIFF/VRT or any GDAL raster, a `.SAFE` folder, or a band file inside one; or an OLCI `.SEN3`
+    folder, its zip, or a file inside it (an `OlciScene` on a 300 m grid, unless another `resolution` is given).
     `resolution`: the stack's pixel size in metres. A `.SAFE` product is always stacked at it (20 m by default);
     a raster in a metric CRS is resampled to it only when its pixels differ; None keeps a raster's own grid.
     `sensor`: a profile name (see `sargasses.reading.sensors.PROFILES`) overriding what the file says.
@@ -281,13 +284,19 @@ def open_scene(
     path = Path(path)
     if not path.exists():
         raise SargassesError(f"{path} does not exist. Check the path of the input image.")
+    sen3 = olci.find_product(path)
+    if sen3 is not None:
+        from sargasses.reading.olci_scene import open_olci
+
+        # 20 m is the Sentinel-2 default, never meant for a 300 m sensor: the product's own 300 m grid then
+        return open_olci(sen3, bands, None if resolution == DEFAULT_RESOLUTION_M else resolution, sensor)
     product = safe.find_product(path)
     if product is not None:
         return _open_safe(product, bands, resolution, sensor)
     if path.is_dir():
         raise SargassesError(
-            f"{path} is a folder but not a Sentinel-2 .SAFE product. Give a GeoTIFF/VRT, a .SAFE folder, "
-            "or one band file of a .SAFE product."
+            f"{path} is a folder but neither a Sentinel-2 .SAFE nor a Sentinel-3 .SEN3 product. Give a "
+            "GeoTIFF/VRT, a .SAFE or .SEN3 folder (or its zip), or one band file of a .SAFE product."
         )
     return _open_raster(path, bands, resolution, sensor)
 
@@ -379,7 +388,7 @@ def _check_integer_size(
 ) -> None:
     """8-bit integers cannot hold a sensor's reflectance or digital numbers (12-16 bits): scaling them as such
     would give reflectance near 0 everywhere. Only a rendered profile (an RGB image, 0-255) takes uint8."""
-    rendered = all(band.wavelength_nm is None for band in profile.bands)
+    rendered = is_rendered(profile)
     for dtype in {dataset.dtypes[i - 1] for i in indexes}:
         if dtype == "int8" or (dtype == "uint8" and not rendered):
             raise SargassesError(

@@ -111,7 +111,8 @@ SENTINEL2_L1C = SensorProfile("sentinel2_l1c", "Sentinel-2 MSI Level-1C", _MSI_B
 _OLCI_CENTRES_NM = (400, 412.5, 442.5, 490, 510, 560, 620, 665, 673.75, 681.25, 708.75, 753.75, 761.25)
 _OLCI_CENTRES_NM += (764.375, 767.5, 778.75, 865, 885, 900, 940, 1020)
 
-# OLCI products store each band with its own scale in NetCDF; as GeoTIFF they are expected as float.
+# OLCI: a .SEN3 product is read directly (olci_scene.py: its NetCDF scaling, TOA reflectance from L1 radiance);
+# as a GeoTIFF the bands are expected as float reflectance.
 SENTINEL3_OLCI = SensorProfile(
     "sentinel3_olci",
     "Sentinel-3 OLCI",
@@ -177,6 +178,11 @@ def get_profile(name: str) -> SensorProfile:
     if key in PROFILES:
         return PROFILES[key]
     raise SargassesError(f"unknown sensor {name!r}; known sensors are {', '.join(PROFILES)}. Use one of these names.")
+
+
+def is_rendered(profile: SensorProfile) -> bool:
+    """A rendered image (an RGB picture, 0-255), not a sensor's bands: no band has a wavelength."""
+    return all(band.wavelength_nm is None for band in profile.bands)
 
 
 def is_sentinel2(profile: SensorProfile) -> bool:

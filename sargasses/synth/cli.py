@@ -1,4 +1,5 @@
-"""`sargasses synth OUTDIR`: write synthetic Sentinel-2 scenes with their label masks and what was planted."""
+"""`sargasses synth OUTDIR`: write synthetic Sentinel-2 scenes with their label masks and what was planted, or
+(`--olci`) synthetic Sentinel-3 OLCI products (.SEN3, Level-1 EFR and Level-2 WFR) with their planted rafts."""
 
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="L2A surface reflectance (default) or L1C: seen through a random atmosphere, tagged sentinel2_l1c",
     )
     p.add_argument("--figure", type=Path, help="also save a PNG of the first scene (true colour, red edge, mask)")
+    p.add_argument(
+        "--olci",
+        action="store_true",
+        help="write Sentinel-3 OLCI products instead: a Level-1 EFR and a Level-2 WFR .SEN3 folder per seed, in the "
+        "real layout, with sub-pixel rafts listed in olci_SEED_planted.json (docs/reading.md)",
+    )
+    p.add_argument("--zip", action="store_true", help="with --olci: also write each product's zip")
     p.add_argument("--overwrite", action="store_true", help="replace scene files that already exist")
     return p
 
@@ -61,6 +69,10 @@ def _run(args: argparse.Namespace) -> int:
     seeds = range(args.seed, args.seed + args.count)
     if args.seed < 0:
         raise SargassesError(f"--seed {args.seed}: seeds are counted from 0 up")
+    if args.olci:
+        return _olci(args, seeds)
+    if args.zip:
+        raise SargassesError("--zip goes with --olci: Sentinel-2 scenes are GeoTIFFs")
     if not args.overwrite:  # check every file before writing any: no half-done batch
         for seed in seeds:
             taken = [p for p in scene_paths(args.outdir, seed).values() if p.exists()]
@@ -86,6 +98,27 @@ def _run(args: argparse.Namespace) -> int:
         f"wrote {args.count} scene(s) ({what}) to {args.outdir} "
         f"in {elapsed:.1f} s ({elapsed / args.count:.1f} s each); mean positive share {positives / args.count:.4%}"
     )
+    return 0
+
+
+def _olci(args: argparse.Namespace, seeds: range) -> int:
+    """Synthetic OLCI product pairs, one per seed; every file checked before any is written."""
+    from sargasses.synth.olci_product import product_paths, write_products
+
+    if args.background or args.figure or args.level != "L2A" or args.dtype != "float32":
+        raise SargassesError("--olci writes its own swath: --background, --figure, --level and --dtype do not apply")
+    if not args.overwrite:
+        for seed in seeds:
+            taken = [p for p in product_paths(args.outdir, seed, args.zip).values() if p.exists()]
+            if taken:
+                raise SargassesError(
+                    f"{taken[0]} already exists: pass --overwrite to replace it, or pick another folder or --seed"
+                )
+    started = time.perf_counter()
+    for seed in seeds:
+        write_products(args.outdir, seed, zip_too=args.zip, overwrite=args.overwrite)
+    elapsed = time.perf_counter() - started
+    print(f"wrote {args.count} OLCI product pair(s) (L1 EFR, L2 WFR) to {args.outdir} in {elapsed:.1f} s")
     return 0
 
 

@@ -46,7 +46,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .. import settings
-from ..band_matching import BandSource, auto_mapping, missing_bands
+from ..band_matching import BandSource, auto_mapping, missing_bands, sen3_folder
 from ..detection_run import DetectionJob
 from ..detection_task import DetectionTask
 from ..engine_client import EngineManager, EngineNotFound
@@ -539,7 +539,8 @@ class SargassesDock(QgsDockWidget):
             self.bands_box.setCollapsed(False)
         else:
             files = {s.path for s in mapping.values() if s is not None}
-            where = f" from {len(files)} files of the same Sentinel-2 product" if len(files) > 1 else ""
+            mission = "Sentinel-3" if any(sen3_folder(f) for f in files) else "Sentinel-2"
+            where = f" from {len(files)} files of the same {mission} product" if len(files) > 1 else ""
             text = f"All {len(mapping)} bands found{where}" + ("." if automatic else ", as you chose.")
             self.bands_box.setCollapsed(automatic)
         self.bands_note.setText(text)

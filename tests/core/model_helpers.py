@@ -54,11 +54,13 @@ def make_card(
     return ModelCard(**values)
 
 
-def red_edge_weights(card: ModelCard, gain: float = 200.0, rise: float = 0.05) -> dict[str, Any]:
+def red_edge_weights(
+    card: ModelCard, gain: float = 200.0, rise: float = 0.05, high: str = "B07", low: str = "B04"
+) -> dict[str, Any]:
     """Hand-set weights for a HalfUNet card (settings bias=True) that flag a red-edge rise: known answers.
 
-    Every weight is 0 except one path that carries (B07 - B04) through the network, so the module returns
-    sigmoid(gain * (max(B07 - B04, 0) - rise)) per pixel, with no dependence on neighbours or tiling. Tests
+    Every weight is 0 except one path that carries (high - low), B07 - B04 by default, through the network, so the
+    module returns sigmoid(gain * (max(high - low, 0) - rise)) per pixel, with no dependence on neighbours or tiling. Tests
     and benchmarks use it where a trained model would make the expected result unknowable; it costs exactly
     what a trained network of the same settings costs to run.
     """
@@ -66,15 +68,15 @@ def red_edge_weights(card: ModelCard, gain: float = 200.0, rise: float = 0.05) -
     if arch["name"] != "HalfUNet" or not arch["settings"].get("bias"):
         raise ValueError("red_edge_weights needs a HalfUNet card with settings bias=True")
     bands = list(card.band_names)
-    if "B07" not in bands or "B04" not in bands:
-        raise ValueError("red_edge_weights needs bands B04 and B07")
+    if high not in bands or low not in bands:
+        raise ValueError(f"red_edge_weights needs bands {low} and {high}")
     mean = torch.tensor(card.normalization["mean"])
     std = torch.tensor(card.normalization["std"])
     state = {k: torch.zeros_like(v) for k, v in build_network(card).state_dict().items()}
     for key in state:
         if key.endswith("running_var") or (key.endswith(".weight") and "norm" in key):
             state[key] = torch.ones_like(state[key])
-    b7, b4 = bands.index("B07"), bands.index("B04")
+    b7, b4 = bands.index(high), bands.index(low)
     # the module normalizes first: undo it so that channel 0 holds B07 - B04 in reflectance
     conv1 = state["encoder1.enc1conv1.weight"]
     conv1[0, b7, 1, 1] = float(std[b7])

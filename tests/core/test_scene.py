@@ -112,7 +112,7 @@ def test_not_a_raster_is_named(tmp_path) -> None:
 def test_missing_path_and_plain_folder_are_named(tmp_path) -> None:
     with pytest.raises(SargassesError, match="does not exist"):
         open_scene(tmp_path / "nowhere.tif")
-    with pytest.raises(SargassesError, match=r"not a Sentinel-2 \.SAFE product"):
+    with pytest.raises(SargassesError, match=r"neither a Sentinel-2 \.SAFE nor a Sentinel-3 \.SEN3 product"):
         open_scene(tmp_path)
 
 
