@@ -19,8 +19,18 @@ METHODS = ("model", "afai", "fai")
 BACKENDS = ("auto", "torch", "onnx")
 
 # Without --min-area, rafts of fewer pixels are dropped: the smallest raft the scores count; one- and two-pixel
-# specks along real coasts were most of the false alarms left there.
+# specks along real coasts were most of the false alarms left there (20 m Sentinel-2). On coarse pixels (OLCI's
+# 300 m) a raft rarely fills even one pixel: there every raft is kept.
 DEFAULT_MIN_PIXELS = MIN_RAFT_PIXELS
+COARSE_PIXEL_M = 100.0
+
+
+def default_min_pixels(options: DetectOptions, pixel_m: float | None) -> int:
+    """The smallest raft kept, in pixels: 1 with --min-area (the area decides) or on pixels of COARSE_PIXEL_M and
+    more; DEFAULT_MIN_PIXELS otherwise (and where the pixel size is not known: pixel units)."""
+    if options.min_area is not None or (pixel_m is not None and pixel_m >= COARSE_PIXEL_M):
+        return 1
+    return DEFAULT_MIN_PIXELS
 
 
 @dataclass

@@ -31,7 +31,7 @@ import numpy as np
 
 from sargasses.detection.input_checks import InputCheck, area_window, check_crs, check_model_fits, open_checked_scene
 from sargasses.detection.model_cache import cached_scorer, model_card
-from sargasses.detection.options import DEFAULT_MIN_PIXELS, DetectOptions, check_options
+from sargasses.detection.options import DetectOptions, check_options, default_min_pixels
 from sargasses.errors import DetectionCancelled, SargassesError
 from sargasses.outputs.output_checks import check_outputs, output_targets, stale_parts
 from sargasses.outputs.probability_raster import ProbabilityRaster
@@ -213,11 +213,13 @@ def _run(
 
     quicklook = Quicklook(height, width, scene.band_names) if options.quicklook else None
     pixel_units = scene.crs is None  # only with options.pixel_units: _check_crs refuses it otherwise
+    metric = PixelMetric(transform, scene.crs, pixel_units=pixel_units)
+    _, _, centre_area = metric.pixel_steps(np.array([height // 2]), np.array([width // 2]))
+    min_pixels = default_min_pixels(options, None if pixel_units else math.sqrt(float(centre_area[0])))
     collector = RaftCollector(
         transform, scene.crs, width, options.min_area or 0.0, options.simplify, pixel_units=pixel_units,
-        min_pixels=DEFAULT_MIN_PIXELS if options.min_area is None else 1,
+        min_pixels=min_pixels,
     )  # fmt: skip
-    metric = PixelMetric(transform, scene.crs, pixel_units=pixel_units)
     stats = RunStats()
     timing = {"polygons_s": 0.0, "write_s": 0.0}
 
@@ -371,7 +373,7 @@ def _run(
         else ("the model's, picked on validation" if options.method == "model" else "the index's default"),
         "units": "pixels" if pixel_units else "metres",
         "min_area_m2": None if pixel_units or options.min_area is None else float(options.min_area),
-        "min_raft_pixels": DEFAULT_MIN_PIXELS if options.min_area is None else 1,
+        "min_raft_pixels": min_pixels,
         "rafts": len(rafts),
         **areas_out,
         "water_share_covered": round(total_m2 / areas["water_m2"], 8) if areas["water_m2"] else 0.0,

@@ -313,9 +313,7 @@ def test_an_rgb_model_runs_on_a_level2_product_and_finds_the_planted_rafts(produ
 
     model = _hand_set_model(tmp_path / "otci.pt", ["red", "green", "blue"], "otci_rgb", "red", "blue", 4.0, 2.0)
     output = tmp_path / "rafts.gpkg"
-    summary = run_detection(
-        DetectOptions(input=str(products["l2_zip"]), output=str(output), model=str(model), min_area=0)
-    )
+    summary = run_detection(DetectOptions(input=str(products["l2_zip"]), output=str(output), model=str(model)))
     with open_olci(products["l2"], bands=["Oa17"]) as scene:
         layers = scene.read_exclusion()
         rows, cols, _ = _swath_pixels(scene)
@@ -334,6 +332,7 @@ def test_an_rgb_model_runs_on_a_level2_product_and_finds_the_planted_rafts(produ
     hits = [any(geometry.contains(Point(x, y)) for geometry in rafts.geometry) for x, y in centres]
     assert all(hits) and len(rafts) <= len(planted["rafts"])
     assert summary["pixels"]["detected"] == len(centres)
+    assert summary["min_raft_pixels"] == 1  # 300 m pixels: single-pixel rafts are kept by default
 
 
 def test_product_flags_keep_land_out_of_a_level1_detection(products, swath, tmp_path):
