@@ -1,7 +1,8 @@
 """The classical index baselines the model must beat: AFAI and FAI, thresholded, optionally minus a median background.
 
 - FAI (Hu 2009): R859 - [R645 + (R1240 - R645) * (859 - 645) / (1240 - 645)]; on MSI: B8A over the B04 -> B11 line.
-- AFAI (Wang & Hu 2016): R748 - [R667 + (R869 - R667) * (748 - 667) / (869 - 667)]; on MSI: B06 over the B04 -> B8A line.
+- AFAI (Wang & Hu 2016): R748 - [R667 + (R869 - R667) * (748 - 667) / (869 - 667)]; on MSI: B06 over the B04 -> B8A line,
+  on OLCI: Oa12 over the Oa08 -> Oa17 line.
 The baseline on MSI is computed with MSI's own band centres (sensors.py), so the line is exact for this sensor.
 Background removal subtracts a running median (about 51 x 51 pixels): floating algae stand above their
 surroundings, while haze, glint and turbid water raise whole areas. The detection engine's `--method afai|fai`
@@ -18,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from sargasses.errors import SargassesError
-from sargasses.reading.sensors import SENTINEL2_L2A, SensorProfile
+from sargasses.reading.sensors import SENTINEL2_L2A, SENTINEL3_OLCI, SensorProfile
 
 Method = Literal["afai", "fai"]
 
@@ -27,6 +28,9 @@ INDEX_BANDS: dict[str, tuple[str, str, str]] = {
     "afai": ("B06", "B04", "B8A"),
     "fai": ("B8A", "B04", "B11"),
 }
+# On OLCI: AFAI at its nearest bands, Oa12 (754 nm) over the Oa08 (665) -> Oa17 (865) line. OLCI has no band near
+# FAI's 1240 nm, so no FAI.
+OLCI_INDEX_BANDS: dict[str, tuple[str, str, str]] = {"afai": ("Oa12", "Oa08", "Oa17")}
 
 BACKGROUND_WINDOW = 51  # pixels, as in the MODIS AFAI practice (51 x 51 median)
 
@@ -34,6 +38,20 @@ BACKGROUND_WINDOW = 51  # pixels, as in the MODIS AFAI practice (51 x 51 median)
 # synthetic validation scenes (seeds 9000-9103, `sargasses evaluate --val` prints it): the published
 # MODIS value for AFAI (1.79e-4) sits below MSI's noise floor and would flag most of the sea.
 DEFAULT_THRESHOLDS: dict[str, float] = {"afai": 0.016, "fai": 0.038}
+# On OLCI (300 m, far less noisy per pixel than MSI at 20 m): the middle of the range where synthetic OLCI products
+# (`sargasses synth --olci`, 3 seeds, L1 and L2, 37 rafts of 10-60 % cover) score pixel F1 >= 0.986 (0.001-0.003;
+# 0.005 loses the sparsest rafts); not yet checked against real OLCI noise.
+OLCI_DEFAULT_THRESHOLDS: dict[str, float] = {"afai": 0.002}
+
+
+def is_olci(band_names: Sequence[str]) -> bool:
+    """Bands named the OLCI way (Oa01..Oa21)."""
+    return any(name.startswith("Oa") for name in band_names)
+
+
+def default_threshold(method: str, band_names: Sequence[str]) -> float:
+    """The index's default threshold for the scene's sensor."""
+    return (OLCI_DEFAULT_THRESHOLDS if is_olci(band_names) else DEFAULT_THRESHOLDS)[method]
 
 
 def _band_index(band_names: Sequence[str], name: str, method: str) -> int:
@@ -55,7 +73,11 @@ def spectral_index(
     """AFAI or FAI of a (bands, H, W) reflectance stack: the peak band's height above the line between two others."""
     if method not in INDEX_BANDS:
         raise SargassesError(f"unknown baseline {method!r}; use one of {', '.join(INDEX_BANDS)}")
-    peak, left, right = INDEX_BANDS[method]
+    if is_olci(band_names):
+        if method not in OLCI_INDEX_BANDS:
+            raise SargassesError(f"{method.upper()} needs a band near 1240 nm, which OLCI lacks; use --method afai")
+        profile = SENTINEL3_OLCI
+    peak, left, right = (OLCI_INDEX_BANDS if is_olci(band_names) else INDEX_BANDS)[method]
     r_peak, r_left, r_right = (
         reflectance[_band_index(band_names, name, method)].astype(np.float32) for name in (peak, left, right)
     )
@@ -128,6 +150,6 @@ def detect_baseline(
 ) -> np.ndarray:
     """Boolean Sargassum mask: index (minus background) at or above `threshold` (default: DEFAULT_THRESHOLDS)."""
     scores = baseline_scores(reflectance, band_names, method, background=background, exclusion=exclusion)
-    limit = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
+    limit = default_threshold(method, band_names) if threshold is None else threshold
     with np.errstate(invalid="ignore"):
         return np.nan_to_num(scores, nan=-np.inf) >= limit

@@ -51,11 +51,12 @@ def open_checked_scene(options: DetectOptions, card: Any) -> Any:
                 scene = _open(options, BASELINE_BANDS[options.method], None)
             except SargassesError:
                 raise first from None
-    if scene.sensor in (SENTINEL3_OLCI.name, OTCI_RGB.name):
+    if scene.sensor == OTCI_RGB.name or (scene.sensor == SENTINEL3_OLCI.name and options.method != "afai"):
         scene.close()
         raise SargassesError(
-            f"the {options.method.upper()} baseline is defined here on Sentinel-2 bands, and {options.input} is "
-            "Sentinel-3 OLCI imagery; use a model made for OLCI (--model)"
+            f"the {options.method.upper()} baseline needs bands {options.input} lacks (it is "
+            f"{'a rendered RGB image' if scene.sensor == OTCI_RGB.name else 'Sentinel-3 OLCI: no band near 1240 nm'}); "
+            "use --method afai on an OLCI product, or a model made for this imagery (--model)"
         )
     return scene
 

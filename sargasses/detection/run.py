@@ -101,7 +101,8 @@ def _method(options: DetectOptions, scene: Any, card: Any, model_path: Path | No
     from sargasses.detection.scorers import BaselineScorer
 
     scorer = BaselineScorer(options.method, scene.band_names, background=options.background)
-    threshold = baseline.DEFAULT_THRESHOLDS[options.method] if options.threshold is None else options.threshold
+    threshold = baseline.default_threshold(options.method, scene.band_names)
+    threshold = threshold if options.threshold is None else options.threshold
     return Method(scorer, threshold, options.tile_size or 512, 64, "cpu")
 
 

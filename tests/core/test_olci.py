@@ -178,8 +178,8 @@ def test_sentinel2_models_and_baselines_say_the_product_is_olci(products, tmp_pa
 
     with pytest.raises(SargassesError, match="B02, B8A are not OLCI bands"):
         open_scene(products["l1"], bands=["B02", "B8A"])
-    with pytest.raises(SargassesError, match="AFAI baseline is defined here on Sentinel-2 bands"):
-        run_detection(DetectOptions(input=str(products["l2"]), output=str(tmp_path / "r.gpkg"), method="afai"))
+    with pytest.raises(SargassesError, match="no band near 1240 nm"):
+        run_detection(DetectOptions(input=str(products["l2"]), output=str(tmp_path / "r.gpkg"), method="fai"))
 
 
 def test_unknown_product_types_are_refused(products, tmp_path):
@@ -419,3 +419,33 @@ def test_rendered_inputs_are_range_checked_as_0_to_255():
     as_reflectance.add(np.full((3, 8, 8), 200.0, np.float32))
     with pytest.raises(SargassesError, match="reflectance can take"):
         as_reflectance.verdict("x.tif")
+
+
+@pytest.mark.parametrize("level", ["l1", "l2"])
+def test_afai_baseline_runs_on_an_olci_product_and_finds_the_planted_rafts(products, level, tmp_path):
+    """`--method afai` on a .SEN3 (Oa12 over Oa08 -> Oa17, the OLCI default threshold): every planted raft in a
+    polygon, no polygon elsewhere, single-pixel rafts kept (300 m pixels)."""
+    import geopandas
+    from shapely.geometry import Point
+
+    from sargasses.detection.baseline import OLCI_DEFAULT_THRESHOLDS
+    from sargasses.detection.options import DetectOptions
+    from sargasses.detection.run import run_detection
+
+    output = tmp_path / "rafts.gpkg"
+    summary = run_detection(DetectOptions(input=str(products[level]), output=str(output), method="afai"))
+    assert summary["threshold"] == OLCI_DEFAULT_THRESHOLDS["afai"] and summary["min_raft_pixels"] == 1
+    rafts = geopandas.read_file(output)
+    planted = json.loads(products["planted"].read_text())
+    with open_olci(products[level], bands=["Oa17"]) as scene:
+        rows, cols, _ = _swath_pixels(scene)
+        transform = scene.transform
+    seen = 0
+    for raft in planted["rafts"]:
+        at = np.argwhere((rows == raft["swath_row"]) & (cols == raft["swath_col"]))
+        if not len(at):
+            continue  # nearest neighbour skipped this swath pixel (see the reader's limits)
+        seen += 1
+        x, y = transform @ (at[0][1] + 0.5, at[0][0] + 0.5)
+        assert any(geometry.contains(Point(x, y)) for geometry in rafts.geometry), raft
+    assert seen >= len(planted["rafts"]) - 1 and len(rafts) <= seen
