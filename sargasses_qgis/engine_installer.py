@@ -53,7 +53,7 @@ GPU_ENGINE = EngineChoice(
     "full",
     "GPU engine",
     "PyTorch with CUDA, Lightning and mfai: detection on the GPU and training",
-    3400,
+    3300,
     6600,
     116,
 )
