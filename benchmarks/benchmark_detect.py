@@ -146,7 +146,7 @@ def reference_model(workdir: Path) -> Path:
 
     from sargasses.model_file import save_model_file
 
-    path = workdir / "halfunet16_red_edge.pt"
+    path = workdir / "halfunet16_red_edge.sargasses"
     if not path.exists():
         card = make_card(
             "HalfUNet",
@@ -163,7 +163,7 @@ def reference_model(workdir: Path) -> Path:
 def benchmark_models(workdir: Path, model: str | None) -> dict[str, Path]:
     """The model to benchmark (given, else the bundled default) and the HalfUNet-16 reference."""
     models = {}
-    default = Path(model) if model else ROOT / "resources" / "default_model.pt"
+    default = Path(model) if model else ROOT / "resources" / "default_model.sargasses"
     if default.exists():
         models["default"] = default
     models["halfunet16"] = reference_model(workdir)

@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, help="number of test scenes (default 3; 1 with --cpu)")
     parser.add_argument("--bench-size", type=int, help=f"benchmark scene side (default {FULL_TILE}; 512 with --cpu)")
     parser.add_argument("--no-benchmark", action="store_true", help="skip the end-to-end benchmark")
-    parser.add_argument("--model", type=Path, help="model file (default: the bundled resources/default_model.pt)")
+    parser.add_argument("--model", type=Path, help="model file (default: the bundled resources/default_model.sargasses)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sargasses-gpu-check"), help="scenes and outputs")
     parser.add_argument("--out", type=Path, help="write the tables (Markdown) here (default WORKDIR/gpu_check.md)")
     args = parser.parse_args(argv)
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
     info = describe_gpu(args.cpu)  # exits 2 when there is no GPU (unless --cpu)
-    model = args.model or ROOT / "resources" / "default_model.pt"
+    model = args.model or ROOT / "resources" / "default_model.sargasses"
     if not model.is_file():
         fail(f"model file {model} does not exist (give --model)", 1)
     workdir = args.workdir

@@ -130,8 +130,8 @@ def test_plugin_zip_contents(tmp_path: Path) -> None:
     wheels = [n for n in names if n.startswith("sargasses_qgis/core/") and n.endswith(".whl")]
     assert len(wheels) == 1
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".part"))]
-    if (ROOT / "resources" / "default_model.pt").exists():
-        assert "sargasses_qgis/resources/default_model.pt" in names
+    if (ROOT / "resources" / "default_model.sargasses").exists():
+        assert "sargasses_qgis/resources/default_model.sargasses" in names
 
 
 @pytest.mark.slow
