@@ -60,7 +60,7 @@ def is_model_archive(path: str | os.PathLike) -> bool:
 def weights_bytes(weights: dict[str, np.ndarray]) -> bytes:
     """The weights as an .npz (uncompressed: the zip around it compresses)."""
     buffer = io.BytesIO()
-    np.savez(buffer, **{name: np.ascontiguousarray(array) for name, array in weights.items()})
+    np.savez(buffer, **{name: np.asarray(array, order="C") for name, array in weights.items()})
     return buffer.getvalue()
 
 

@@ -53,10 +53,11 @@ def test_detection_without_torch_finds_exactly_what_the_torch_made_graph_finds(s
     done = _sargasses("detect", scene, "-o", light, "--device", "cpu", "--probabilities", tmp_path / "p.tif", torch=False)
     assert done.returncode == 0, done.stderr
     summary = json.loads(light.with_name("light.summary.json").read_text())
-    assert summary["rafts"] > 3 and "ONNX Runtime" in summary["engine"]
+    assert summary["rafts"] > 3 and summary["scorer"].startswith("ONNX Runtime")
     # The same weights in the old format (.pt): read with torch, its graph exported in memory, as engines did.
     old = tmp_path / "default_model.pt"
-    save_legacy_model_file(old, *reversed(read_model_file(default_model_path())))
+    card, weights = read_model_file(default_model_path())
+    save_legacy_model_file(old, weights, card)
     reference = tmp_path / "reference.gpkg"
     done = _sargasses("detect", scene, "-o", reference, "--model", old, "--device", "cpu", torch=True)
     assert done.returncode == 0, done.stderr
@@ -65,7 +66,8 @@ def test_detection_without_torch_finds_exactly_what_the_torch_made_graph_finds(s
 
 def test_an_old_pt_model_without_torch_says_how_to_convert_it(scene, tmp_path):
     old = tmp_path / "old.pt"
-    save_legacy_model_file(old, *reversed(read_model_file(default_model_path())))
+    card, weights = read_model_file(default_model_path())
+    save_legacy_model_file(old, weights, card)
     done = _sargasses("detect", scene, "-o", tmp_path / "r.gpkg", "--model", old, torch=False)
     assert done.returncode == 1
     message = done.stderr.strip().splitlines()[-1]

@@ -77,7 +77,7 @@ def test_members_are_json_onnx_and_plain_arrays(model):
         assert sorted(archive.namelist()) == ["card.json", "manifest.json", "model.onnx", "weights.npz"]
         json.loads(archive.read("card.json"))
         with np.load(io.BytesIO(archive.read("weights.npz")), allow_pickle=False) as npz:
-            assert all(npz[name].dtype == np.float32 for name in npz.files)
+            assert {npz[name].dtype.kind for name in npz.files} <= {"f", "i"}  # numbers only, never objects
 
 
 class _RunsCode:
