@@ -54,7 +54,7 @@ GPU_ENGINE = EngineChoice(
     "GPU engine",
     "PyTorch with CUDA, Lightning and mfai: detection on the GPU and training",
     3300,
-    6600,
+    5600,
     116,
 )
 _PYTHON_NAMES = ("python3.13", "python3.12", "python3.11", "python3.10", "python3", "python")
