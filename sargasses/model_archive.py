@@ -83,10 +83,11 @@ def write_model_archive(
     }
 
     def write(tmp: Path) -> None:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(MANIFEST, json.dumps(manifest, indent=2) + "\n")
-            for name, data in contents.items():
-                archive.writestr(name, data)
+        with zipfile.ZipFile(tmp, "w") as archive:
+            for name, data in {MANIFEST: (json.dumps(manifest, indent=2) + "\n").encode(), **contents}.items():
+                # a fixed date: the same model gives the same bytes (its SHA-256 names it)
+                member = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                archive.writestr(member, data, compress_type=zipfile.ZIP_DEFLATED)
 
     return atomic_write(Path(path), write)
 

@@ -50,7 +50,9 @@ def _rafts(path: Path) -> tuple[list, list]:
 
 def test_detection_without_torch_finds_exactly_what_the_torch_made_graph_finds(scene, tmp_path):
     light = tmp_path / "light.gpkg"
-    done = _sargasses("detect", scene, "-o", light, "--device", "cpu", "--probabilities", tmp_path / "p.tif", torch=False)
+    done = _sargasses(
+        "detect", scene, "-o", light, "--device", "cpu", "--probabilities", tmp_path / "p.tif", torch=False
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(light.with_name("light.summary.json").read_text())
     assert summary["rafts"] > 3 and summary["scorer"].startswith("ONNX Runtime")
