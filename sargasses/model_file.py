@@ -35,7 +35,6 @@ from sargasses.model_archive import FORMAT, SUFFIX, is_model_archive, read_model
 
 LEGACY_FORMAT_VERSION = 1  # a torch.save pickle (.pt): read with torch only
 DEFAULT_MODEL_NAME = f"default_model{SUFFIX}"
-ONNX_OPSET = 17
 # Set while a card is read without torch: the architecture's settings are then not checked against mfai (which
 # would import torch); the torch loader checks them when it builds the network.
 _CARD_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("sargasses_card_only", default=False)
@@ -296,7 +295,7 @@ def _check_weights(card: ModelCard, state_dict: dict[str, Any]) -> dict[str, Any
 
 def save_model_file(path: str | os.PathLike, state_dict: dict[str, Any], card: ModelCard) -> Path:
     """Write one model file atomically: the card, the network's ONNX graph (exported here) and its weights."""
-    from sargasses.detection.onnx_export import onnx_bytes
+    from sargasses.detection.onnx_export import ONNX_OPSET, onnx_bytes
 
     torch = _torch()
     path = Path(path)

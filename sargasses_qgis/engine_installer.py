@@ -139,7 +139,7 @@ class PipProgress:
             return self._advance(self.share), f"Downloading {download.group(1)} ({download.group(2)})"
         if text.startswith("Installing collected packages:"):
             self.installing = len([n for n in text.split(":", 1)[1].split(",") if n.strip()])
-            return self._advance(FETCH_SHARE), self._writing(0.0)
+            return self._advance(FETCH_SHARE), self._writing(self.start_mb)
         if text.startswith("Successfully installed"):
             return self._advance(1.0), "Installed; checking the new engine"
         return None

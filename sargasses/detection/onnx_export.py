@@ -8,6 +8,8 @@ from typing import Any
 
 from sargasses.detection.devices import torch_module
 
+ONNX_OPSET = 17  # what ONNX Runtime 1.18 and later run; written in each model file's manifest
+
 
 def onnx_bytes(loaded: Any, sample_size: int = 64, blocked: bool = True) -> bytes:
     """The probability module as an ONNX graph; batch, height and width dynamic (multiples of 32).
@@ -36,7 +38,7 @@ def onnx_bytes(loaded: Any, sample_size: int = 64, blocked: bool = True) -> byte
             input_names=["reflectance"],
             output_names=["probability"],
             dynamic_axes={"reflectance": axes, "probability": dict(axes)},
-            opset_version=17,
+            opset_version=ONNX_OPSET,
             do_constant_folding=True,
             dynamo=False,
         )
