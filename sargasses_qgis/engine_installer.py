@@ -36,7 +36,8 @@ SIZE_POLL_S = 1.0  # how often the environment's size is measured while pip writ
 
 @dataclass(frozen=True)
 class EngineChoice:
-    """One engine the installer can make; sizes measured with Python 3.11 on Linux x86_64 (docs/qgis_plugin.md)."""
+    """One engine the installer can make; sizes in MB of 2**20 bytes, measured with Python 3.11 on Linux x86_64
+    (docs/qgis_plugin.md)."""
 
     key: str
     extra: str  # the core package's extra that pip installs
@@ -82,7 +83,8 @@ def nvidia_gpu() -> str:
 
 
 def folder_mb(folder: Path) -> float:
-    """Disk space a folder takes, in MB (as `du` counts it), skipping what vanishes while pip works."""
+    """Disk space a folder takes, in MB of 2**20 bytes as `du -sm` counts it (the unit of EngineChoice's
+    sizes), skipping what vanishes while pip works."""
     total = 0
     for root, _, files in os.walk(folder):
         for name in files:
@@ -91,7 +93,7 @@ def folder_mb(folder: Path) -> float:
             except OSError:
                 continue
             total += getattr(stat, "st_blocks", 0) * 512 or stat.st_size
-    return total / 1e6
+    return total / 2**20
 
 
 _FETCH = re.compile(r"^(Collecting|Processing|Requirement already satisfied:?) (\S+)")
