@@ -113,3 +113,27 @@ def test_recorded_pip_output_is_the_cpu_engine() -> None:
     """The recording is what pip printed installing the CPU engine here: no torch in it."""
     text = RECORDED_PIP.read_text()
     assert "onnxruntime" in text and "torch" not in text and os.path.getsize(RECORDED_PIP) < 10_000
+
+
+def test_the_dock_button_asks_before_anything_is_installed(dock, monkeypatch, tmp_path: Path) -> None:
+    """Install detection engine… in the dock: the question first; Cancel there starts no task and no dialog."""
+    from qgis.core import QgsApplication
+
+    monkeypatch.setattr("sargasses_qgis.ui.installer_dialog.nvidia_gpu", lambda: "")
+    monkeypatch.setattr("sargasses_qgis.ui.installer_dialog.installed_engine_dir", lambda: tmp_path / "engine")
+    seen: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(box.text())
+        next(b for b in box.buttons() if b.text().replace("&", "") == "Cancel").click()
+
+    tasks_before = len(QgsApplication.taskManager().tasks())
+    QTimer.singleShot(20, answer)
+    dock.install_button.click()
+    assert seen and "CPU engine" in seen[0] and str(tmp_path / "engine") in seen[0]
+    assert len(QgsApplication.taskManager().tasks()) == tasks_before
+    assert not (tmp_path / "engine").exists()
