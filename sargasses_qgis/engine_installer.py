@@ -48,7 +48,7 @@ class EngineChoice:
     packages: int  # distributions pip installs: for the progress bar
 
 
-CPU_ENGINE = EngineChoice("cpu", "engine", "CPU engine", "ONNX Runtime, rasterio and GDAL; no PyTorch", 155, 580, 19)
+CPU_ENGINE = EngineChoice("cpu", "engine", "CPU engine", "ONNX Runtime, rasterio and GDAL; no PyTorch", 160, 600, 20)
 GPU_ENGINE = EngineChoice(
     "gpu",
     "full",

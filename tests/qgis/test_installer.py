@@ -74,17 +74,17 @@ def test_progress_follows_pip_package_by_package_then_megabytes_written() -> Non
     statuses = [status for _, status in updates]
     assert shares == sorted(shares) and 0 < shares[0] < 0.05
     fetched = [s for s in statuses if s.startswith("Getting ")]
-    assert len(fetched) == CPU_ENGINE.packages == 19  # every package pip fetched, counted
+    assert len(fetched) == CPU_ENGINE.packages == 20  # every package pip fetched, counted
     assert fetched[0] == f"Getting sargasses (1 of about {CPU_ENGINE.packages} packages)"
     assert "Getting onnxruntime (3 of about" in fetched[2]
     assert "Downloading rasterio-1.4.4-cp311-cp311-manylinux_2_28_x86_64.whl (35.9 MB)" in statuses
-    assert shares[-1] == FETCH_SHARE and statuses[-1].startswith("Installing 19 packages: 20 of about")
+    assert shares[-1] == FETCH_SHARE and statuses[-1].startswith("Installing 20 packages: 20 of about")
     # pip is silent while it writes: the environment's size moves the bar, never past 99 % of the step
     half = progress.written(20.0 + (CPU_ENGINE.disk_mb - 20.0) / 2)
     assert half is not None and abs(half[0] - (FETCH_SHARE + (1 - FETCH_SHARE) / 2)) < 1e-6
     assert (
         half[1]
-        == f"Installing 19 packages: {20 + (CPU_ENGINE.disk_mb - 20) / 2:.0f} of about {CPU_ENGINE.disk_mb} MB written"
+        == f"Installing 20 packages: {20 + (CPU_ENGINE.disk_mb - 20) / 2:.0f} of about {CPU_ENGINE.disk_mb} MB written"
     )
     assert progress.written(5000.0)[0] < 1.0
     assert progress.written(10.0)[0] == progress.written(5000.0)[0]  # never goes back
