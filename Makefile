@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[full,dev]"
 	@touch $@
 
 # The QGIS test environment: QGIS's own Python (system, numpy 1.x) plus pure-Python test tools only.

@@ -94,7 +94,7 @@ def clean_scene_row(name: str, level: str, reflectance: np.ndarray, maps: dict[s
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", type=Path, default=ROOT / "resources" / "default_model.pt")
+    p.add_argument("--model", type=Path, default=ROOT / "resources" / "default_model.sargasses")
     p.add_argument("--scenes", type=Path, default=ROOT / "data" / "real" / "test")
     p.add_argument("--seeds", type=int, default=20, help="plantings per scene and level (default 20)")
     p.add_argument("--json", type=Path, help="also write every figure here")

@@ -16,6 +16,7 @@ COMMANDS = {
     "detect": ("sargasses.detection.cli", "find Sargassum rafts on a raster and write polygons"),
     "synth": ("sargasses.synth.cli", "write synthetic Sentinel-2 scenes with their label masks"),
     "export-model": ("sargasses.training.export_model", "make a distributable model file from a checkpoint"),
+    "convert-model": ("sargasses.training.convert_model", "rewrite an old .pt model file as a .sargasses file"),
     "evaluate": (
         "sargasses.evaluation.evaluate",
         "score a model file against the AFAI / FAI baselines on labelled scenes",

@@ -1,13 +1,17 @@
 """The sargasses model file: one file that holds a trained network and everything needed to use it right.
 
-A model file is a `torch.save` of plain types and tensors only:
-    {"format": "sargasses-model", "format_version": 1, "card": {...}, "state_dict": {name: tensor}}
-so it loads with `torch.load(weights_only=True)`, which never runs code from the file.
+A model file (`.sargasses`, sargasses.model_archive) is a zip of the card (JSON), the network as an ONNX graph
+(reflectance in, probabilities out, the card's normalization inside) and its weights (plain arrays). Detection on a
+CPU needs only the card and the graph: `read_card` and `read_graph` import no torch. Opening a model file never
+runs code: nothing in it is unpickled.
 
-`state_dict` holds the weights of the bare mfai network (keys as in `build_network(card).state_dict()`).
-The network is rebuilt from an ALLOWLIST of mfai classes named in the card; nothing else can be instantiated.
-`load_model_file` wraps it in `ProbabilityModel`: reflectance in, probabilities out, the per-band normalization
-inside, so ONNX export and every engine need nothing but the module.
+The weights are those of the bare mfai network (keys as in `build_network(card).state_dict()`). For the torch
+engine (GPU) and training, the network is rebuilt from an ALLOWLIST of mfai classes named in the card; nothing
+else can be instantiated. `load_model_file` wraps it in `ProbabilityModel`: reflectance in, probabilities out,
+the per-band normalization inside, which is also what the graph holds.
+
+Format 1 (`.pt`, a `torch.save` of the card and tensors, loaded with `torch.load(weights_only=True)`) is still
+read where torch is installed; `sargasses convert-model` turns it into a `.sargasses` file.
 """
 
 from __future__ import annotations
@@ -16,9 +20,7 @@ import contextvars
 import copy
 import dataclasses
 import datetime as _dt
-import hashlib
 import importlib
-import io
 import math
 import os
 import pickle
@@ -29,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from sargasses.errors import SargassesError
+from sargasses.model_archive import FORMAT, SUFFIX, is_model_archive, read_model_archive, write_model_archive
 
-FORMAT = "sargasses-model"
-FORMAT_VERSION = 1
-DEFAULT_MODEL_NAME = "default_model.pt"
-# Set while read_card builds a card: the architecture's settings are then not checked against mfai (which would
-# import torch); the full loader checks them, and detection uses a card this way only for a file it has loaded.
+LEGACY_FORMAT_VERSION = 1  # a torch.save pickle (.pt): read with torch only
+DEFAULT_MODEL_NAME = f"default_model{SUFFIX}"
+# Set while a card is read without torch: the architecture's settings are then not checked against mfai (which
+# would import torch); the torch loader checks them when it builds the network.
 _CARD_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("sargasses_card_only", default=False)
 
 # architecture name -> (module, network class, settings class). Only these can be built from a model file.
@@ -208,9 +210,9 @@ def build_network(card: ModelCard) -> Any:
 
 
 def _torch():
-    import torch
+    from sargasses.detection.devices import torch_module
 
-    return torch
+    return torch_module()
 
 
 def _probability_model_class():
@@ -292,35 +294,112 @@ def _check_weights(card: ModelCard, state_dict: dict[str, Any]) -> dict[str, Any
 
 
 def save_model_file(path: str | os.PathLike, state_dict: dict[str, Any], card: ModelCard) -> Path:
-    """Write one model file atomically (temp file in the same folder, then rename). Returns the path."""
+    """Write one model file atomically: the card, the network's ONNX graph (exported here) and its weights."""
+    from sargasses.detection.onnx_export import ONNX_OPSET, onnx_bytes
+
     torch = _torch()
     path = Path(path)
     if not isinstance(card, ModelCard):
         card = ModelCard.from_dict(card)
     card.validate()
     state_dict = _check_weights(card, state_dict)
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "card": card.to_dict(),
-        "state_dict": {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()},
-    }
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise SargassesError(f"folder {folder} does not exist; create it first")
-    from sargasses.atomic import atomic_write
+    network = build_network(card)
+    network.load_state_dict(state_dict, strict=True)
+    graph = onnx_bytes(LoadedModel(card=card, module=probability_model(card, network)))
+    weights = {k: v.detach().to("cpu").contiguous().numpy() for k, v in state_dict.items()}
+    exporter = f"torch {torch.__version__}, ONNX opset {ONNX_OPSET}"
+    return write_model_archive(path, card.to_dict(), graph, weights, exporter)
 
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))  # readable by all, as a model file is shared
+
+def convert_model_file(source: str | os.PathLike, output: str | os.PathLike, force: bool = False) -> Path:
+    """A model file of the old format (.pt) rewritten in the current one (its graph exported); needs torch."""
+    output = Path(output)
+    if output.exists() and not force:
+        raise SargassesError(f"{output} exists; choose another name or add --force to replace it")
+    card, state_dict = read_model_file(source)
+    return save_model_file(output, state_dict, card)
+
+
+def _checked_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise SargassesError(f"model file {path} does not exist; give --model a sargasses model file ({SUFFIX})")
+    if path.is_dir():
+        raise SargassesError(f"model file {path} is a folder; give --model a sargasses model file ({SUFFIX})")
+    return path
+
+
+def _check_legacy(path: Path) -> None:
+    """A file that is not in the current format must be a torch.save zip (format 1, `.pt`), and torch must be
+    here to read it; anything else is refused unread, with what to do."""
+    if not zipfile.is_zipfile(path):
+        raise SargassesError(
+            f"{path} is not a sargasses model file, or it is truncated or damaged; give a file made by "
+            "`sargasses export-model` (copy or export it again)"
+        )
+    with zipfile.ZipFile(path) as archive:
+        if not any(n.endswith("/data.pkl") and n.count("/") == 1 for n in archive.namelist()):
+            raise SargassesError(f"{path} is not a sargasses model file (a zip without its manifest.json)")
+    from sargasses.detection.devices import torch_installed
+
+    if not torch_installed():
+        raise SargassesError(
+            f"{path} is a model file of the old format (.pt, a PyTorch file), which this engine cannot read without "
+            f"PyTorch; convert it once where the full engine is installed: sargasses convert-model {path} "
+            f"-o {path.with_suffix(SUFFIX).name}"
+        )
+
+
+def _card_without_torch(data: Any) -> ModelCard:
+    token = _CARD_ONLY.set(True)
+    try:
+        return ModelCard.from_dict(data)
+    finally:
+        _CARD_ONLY.reset(token)
+
+
+def read_card(path: str | os.PathLike) -> ModelCard:
+    """The card of a model file, without torch (an old .pt file needs torch)."""
+    path = _checked_path(path)
+    if is_model_archive(path):
+        return _card_without_torch(read_model_archive(path, graph=False).card)
+    _check_legacy(path)
+    return read_model_file(path)[0]
+
+
+def read_graph(path: str | os.PathLike) -> tuple[ModelCard, bytes]:
+    """The card and the ONNX graph that detection runs on a CPU: read from the file, without torch; an old .pt
+    file's graph is exported from its weights (needs torch, a few seconds)."""
+    path = _checked_path(path)
+    if is_model_archive(path):
+        archive = read_model_archive(path, graph=True)
+        return _card_without_torch(archive.card), archive.graph
+    _check_legacy(path)
+    from sargasses.detection.onnx_export import onnx_bytes
+
+    loaded = load_model_file(path)
+    return loaded.card, onnx_bytes(loaded)
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[ModelCard, dict[str, Any]]:
-    """Card and raw weights, without building the network. Never runs code from the file."""
+    """Card and raw weights (torch tensors), without building the network. Never runs code from the file."""
+    path = _checked_path(path)
+    if is_model_archive(path):
+        torch = _torch()
+        archive = read_model_archive(path, graph=False, weights=True)
+        if not archive.weights:
+            raise SargassesError(f"{path} holds no weights; export the model file again")
+        return ModelCard.from_dict(archive.card), {k: torch.from_numpy(v.copy()) for k, v in archive.weights.items()}
+    _check_legacy(path)
+    return _read_legacy(path)
+
+
+def _read_legacy(path: Path) -> tuple[ModelCard, dict[str, Any]]:
+    """A format-1 file: `torch.load(weights_only=True)`, which never runs code from the file."""
     torch = _torch()
-    path = Path(path)
-    if not path.exists():
-        raise SargassesError(f"model file {path} does not exist; give --model a sargasses model file (.pt)")
-    if path.is_dir():
-        raise SargassesError(f"model file {path} is a folder; give --model a sargasses model file (.pt)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pickle-protocol chatter from foreign files; we report our own error
@@ -343,75 +422,16 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelCard, dict[str, Any]]
             "must first go through `sargasses export-model`"
         )
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if version != LEGACY_FORMAT_VERSION:
         raise SargassesError(
-            f"{path} has model format version {version!r}, newer than this sargasses reads ({FORMAT_VERSION}); "
-            "upgrade sargasses"
+            f"{path} has model format version {version!r} in a PyTorch file, which no sargasses writes; "
+            "use a model file made by `sargasses export-model`"
         )
     state_dict = payload.get("state_dict")
     if not isinstance(state_dict, dict) or not state_dict:
         raise SargassesError(f"{path} holds no weights; export the model file again")
     card = ModelCard.from_dict(payload.get("card"))
     return card, state_dict
-
-
-class _CardOnlyUnpickler(pickle.Unpickler):
-    """Reads a model file's pickle for its card only, without torch: tensors become None.
-
-    Only the handful of globals a sargasses model file holds are allowed (an OrderedDict, torch's tensor
-    rebuild function and storage types, which are replaced by stubs here); anything else is refused. So this
-    never runs code either, and a file it cannot read goes through `read_model_file` (torch's weights-only
-    loader), which gives the proper error.
-    """
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == ("collections", "OrderedDict"):
-            import collections
-
-            return collections.OrderedDict
-        if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_parameter"):
-            return _no_tensor
-        if module == "torch" and name.endswith("Storage"):
-            return name
-        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a sargasses model file")
-
-    def persistent_load(self, pid: Any) -> None:
-        return None
-
-
-def _no_tensor(*args: Any, **kwargs: Any) -> None:
-    return None
-
-
-def read_card(path: str | os.PathLike) -> ModelCard:
-    """The card of a model file; without importing torch when the file is a plain torch zip (fast, light).
-
-    Detection on CPU runs from a cached ONNX graph and needs nothing else from the file: skipping torch saves
-    seconds and hundreds of MB there. Any surprise falls back to `read_model_file`.
-    """
-    path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            (name,) = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
-            payload = _CardOnlyUnpickler(io.BytesIO(archive.read(name))).load()
-        if isinstance(payload, dict) and payload.get("format") == FORMAT and payload.get("format_version") == 1:
-            token = _CARD_ONLY.set(True)
-            try:
-                return ModelCard.from_dict(payload["card"])
-            finally:
-                _CARD_ONLY.reset(token)
-    except Exception:
-        pass
-    return read_model_file(path)[0]
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes: names what was derived from exactly this model file (e.g. its ONNX graph)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_model_file(path: str | os.PathLike, device: str | Any = "cpu") -> LoadedModel:

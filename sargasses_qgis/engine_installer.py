@@ -1,8 +1,11 @@
 """Installing the detection engine: a new virtual environment in the QGIS profile, the bundled core package in it.
 
-Never touches QGIS's own Python: the environment is created by another Python >= 3.10 (found on PATH, else the
-system's python3) without --system-site-packages, and pip runs inside it. Runs as a QgsTask: progress in the task
-bar, pip's output line by line for the dialog, Cancel kills pip and removes the half-made environment.
+Two engines (the core package's extras): the CPU engine (`engine`: ONNX Runtime, no PyTorch, the default) and the
+GPU engine (`full`: PyTorch with CUDA, also for training), offered when an NVIDIA GPU is present. Never touches
+QGIS's own Python: the environment is created by another Python >= 3.10 (found on PATH, else the system's python3)
+without --system-site-packages, and pip runs inside it. Runs as a QgsTask: progress in the task bar (packages
+fetched, then megabytes written against the engine's measured size), pip's output line by line for the dialog,
+Cancel kills pip, removes the half-made environment and ends the task as cancelled, not failed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from qgis.core import QgsTask
@@ -26,13 +30,131 @@ from .log import log_error, log_info
 from .paths import ENGINE_MARKER, bundled_core, installed_engine_dir, venv_python
 
 MIN_PYTHON = (3, 10)
-EXPECTED_PACKAGES = 90  # about how many distributions pip collects for the core package: for the progress bar
+FETCH_SHARE = 0.35  # of pip's step: fetching packages (by count); the rest is writing them (by megabytes)
+SIZE_POLL_S = 1.0  # how often the environment's size is measured while pip writes it
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """One engine the installer can make; sizes in MB of 2**20 bytes, measured with Python 3.11 on Linux x86_64
+    (docs/qgis_plugin.md)."""
+
+    key: str
+    extra: str  # the core package's extra that pip installs
+    title: str
+    holds: str  # for people: what is in it
+    download_mb: int
+    disk_mb: int
+    packages: int  # distributions pip installs: for the progress bar
+
+
+CPU_ENGINE = EngineChoice("cpu", "engine", "CPU engine", "ONNX Runtime, rasterio and GDAL; no PyTorch", 160, 600, 20)
+GPU_ENGINE = EngineChoice(
+    "gpu",
+    "full",
+    "GPU engine",
+    "PyTorch with CUDA, Lightning and mfai: detection on the GPU and training",
+    3300,
+    5600,
+    116,
+)
 _PYTHON_NAMES = ("python3.13", "python3.12", "python3.11", "python3.10", "python3", "python")
 _PROBE = "import sys, venv, ensurepip; print(sys.version_info[0], sys.version_info[1], sys.prefix != sys.base_prefix)"
 
 
 class InstallError(Exception):
     pass
+
+
+def nvidia_gpu() -> str:
+    """The first NVIDIA GPU's name as `nvidia-smi -L` gives it, or "" when there is none (or no driver)."""
+    tool = shutil.which("nvidia-smi")
+    if not tool:
+        return ""
+    try:
+        done = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    for line in done.stdout.splitlines():
+        match = re.match(r"GPU \d+: (.+?)(?: \(UUID:.*)?$", line.strip())
+        if done.returncode == 0 and match:
+            return match.group(1)
+    return ""
+
+
+def folder_mb(folder: Path) -> float:
+    """Disk space a folder takes, in MB of 2**20 bytes as `du -sm` counts it (the unit of EngineChoice's
+    sizes), skipping what vanishes while pip works."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                stat = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            total += getattr(stat, "st_blocks", 0) * 512 or stat.st_size
+    return total / 2**20
+
+
+_FETCH = re.compile(r"^(Collecting|Processing|Requirement already satisfied:?) (\S+)")
+_DOWNLOAD = re.compile(r"^\s*Downloading (\S+) \(([^)]+)\)")
+
+
+def _package_name(token: str) -> str:
+    """`numpy>=1.26`, `/wheels/numpy-2.4.6-cp311-...whl` or `./sargasses-0.1.0-py3-none-any.whl` -> the name."""
+    base = Path(token).name
+    if base.endswith((".whl", ".tar.gz", ".zip")):
+        return base.split("-")[0]
+    return re.split(r"[<>=!~\[;]", base)[0]
+
+
+class PipProgress:
+    """pip's output, line by line, as a share of pip's step done and a status line for people.
+
+    Fetching is counted in packages against the engine's known count; once pip says "Installing collected
+    packages" it goes silent for a minute or more, so `written` measures the environment's growth against the
+    engine's known size instead. Shares only grow; 1.0 only when pip says it succeeded.
+    """
+
+    def __init__(self, engine: EngineChoice, start_mb: float = 0.0) -> None:
+        self.engine = engine
+        self.start_mb = start_mb
+        self.fetched = 0
+        self.installing = 0  # packages pip is writing, once it said so
+        self.share = 0.0
+
+    def _advance(self, share: float) -> float:
+        self.share = max(self.share, min(share, 1.0))
+        return self.share
+
+    def feed(self, line: str) -> tuple[float, str] | None:
+        """(share, status) for a line that moves the install on, else None."""
+        text = line.rstrip()
+        fetch = _FETCH.match(text)
+        if fetch and not self.installing:
+            self.fetched += 1
+            name = _package_name(fetch.group(2))
+            share = FETCH_SHARE * min(self.fetched / self.engine.packages, 0.99)
+            return self._advance(share), f"Getting {name} ({self.fetched} of about {self.engine.packages} packages)"
+        download = _DOWNLOAD.match(text)
+        if download:
+            return self._advance(self.share), f"Downloading {download.group(1)} ({download.group(2)})"
+        if text.startswith("Installing collected packages:"):
+            self.installing = len([n for n in text.split(":", 1)[1].split(",") if n.strip()])
+            return self._advance(FETCH_SHARE), self._writing(self.start_mb)
+        if text.startswith("Successfully installed"):
+            return self._advance(1.0), "Installed; checking the new engine"
+        return None
+
+    def written(self, folder_size_mb: float) -> tuple[float, str] | None:
+        """(share, status) from the environment's size while pip writes the packages; None before that."""
+        if not self.installing:
+            return None
+        done = max(0.0, folder_size_mb - self.start_mb) / max(1.0, self.engine.disk_mb - self.start_mb)
+        return self._advance(FETCH_SHARE + (1 - FETCH_SHARE) * min(done, 0.99)), self._writing(folder_size_mb)
+
+    def _writing(self, size_mb: float) -> str:
+        return f"Installing {self.installing} packages: {size_mb:.0f} of about {self.engine.disk_mb} MB written"
 
 
 def find_base_python() -> str:
@@ -92,17 +214,37 @@ def _remove_soon(folder: Path) -> None:
     threading.Thread(target=shutil.rmtree, args=(doomed,), kwargs={"ignore_errors": True}, daemon=True).start()
 
 
+def _task_flags():
+    """CanCancel, and Silent where QGIS has it (3.26+): the dialog reports the end, not a system notification."""
+    flags = QgsTask.Flag.CanCancel
+    silent = getattr(QgsTask.Flag, "Silent", None)  # qt6: ok
+    return flags | silent if silent is not None else flags
+
+
 class EngineInstallTask(QgsTask):
-    """Create `target` (a venv) and pip-install `source` (a wheel or a source tree) into it."""
+    """Create `target` (a venv) and pip-install `source` (a wheel or a source tree) with the engine's extra into it.
+
+    A cancel is not a failure: the task then ends as completed with `cancelled` set (QGIS 3.22 has no other way to
+    keep its task bar from saying "Task failed"), after removing what was half made.
+    """
 
     line = pyqtSignal(str)  # a line of the log (our steps and pip's output)
+    status = pyqtSignal(str)  # what is going on now, in a few words (progress of the current step)
 
-    def __init__(self, target: Path | None = None, source: Path | None = None, base_python: str | None = None):
-        super().__init__("Sargasses: installing the detection engine", QgsTask.Flag.CanCancel)
+    def __init__(
+        self,
+        target: Path | None = None,
+        source: Path | None = None,
+        base_python: str | None = None,
+        engine: EngineChoice = CPU_ENGINE,
+    ):
+        super().__init__(f"Sargasses: installing the detection engine ({engine.title})", _task_flags())
         self.target = Path(target or installed_engine_dir())
         self.source = source or bundled_core()
         self.base_python = base_python
+        self.engine = engine
         self.error = ""
+        self.cancelled = False
         self.python = ""
         self.seconds = 0.0
         self._process: subprocess.Popen | None = None
@@ -121,11 +263,16 @@ class EngineInstallTask(QgsTask):
             self._say(f"Done in {self.seconds:.0f} s: the detection engine is {self.python}")
             return True
         except Exception as exc:
-            self.error = "cancelled" if self.isCanceled() else str(exc)
-            if not self.isCanceled():
-                log_error(f"engine installation failed: {exc}")
-            self._say(f"Failed: {self.error}. Removing the unfinished environment {self.target}")
             _remove_soon(self.target)
+            if self.isCanceled():
+                self.cancelled = True
+                self.error = "cancelled"
+                self.setDescription("Sargasses: engine installation cancelled, nothing installed")
+                self._say(f"Cancelled: nothing was installed (the unfinished environment {self.target} is removed)")
+                return True
+            self.error = str(exc)
+            log_error(f"engine installation failed: {exc}")
+            self._say(f"Failed: {self.error}. Removing the unfinished environment {self.target}")
             return False
 
     def _install(self) -> None:
@@ -140,26 +287,36 @@ class EngineInstallTask(QgsTask):
         self._say(f"Creating the virtual environment {self.target}")
         self._run([base, "-m", "venv", str(self.target)], 0.0, 0.04)
         python = str(venv_python(self.target))
-        self._say(f"Installing {Path(self.source).name} and its dependencies (torch, Lightning, mfai, rasterio, ...)")
+        engine = self.engine
+        self._say(
+            f"Installing the {engine.title} ({engine.holds}): {Path(self.source).name}[{engine.extra}], about "
+            f"{engine.packages} packages, {engine.download_mb} MB to download, {engine.disk_mb} MB on disk"
+        )
+        requirement = f"{self.source}[{engine.extra}]"
         self._run(
-            [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", str(self.source)],
+            [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", requirement],
             0.04,
-            0.95,
-            pip=True,
+            0.97,
+            pip=PipProgress(engine, folder_mb(self.target)),
         )
         self._say("Checking the new engine")
         forget_checks()
         version, problem = check_python(python)
         if problem:
             raise InstallError(f"the new environment does not work: {problem}")
-        marker = {"version": version, "source": str(self.source), "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+        marker = {
+            "version": version,
+            "engine": self.engine.key,
+            "source": str(self.source),
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
         (self.target / ENGINE_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
         self.python = python
         self.setProgress(100.0)
         log_info(f"detection engine installed: {python} (sargasses {version})")
 
-    def _run(self, command: list[str], start: float, end: float, pip: bool = False) -> None:
-        """Run a step, streaming its output; progress between `start` and `end` (pip: by packages collected)."""
+    def _run(self, command: list[str], start: float, end: float, pip: PipProgress | None = None) -> None:
+        """Run a step, streaming its output; progress between `start` and `end` (pip: as PipProgress says)."""
         if self.isCanceled():
             raise InstallError("cancelled")
         self._say("$ " + " ".join(command))
@@ -173,25 +330,36 @@ class EngineInstallTask(QgsTask):
             env=engine_environment(),
             start_new_session=sys.platform != "win32",
         )
-        collected = 0
-        for raw in iter(self._process.stdout.readline, ""):
-            if self.isCanceled():  # a cancel that came while the step was starting found no process to kill
-                _kill_tree(self._process)
-            text = raw.rstrip()
-            if text:
-                self.line.emit(text)
-            if pip:
-                if re.match(r"^(Collecting|Requirement already satisfied)", text):
-                    collected += 1
-                    share = 0.6 * min(1.0, collected / EXPECTED_PACKAGES)
-                elif text.startswith("Installing collected packages"):
-                    share = 0.7
-                elif text.startswith("Successfully installed"):
-                    share = 1.0
-                else:
-                    continue
-                self.setProgress(100.0 * (start + (end - start) * share))
-        code = self._process.wait()
+
+        def show(update: tuple[float, str] | None) -> None:
+            if update is not None:
+                self.setProgress(100.0 * (start + (end - start) * update[0]))
+                self.status.emit(update[1])
+
+        done = threading.Event()
+        watcher = None
+        if pip is not None:  # pip writes for minutes without a word: measure the environment as it grows
+
+            def watch() -> None:
+                while not done.wait(SIZE_POLL_S):
+                    show(pip.written(folder_mb(self.target)))
+
+            watcher = threading.Thread(target=watch, name="sargasses-install-size", daemon=True)
+            watcher.start()
+        try:
+            for raw in iter(self._process.stdout.readline, ""):
+                if self.isCanceled():  # a cancel that came while the step was starting found no process to kill
+                    _kill_tree(self._process)
+                text = raw.rstrip()
+                if text:
+                    self.line.emit(text)
+                if pip is not None:
+                    show(pip.feed(text))
+            code = self._process.wait()
+        finally:
+            done.set()
+            if watcher is not None:
+                watcher.join()
         self._process = None
         if self.isCanceled():
             raise InstallError("cancelled")
@@ -202,3 +370,4 @@ class EngineInstallTask(QgsTask):
     def _say(self, text: str) -> None:
         log_info(text)
         self.line.emit(text)
+        self.status.emit(text)

@@ -11,7 +11,7 @@ from pathlib import Path
 from qgis.core import QgsApplication
 
 PLUGIN_DIR = Path(__file__).resolve().parent
-DEFAULT_MODEL_NAME = "default_model.pt"
+DEFAULT_MODEL_NAME = "default_model.sargasses"
 ENGINE_MARKER = ".sargasses-engine.json"  # written last by the installer: the environment is complete
 
 

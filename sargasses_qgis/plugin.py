@@ -115,11 +115,15 @@ class SargassesPlugin:
             self.dock.hide()
 
     def show_installer(self) -> None:
-        from .ui.installer_dialog import InstallerDialog
+        """Ask first (what, how big, CPU or GPU engine), then install with the dialog showing progress."""
+        from .ui.installer_dialog import InstallerDialog, ask_engine
 
+        engine = ask_engine(self.iface.mainWindow())
+        if engine is None:
+            return
         dialog = InstallerDialog(self.iface.mainWindow(), on_installed=self._engine_installed)
         dialog.show()
-        dialog.start()
+        dialog.start(engine)
         self._installer_dialog = dialog  # keep it alive while it runs
 
     def _engine_installed(self) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "sargasses_qgis"
 PLUGIN_SOURCE = ROOT / NAME
-RESOURCE_FILES = ("icon.svg", "icon.png", "rafts.qml", "probabilities.qml", "default_model.pt")
+RESOURCE_FILES = ("icon.svg", "icon.png", "rafts.qml", "probabilities.qml", "default_model.sargasses")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = {".pyc", ".pyo", ".orig", ".rej", ".part"}
 COMPILED_SUFFIXES = {".so", ".pyd", ".dll", ".dylib", ".exe", ".bin", ".o", ".a", ".lib", ".pyc", ".pyo"}
@@ -62,7 +62,7 @@ def build_wheel(out_dir: Path) -> Path:
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_bundled"),
         )
         # The default model travels inside the wheel, so that an engine installed from it finds it on its own.
-        model = ROOT / "resources" / "default_model.pt"
+        model = ROOT / "resources" / "default_model.sargasses"
         if model.is_file():
             (src / "sargasses" / "_bundled").mkdir()
             shutil.copy2(model, src / "sargasses" / "_bundled" / model.name)

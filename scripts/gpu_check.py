@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -278,12 +277,10 @@ def benchmark(args: argparse.Namespace, model: Path, workdir: Path) -> tuple[lis
     size = args.bench_size or (512 if args.cpu else FULL_TILE)
     print(f"benchmark scene {size} x {size} ...", file=sys.stderr)
     scene = bench.write_scene(workdir / f"bench_scene_{size}.tif", size)
-    cache = workdir / "bench_cache"  # emptied: the first run is a true first run
-    shutil.rmtree(cache, ignore_errors=True)
-    env = {"SARGASSES_CACHE_DIR": str(cache)}
+    env: dict[str, str] = {}
     hidden = {**env, "CUDA_VISIBLE_DEVICES": ""}  # torch sees no GPU: `auto` is the CPU engine
     runs: list[tuple[str, list[str], dict[str, str]]] = [
-        ("first run (imports torch, exports or warms up)", [], env),
+        ("first run (loads the model, warms up)", [], env),
         ("warm", [], env),
     ]
     if not args.cpu:
@@ -331,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, help="number of test scenes (default 3; 1 with --cpu)")
     parser.add_argument("--bench-size", type=int, help=f"benchmark scene side (default {FULL_TILE}; 512 with --cpu)")
     parser.add_argument("--no-benchmark", action="store_true", help="skip the end-to-end benchmark")
-    parser.add_argument("--model", type=Path, help="model file (default: the bundled resources/default_model.pt)")
+    parser.add_argument(
+        "--model", type=Path, help="model file (default: the bundled resources/default_model.sargasses)"
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sargasses-gpu-check"), help="scenes and outputs")
     parser.add_argument("--out", type=Path, help="write the tables (Markdown) here (default WORKDIR/gpu_check.md)")
     args = parser.parse_args(argv)
@@ -342,12 +341,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
     info = describe_gpu(args.cpu)  # exits 2 when there is no GPU (unless --cpu)
-    model = args.model or ROOT / "resources" / "default_model.pt"
+    model = args.model or ROOT / "resources" / "default_model.sargasses"
     if not model.is_file():
         fail(f"model file {model} does not exist (give --model)", 1)
     workdir = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("SARGASSES_CACHE_DIR", str(workdir / "cache"))
     machine = bench.machine()
 
     report = ["# sargasses GPU check" + (" (dry run on the CPU: --cpu)" if args.cpu else ""), ""]

@@ -14,7 +14,7 @@
 # 2. fits configs/sentinel2_unet.yaml (LightningCLI), keeping the checkpoint with the best validation F1;
 # 3. picks the threshold on the validation scenes (synthetic and real backgrounds, L1C and L2A): the F1-best,
 #    scores the model against the AFAI / FAI baselines on the synthetic test scenes and exports
-#    resources/default_model.pt with its card (resources/default_model_card.json);
+#    resources/default_model.sargasses with its card (resources/default_model_card.json);
 # 4. draws docs/img/training_curves.png from the TensorBoard log, and runs the real-imagery benchmark.
 # Time and machine of the last run: docs/training.md.
 # CHECKPOINT=path.ckpt RUN_NAME=name bash scripts/train_default_model.sh redoes steps 3-4 from an existing fit.
@@ -69,20 +69,20 @@ fitted=$(date +%s)
 echo "== pick the threshold on the validation scenes (engine mask applied, as in use)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-$SARGASSES export-model "$ckpt" -o "$work/first.pt" --tile-size 512
-$SARGASSES evaluate "$DATA/val" --val "$DATA/val" "$PLANTED/val" --model "$work/first.pt" \
+$SARGASSES export-model "$ckpt" -o "$work/first.sargasses" --tile-size 512
+$SARGASSES evaluate "$DATA/val" --val "$DATA/val" "$PLANTED/val" --model "$work/first.sargasses" \
     --pick-threshold "$work/threshold.json" >/dev/null
 threshold=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['threshold'])" "$work/threshold.json")
 echo "threshold: $threshold"
 
 echo "== evaluate $ckpt against the baselines on the test scenes"
-$SARGASSES export-model "$ckpt" -o "$work/model.pt" --tile-size 512 --threshold "$threshold"
-$SARGASSES evaluate "$DATA/test" --val "$DATA/val" --model "$work/model.pt" --check-scene 9900 \
+$SARGASSES export-model "$ckpt" -o "$work/model.sargasses" --tile-size 512 --threshold "$threshold"
+$SARGASSES evaluate "$DATA/test" --val "$DATA/val" --model "$work/model.sargasses" --check-scene 9900 \
     --json "$work/report.json" --card-metrics "$work/card_metrics.json" | tee "$work/table.md"
 
-echo "== export resources/default_model.pt"
+echo "== export resources/default_model.sargasses"
 generator=$($PY -c "from sargasses.synth.scene import GENERATOR_VERSION; print(GENERATOR_VERSION)")
-$SARGASSES export-model "$ckpt" -o resources/default_model.pt --force --threshold "$threshold" \
+$SARGASSES export-model "$ckpt" -o resources/default_model.sargasses --force --threshold "$threshold" \
     --name sargasses-default --version "$(date +%Y.%m.%d)" --tile-size 512 \
     --metrics "$work/card_metrics.json" --card-json resources/default_model_card.json \
     --trained-on "synthetic Sentinel-2 scenes (sargasses synth, generator $generator, 512 px at 20 m; 130 training scenes, \

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--output", required=True, help="polygons; the extension picks the format: .gpkg .shp .geojson"
     )
-    p.add_argument("--model", help="sargasses model file (.pt); default: the bundled model")
+    p.add_argument("--model", help="sargasses model file (.sargasses); default: the bundled model")
     p.add_argument(
         "--method", choices=("model", "afai", "fai"), default="model", help="model (default) or an index baseline"
     )

@@ -1,6 +1,7 @@
 """Which device runs the model: CUDA, then Apple's MPS, then the CPU; and how many CPU threads there are.
 
-Answered without importing torch where no GPU can exist, so CPU runs from an ONNX graph never load it."""
+Answered without importing torch where no GPU can exist, so CPU runs from an ONNX graph never load it; the CPU
+engine has no torch at all and always runs on the CPU."""
 
 from __future__ import annotations
 
@@ -15,10 +16,24 @@ from sargasses.errors import SargassesError
 
 
 def torch_module() -> Any:
-    """torch, imported only when a path needs it (seconds and hundreds of MB)."""
-    import torch
-
+    """torch, imported only when a path needs it (seconds and hundreds of MB); the CPU engine has none."""
+    try:
+        import torch
+    except ImportError:
+        raise SargassesError(
+            "this needs PyTorch, which this environment lacks (the CPU engine detects without it); "
+            "install the full engine: pip install 'sargasses[full]'"
+        ) from None
     return torch
+
+
+def torch_installed() -> bool:
+    """Whether torch can be imported here (it is then imported: call this only where torch would be used)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass
@@ -33,8 +48,8 @@ class DeviceChoice:
 
 def _gpu_possible() -> bool:
     """Could PyTorch see a GPU here? Answered without importing torch (seconds and hundreds of MB) when the
-    machine has no GPU driver at all, so CPU runs from a cached ONNX graph never load it."""
-    if "torch" in sys.modules:
+    machine has no GPU driver at all, so CPU runs never load it."""
+    if sys.modules.get("torch") is not None:
         return True
     if sys.platform == "darwin":
         return platform.machine() == "arm64"
@@ -54,6 +69,13 @@ def choose_device(requested: str = "auto") -> DeviceChoice:
     cpu = DeviceChoice("cpu", f"CPU ({cpu_threads()} threads)")
     if requested == "cpu" or (requested == "auto" and not _gpu_possible()):
         return cpu
+    if not torch_installed():  # the CPU engine
+        if requested == "auto":
+            return cpu
+        raise SargassesError(
+            f"--device {requested} needs the GPU engine (PyTorch), which this environment lacks; use --device cpu, "
+            "or install the GPU engine (pip install 'sargasses[full]')"
+        )
     torch = torch_module()
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())

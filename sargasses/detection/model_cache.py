@@ -33,11 +33,11 @@ def _evict(keep: tuple) -> None:
 
 
 def model_card(path: Path) -> tuple[tuple, Any]:
-    """The card of a model file (read without torch when possible), cached by path, size and mtime."""
+    """The card of a model file (read without torch, but for an old .pt file), cached by path, size and mtime."""
     from sargasses.model_file import read_card
 
     if not path.exists():
-        raise SargassesError(f"model file {path} does not exist; give --model a sargasses model file (.pt)")
+        raise SargassesError(f"model file {path} does not exist; give --model a sargasses model file (.sargasses)")
     key = _model_key(path)
     with _CACHE_LOCK:
         if key not in _CARDS:
@@ -62,14 +62,12 @@ def cached_model(path: Path) -> tuple[tuple, Any]:
 def cached_scorer(path: Path, device: str, backend: str) -> Any:
     """The scorer for a model on a device: ONNX Runtime on CPU when `auto` (faster there), torch otherwise.
 
-    The ONNX graph is kept in the user's cache folder under the model file's SHA-256, written only after the
-    file was loaded in full (weights-only) once: later CPU runs start from it without importing torch at all.
+    ONNX Runtime runs the graph the model file holds, read without torch; an old-format (.pt) file's graph is
+    exported from its weights, with torch, once per process.
     """
-    from sargasses.detection import graph_cache
     from sargasses.detection.devices import choose_device
-    from sargasses.detection.onnx_export import onnx_bytes
     from sargasses.detection.scorers import OnnxScorer, TorchScorer
-    from sargasses.model_file import file_digest
+    from sargasses.model_file import read_graph
 
     choice = choose_device(device)
     if backend == "onnx" and choice.kind != "cpu":
@@ -82,23 +80,7 @@ def cached_scorer(path: Path, device: str, backend: str) -> Any:
         if scorer_key in _SCORERS:
             return _SCORERS[scorer_key]
         if backend == "onnx":
-            digest = file_digest(path)
-            graph: Any = graph_cache.lookup(digest)
-            if not graph.is_file():
-                _, loaded = cached_model(path)
-                graph = onnx_bytes(loaded)
-                graph_cache.store(digest, graph)
-            try:
-                scorer = OnnxScorer(card.band_names, graph)
-            except Exception as exc:  # a damaged cache entry: rebuild it from the model file
-                if isinstance(graph, bytes):
-                    raise SargassesError(
-                        f"ONNX Runtime cannot run model {card.name} ({exc}); use --backend torch"
-                    ) from None
-                _, loaded = cached_model(path)
-                graph = onnx_bytes(loaded)
-                graph_cache.store(digest, graph)
-                scorer = OnnxScorer(card.band_names, graph)
+            scorer = OnnxScorer(card.band_names, read_graph(path)[1])
         else:
             _, loaded = cached_model(path)
             scorer = TorchScorer(loaded, choice)

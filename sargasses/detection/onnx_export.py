@@ -1,13 +1,14 @@
-"""The model as an ONNX graph: exported once from the torch module, run by ONNX Runtime on the CPU."""
+"""The model as an ONNX graph: exported from the torch module into the model file, run by ONNX Runtime on the CPU."""
 
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from typing import Any
 
 from sargasses.detection.devices import torch_module
+
+ONNX_OPSET = 17  # what ONNX Runtime 1.18 and later run; written in each model file's manifest
 
 
 def onnx_bytes(loaded: Any, sample_size: int = 64, blocked: bool = True) -> bytes:
@@ -37,14 +38,14 @@ def onnx_bytes(loaded: Any, sample_size: int = 64, blocked: bool = True) -> byte
             input_names=["reflectance"],
             output_names=["probability"],
             dynamic_axes={"reflectance": axes, "probability": dict(axes)},
-            opset_version=17,
+            opset_version=ONNX_OPSET,
             do_constant_folding=True,
             dynamo=False,
         )
     return buffer.getvalue()
 
 
-def onnx_session(graph: bytes | str | os.PathLike, threads: int) -> Any:
+def onnx_session(graph: bytes, threads: int) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -58,5 +59,4 @@ def onnx_session(graph: bytes | str | os.PathLike, threads: int) -> Any:
     # Idle worker threads sleep instead of spinning: the spin would take the core the tile reader needs
     # (measured on 2 cores: the model ran 1.7x faster beside the reader with spinning off; docs/performance.md).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    source = graph if isinstance(graph, bytes) else str(graph)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])

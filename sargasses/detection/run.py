@@ -169,7 +169,7 @@ def _run(
     from sargasses.detection.tiling import mirror_pad, tile_grid
     from sargasses.detection.vectorize import PixelMetric, RaftCollector
     from sargasses.outputs.quicklook import Quicklook
-    from sargasses.outputs.vector_output import rafts_frame, write_layer
+    from sargasses.outputs.vector_output import rafts_table, write_layer
     from sargasses.reading.masking import ExclusionLayers, UserLandMask
     from sargasses.reading.sensors import get_profile, is_rendered
 
@@ -326,8 +326,8 @@ def _run(
         }
         report(0.96, f"writing {len(rafts)} rafts")
         with clock("write_s"):
-            frame = rafts_frame(rafts, scene.crs, attributes)
-            write_layer(frame, outset.stage(outputs["output"]), name=outputs["output"])
+            table = rafts_table(rafts, scene.crs, attributes)
+            write_layer(table, outset.stage(outputs["output"]), name=outputs["output"])
             if quicklook is not None:
                 geometries = [r.geometry for r in rafts]
                 try:

@@ -5,7 +5,6 @@ CPU, faster there: see docs/performance.md) and `BaselineScorer` (AFAI / FAI ind
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,20 +97,26 @@ class TorchScorer(Scorer):
 
 
 class OnnxScorer(Scorer):
-    """The model as an ONNX graph (bytes, or a cached .onnx file) run by ONNX Runtime on the CPU.
+    """The model as an ONNX graph (the bytes a model file holds) run by ONNX Runtime on the CPU.
 
     Several tiles run at once, each on one thread of its own, rather than one tile on every thread: a tile's
     layers are thin, and threads that meet at every layer wait for the slowest, which the tile reader and the
     polygons beside them make slower still (measured on 2 cores: 1.2x the throughput; docs/performance.md).
     """
 
-    def __init__(self, band_names: Sequence[str], graph: bytes | str | os.PathLike, threads: int | None = None):
+    def __init__(self, band_names: Sequence[str], graph: bytes, threads: int | None = None):
         import onnxruntime as ort
 
         self.band_names = list(band_names)
         self.threads = threads or cpu_threads()
         self.parallel = min(self.threads, MAX_TILES_AT_ONCE)
         self.session = onnx_session(graph, max(1, self.threads // self.parallel))
+        channels = self.session.get_inputs()[0].shape[1]
+        if channels != len(self.band_names):
+            raise SargassesError(
+                f"the model's graph takes {channels} bands but its card names {len(self.band_names)}; "
+                "export the model file again"
+            )
         self.description = (
             f"ONNX Runtime {ort.__version__} on CPU ({self.threads} threads, {self.parallel} tiles at once), fp32"
         )

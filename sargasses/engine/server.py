@@ -91,27 +91,27 @@ class Job:
 
 
 def describe_device(requested: str = "auto") -> dict[str, Any]:
-    """The device a run would use, for people: its kind and name (the GPU's name, or the CPU's threads)."""
-    import torch
-
+    """The device a run would use, for people: its kind and name (the GPU's name, or the CPU's threads), and
+    torch's version where the engine has torch (the CPU engine has none)."""
     from sargasses.detection.devices import choose_device
 
     choice = choose_device(requested)
     info: dict[str, Any] = {"requested": requested or "auto", "type": choice.kind, "name": choice.name}
-    info["torch"] = torch.__version__
+    torch = sys.modules.get("torch")  # choose_device imported it where a GPU may be
+    if torch is not None:
+        info["torch"] = torch.__version__
     if choice.kind.startswith("cuda"):
-        index = torch.device(choice.kind).index or 0
+        index = torch.device(choice.torch_device).index or 0
         info["memory_gb"] = round(torch.cuda.get_device_properties(index).total_memory / 2**30, 1)
     return info
 
 
 def model_card_info(model: str | None) -> dict[str, Any]:
     """The card of `model` (default: the bundled model) as a plain dict, with the file it came from."""
-    from sargasses.model_file import default_model_path, read_model_file
+    from sargasses.model_file import default_model_path, read_card
 
     path = model or str(default_model_path())
-    card, _ = read_model_file(path)
-    return {"path": str(path), "card": card.to_dict()}
+    return {"path": str(path), "card": read_card(path).to_dict()}
 
 
 class Engine:

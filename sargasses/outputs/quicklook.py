@@ -3,13 +3,15 @@
 Colours: NIR (B8A, else B08; OLCI's Oa17) as red, red (B04; Oa08) as green, green (B03; Oa06) as blue: floating
 vegetation shows bright red on a dark sea, clouds white, land red-brown. A rendered RGB input shows as it is. Each channel is stretched between its 1st and 99th percentile over
 valid pixels. The image is the scene decimated to at most `max_size` pixels on its long side; rafts are outlined
-in yellow, one pixel wide; rafts under 2 image pixels across are ringed so that they still show.
+in yellow, one pixel wide; rafts under 2 image pixels across are ringed so that they still show. GDAL draws and
+writes it (rasterio's): the engine needs no imaging library.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,31 +74,39 @@ class Quicklook:
     ) -> Path:
         """Write the PNG with `geometries` (in the CRS of `transform`, the scene's) outlined; atomic. Errors are
         one line naming `name` (the path the user asked for; default `path`)."""
-        from PIL import Image, ImageDraw
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning, RasterioError
+        from rasterio.features import rasterize
 
         path = Path(path)
         if path.suffix.lower() != ".png":
             raise SargassesError(f"the quicklook {path.name} must be a .png file")
-        image = Image.fromarray(self.render(), mode="RGB")
-        draw = ImageDraw.Draw(image)
-        to_image = Affine.scale(1.0 / self.factor) @ ~transform
+        image = self.render()
+        grid = transform @ Affine.scale(self.factor)  # the quicklook's pixels in the scene's CRS
+        pixel = self.factor * abs(transform.a)
+        rings = []
         for geometry in geometries:
             for polygon in getattr(geometry, "geoms", [geometry]):
-                if polygon.geom_type != "Polygon":
-                    continue
-                for ring in [polygon.exterior, *polygon.interiors]:
-                    xs, ys = np.asarray(ring.xy)
-                    px, py = to_image @ (xs, ys)
-                    draw.line(list(zip(px.tolist(), py.tolist(), strict=True)), fill=OUTLINE, width=1)
+                if polygon.geom_type == "Polygon":
+                    rings += [polygon.exterior, *polygon.interiors]
             x0, y0, x1, y1 = geometry.bounds
             centre = geometry.centroid
-            small = max(abs(x1 - x0), abs(y1 - y0)) / (self.factor * abs(transform.a)) < 2
-            if small and not centre.is_empty:  # too small to see its outline: ring it
-                cx, cy = to_image @ (centre.x, centre.y)
-                draw.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], outline=OUTLINE, width=1)
+            if max(abs(x1 - x0), abs(y1 - y0)) / pixel < 2 and not centre.is_empty:  # too small to see: ring it
+                rings.append(centre.buffer(3 * pixel).exterior)
+        if rings:
+            outline = rasterize(rings, out_shape=image.shape[:2], transform=grid, all_touched=True, dtype="uint8")
+            image[outline > 0] = OUTLINE
+
+        def write(tmp: Path) -> None:
+            profile = {"driver": "PNG", "width": image.shape[1], "height": image.shape[0], "count": 3}
+            with warnings.catch_warnings(), rasterio.Env(GDAL_PAM_ENABLED="NO"):
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a picture, not a map
+                with rasterio.open(tmp, "w", dtype="uint8", **profile) as png:
+                    png.write(np.moveaxis(image, 2, 0))
+
         try:
-            atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
-        except OSError as exc:
+            atomic_write(path, write)
+        except (OSError, RasterioError) as exc:
             raise write_error(name or path, exc) from None
         return path
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sargasses.atomic import write_error
 from sargasses.errors import SargassesError
@@ -58,27 +61,56 @@ def output_files(path: str | os.PathLike) -> list[Path]:
     return [path]
 
 
-def rafts_frame(rafts: Sequence[Any], crs: Any, attributes: dict[str, Any]) -> Any:
-    """A GeoDataFrame of rafts (sargasses.detection.vectorize.Raft) with the fields above; `attributes` fills the rest."""
-    import geopandas as gpd
-    import pandas as pd
-    import shapely
+@dataclass
+class RaftsTable:
+    """The rafts as columns, as pyogrio writes them: MultiPolygons in `crs` (WKT, or None) and one array per field.
 
-    records = {
-        "id": [i + 1 for i in range(len(rafts))],
-        "area_m2": [round(r.area_m2, 2) for r in rafts],
-        "length_m": [round(r.length_m, 2) for r in rafts],
-        "prob_mean": [round(r.score_mean, 5) for r in rafts],
-        "prob_max": [round(r.score_max, 5) for r in rafts],
-        "lon": [None if r.lon is None else round(r.lon, 7) for r in rafts],
-        "lat": [None if r.lat is None else round(r.lat, 7) for r in rafts],
+    Plain arrays rather than a GeoDataFrame: the engine then needs no pandas nor geopandas (about 100 MB)."""
+
+    geometries: list[Any]
+    columns: dict[str, np.ndarray]
+    crs: str | None
+
+    def __len__(self) -> int:
+        return len(self.geometries)
+
+
+def rafts_table(rafts: Sequence[Any], crs: Any, attributes: dict[str, Any]) -> RaftsTable:
+    """The rafts (sargasses.detection.vectorize.Raft) with the fields above; `attributes` fills the rest."""
+    import shapely
+    from pyproj import CRS
+
+    def floats(values: list[float | None]) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)  # NaN is written as null
+
+    columns: dict[str, np.ndarray] = {
+        "id": np.arange(1, len(rafts) + 1, dtype=np.int32),
+        "area_m2": floats([round(r.area_m2, 2) for r in rafts]),
+        "length_m": floats([round(r.length_m, 2) for r in rafts]),
+        "prob_mean": floats([round(r.score_mean, 5) for r in rafts]),
+        "prob_max": floats([round(r.score_max, 5) for r in rafts]),
+        "lon": floats([None if r.lon is None else round(r.lon, 7) for r in rafts]),
+        "lat": floats([None if r.lat is None else round(r.lat, 7) for r in rafts]),
     }
     for name in ("acq_date", "sensor", "product", "model", "model_ver"):
-        records[name] = [attributes.get(name)] * len(rafts)
-    frame = pd.DataFrame({name: pd.Series(records[name], dtype=FIELDS[name][0]) for name in FIELDS})
+        value = attributes.get(name)
+        columns[name] = np.array([None if value is None else str(value)] * len(rafts), dtype=object)
     geometries = [shapely.geometry.MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in _polygonal(rafts)]
-    crs_value = None if crs is None else crs.to_wkt()
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometries, crs=crs_value), crs=crs_value)
+    return RaftsTable(geometries, columns, None if crs is None else CRS.from_user_input(crs.to_wkt()).to_wkt())
+
+
+def _to_wgs84(table: RaftsTable) -> RaftsTable:
+    """The same rafts in WGS84 longitude/latitude (GeoJSON's only CRS, RFC 7946)."""
+    import shapely
+    from pyproj import CRS, Transformer
+
+    transformer = Transformer.from_crs(table.crs, "EPSG:4326", always_xy=True)
+
+    def move(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+
+    geometries = [shapely.transform(g, move) for g in table.geometries]
+    return RaftsTable(geometries, table.columns, CRS.from_epsg(4326).to_wkt())
 
 
 def _polygonal(rafts: Sequence[Any]) -> list[Any]:
@@ -121,17 +153,18 @@ def check_target(path: Path, overwrite: bool, also: Sequence[Path] = ()) -> None
         raise SargassesError(f"the output folder {folder} is not writable; choose a folder you can write to") from None
 
 
-def write_layer(frame: Any, path: str | os.PathLike, name: str | os.PathLike | None = None) -> Path:
-    """Write a rafts GeoDataFrame to `path` as it is (no temporary name: the caller's staging folder gives that).
+def write_layer(table: RaftsTable, path: str | os.PathLike, name: str | os.PathLike | None = None) -> Path:
+    """Write the rafts to `path` as they are (no temporary name: the caller's staging folder gives that).
 
     A failure (a full disk, a read-only folder...) is one line naming `name` (the path the user asked for), not
     pyogrio's message with its SQL."""
-    import pyogrio
+    import pyogrio.raw
+    import shapely
 
     path = Path(path)
     driver = vector_driver(path)
-    if driver == "GeoJSON" and frame.crs is not None:
-        frame = frame.to_crs("EPSG:4326")
+    if driver == "GeoJSON" and table.crs is not None:
+        table = _to_wgs84(table)
     options: dict[str, Any] = {}
     if driver == "ESRI Shapefile":
         options["encoding"] = "UTF-8"
@@ -142,8 +175,16 @@ def write_layer(frame: Any, path: str | os.PathLike, name: str | os.PathLike | N
         # GeoPackage 1.2, not GDAL's newest (1.4): older GDALs (QGIS 3.22's) read it without a warning.
         options["dataset_options"] = {"VERSION": "1.2"}
     try:
-        pyogrio.write_dataframe(
-            frame, path, driver=driver, geometry_type="MultiPolygon", promote_to_multi=True, **options
+        pyogrio.raw.write(
+            path,
+            shapely.to_wkb(np.array(table.geometries, dtype=object)),
+            list(table.columns.values()),
+            list(table.columns),
+            driver=driver,
+            geometry_type="MultiPolygon",
+            crs=table.crs,
+            promote_to_multi=True,
+            **options,
         )
     except (OSError, RuntimeError) as exc:  # pyogrio's errors are RuntimeErrors, with GDAL's text and its SQL
         raise write_error(name or path, exc) from None

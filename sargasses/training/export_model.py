@@ -1,8 +1,8 @@
-"""`sargasses export-model CHECKPOINT -o MODEL.pt`: a model file for distribution from a training checkpoint.
+"""`sargasses export-model CHECKPOINT -o MODEL.sargasses`: a model file for distribution from a training checkpoint.
 
-The model file holds the network's weights and the model card only (sargasses.model_file): it loads with
-`torch.load(weights_only=True)`, so opening one never runs code. The checkpoint itself is a full pickle and is
-only ever opened here, on the machine that trained it.
+The model file holds the model card, the network's ONNX graph and its weights (sargasses.model_file): nothing in
+it is unpickled, so opening one never runs code. The checkpoint itself is a full pickle and is only ever opened
+here, on the machine that trained it.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from sargasses.errors import SargassesError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sargasses export-model",
-        description="Make a distributable model file (weights + model card, no code) from a Lightning checkpoint.",
+        description="Make a distributable model file (card, ONNX graph, weights; no code) from a Lightning checkpoint.",
     )
     parser.add_argument("checkpoint", type=Path, help="checkpoint (.ckpt) written by `sargasses fit`")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="model file to write (.pt)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="model file to write (.sargasses)")
     parser.add_argument("--name", default="sargasses-model", help="model name written in the card")
     parser.add_argument("--version", default="1.0.0", help="model version written in the card")
     parser.add_argument("--threshold", type=float, help="probability threshold (default: the one picked on validation)")

@@ -123,7 +123,10 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Image (Sentinel-2 bands)"))
         self.addParameter(
             QgsProcessingParameterFile(
-                self.MODEL, "Model file (empty: the bundled model)", extension="pt", optional=True
+                self.MODEL,
+                "Model file (empty: the bundled model)",
+                optional=True,
+                fileFilter="sargasses model (*.sargasses);;old sargasses model, full engine only (*.pt)",
             )
         )
         method = QgsProcessingParameterEnum(self.METHOD, "Method", options=METHODS, defaultValue=0)

@@ -161,7 +161,7 @@ class SargassesDock(QgsDockWidget):
         for label, value in MODEL_CHOICES:
             self.model_combo.addItem(label, value)
         self.model_file = QgsFileWidget()
-        self.model_file.setFilter("sargasses model (*.pt)")
+        self.model_file.setFilter("sargasses model (*.sargasses);;old sargasses model, full engine only (*.pt)")
         self.model_file.setVisible(False)
         self.card_label = QLabel("")
         self.card_label.setWordWrap(True)

@@ -8,6 +8,7 @@ training configs and reads them from model files). The benchmarks import this fi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -88,3 +89,16 @@ def red_edge_weights(
     state["outconv.weight"][0, 0, 0, 0] = gain
     state["outconv.bias"][0] = -gain * rise
     return state
+
+
+def save_legacy_model_file(path: Path, state_dict: dict[str, Any], card: ModelCard) -> Path:
+    """A model file of the old format (1: a torch.save of the card and tensors), as sargasses wrote until the
+    .sargasses format: tests check that such files are still read, converted, and explained without torch."""
+    payload = {
+        "format": "sargasses-model",
+        "format_version": 1,
+        "card": card.to_dict(),
+        "state_dict": {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()},
+    }
+    torch.save(payload, path)
+    return path

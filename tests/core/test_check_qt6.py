@@ -163,7 +163,7 @@ def test_the_plugin_zip_refuses_compiled_files() -> None:
     build_plugin = _build_plugin()
     names = [
         "sargasses_qgis/plugin.py",
-        "sargasses_qgis/resources/default_model.pt",
+        "sargasses_qgis/resources/default_model.sargasses",
         "sargasses_qgis/core/sargasses-0.1.0-py3-none-any.whl",
         "sargasses_qgis/core/numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
         "sargasses_qgis/lib/_native.cpython-311-x86_64-linux-gnu.so",

@@ -43,12 +43,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    """ONNX graphs go to a folder of this test session, not the user's cache."""
-    monkeypatch.setenv("SARGASSES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     """300 x 300 water, six planted rafts, a land block (bright red edge too: must be masked out)."""
@@ -59,7 +53,7 @@ def planted(tmp_path_factory):
     land[250:300, 0:60] = True
     sea = plant(sea, [land], LAND)
     scene = write_scene(folder / "scene.tif", sea)
-    model = bright_model(folder / "bright.pt", tile_size=128, overlap=32)
+    model = bright_model(folder / "bright.sargasses", tile_size=128, overlap=32)
     return {"scene": scene, "model": model, "rafts": rafts, "land": land, "folder": folder}
 
 
@@ -182,7 +176,7 @@ def test_index_baselines_find_planted_rafts(planted, tmp_path, method):
 
 
 @pytest.mark.skipif(
-    not (ROOT / "resources" / "default_model.pt").exists(), reason="the default model is not bundled yet"
+    not (ROOT / "resources" / "default_model.sargasses").exists(), reason="the default model is not bundled yet"
 )
 def test_default_model_finds_rafts_on_a_synthetic_scene(tmp_path):
     from sargasses.synth import make_scene, write_scene
@@ -276,12 +270,12 @@ def test_all_nodata_input(planted, tmp_path, outdir, capsys):
 
 
 def test_corrupt_and_foreign_model_files(planted, tmp_path, outdir, capsys):
-    truncated = tmp_path / "truncated.pt"
+    truncated = tmp_path / "truncated.sargasses"
     truncated.write_bytes(Path(planted["model"]).read_bytes()[:500])
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {"w": torch.zeros(3)}, "epoch": 1}, foreign)
     scene = planted["scene"]
-    refused(capsys, outdir, set(), scene, "-o", outdir / "r.gpkg", "--model", truncated, match="cannot be read")
+    refused(capsys, outdir, set(), scene, "-o", outdir / "r.gpkg", "--model", truncated, match="truncated or damaged")
     refused(capsys, outdir, set(), scene, "-o", outdir / "r.gpkg", "--model", foreign, match="export-model")
 
 
@@ -356,7 +350,7 @@ def test_command_line_in_a_real_process(planted, tmp_path):
 def test_ctrl_c_leaves_nothing(tmp_path):
     # large enough that the run is still going when the signal comes, on a fast machine too
     scene = write_scene(tmp_path / "big.tif", water(1536, 1536, seed=9))
-    model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16)
+    model = random_model(tmp_path / "random.sargasses", tile_size=64, overlap=16)
     outdir = tmp_path / "out"
     outdir.mkdir()
     process = subprocess.Popen(

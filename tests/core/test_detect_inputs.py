@@ -31,19 +31,13 @@ from sargasses.detection.run import run_detection
 from sargasses.reading.sensors import DEFAULT_BANDS
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    """ONNX graphs go to a folder of this test session, not the user's cache."""
-    monkeypatch.setenv("SARGASSES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("models")
     return {
-        "bright": bright_model(folder / "bright.pt"),
+        "bright": bright_model(folder / "bright.sargasses"),
         # random weights: spatial (3 x 3 convolutions), so it sees mirrored or zero-padded scenes differently
-        "random": random_model(folder / "random.pt", seed=3),
+        "random": random_model(folder / "random.sargasses", seed=3),
     }
 
 

@@ -32,8 +32,8 @@ OPTION_NAMES += ["land", "overwrite", "quicklook", "simplify", "tile_size", "bat
 class EngineProcess:
     """The real engine as a subprocess, with its stdout read line by line on a thread."""
 
-    def __init__(self, cwd: Path, cache: Path) -> None:
-        env = {**os.environ, "SARGASSES_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+    def __init__(self, cwd: Path) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.stderr = (cwd / "engine.stderr").open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sargasses", "engine"],
@@ -80,7 +80,7 @@ class EngineProcess:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> Iterator[EngineProcess]:
     folder = tmp_path_factory.mktemp("engine")
-    process = EngineProcess(folder, folder / "cache")
+    process = EngineProcess(folder)
     assert process.next_event(60)["event"] == "ready"
     yield process
     process.close()
@@ -228,7 +228,7 @@ def test_hundreds_of_random_lines_each_get_one_reply_and_a_real_detection_runs_a
     raft = np.zeros((96, 96), bool)
     raft[40:46, 50:56] = True  # 36 pixels of 20 m x 20 m
     scene = write_scene(tmp_path / "scene.tif", plant(sea, [raft]))
-    model = bright_model(tmp_path / "bright.pt")
+    model = bright_model(tmp_path / "bright.sargasses")
     options = {"input": str(scene), "output": str(tmp_path / "rafts.gpkg"), "model": str(model), "device": "cpu"}
     event = engine.reply(request(id="real", cmd="detect", options=options))
     assert event["event"] == "result" and event["id"] == "real", event

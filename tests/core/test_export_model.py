@@ -24,7 +24,7 @@ def checkpoint(tmp_path_factory):
 
 
 def test_export_gives_a_model_that_predicts_as_the_checkpoint(checkpoint, tmp_path):
-    output, card_json = tmp_path / "model.pt", tmp_path / "card.json"
+    output, card_json = tmp_path / "model.sargasses", tmp_path / "card.json"
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps({"test": {"f1": 0.5}}))
     result = run_sargasses(
@@ -66,7 +66,7 @@ def test_export_gives_a_model_that_predicts_as_the_checkpoint(checkpoint, tmp_pa
 def test_export_refuses_to_overwrite(checkpoint, tmp_path, capsys):
     from sargasses.training.export_model import main
 
-    output = tmp_path / "model.pt"
+    output = tmp_path / "model.sargasses"
     output.write_bytes(b"precious")
     assert main([str(checkpoint), "-o", str(output)]) == 1
     assert "exists" in capsys.readouterr().err

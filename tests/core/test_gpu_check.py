@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gpu_check.py"
-MODEL = ROOT / "resources" / "default_model.pt"
+MODEL = ROOT / "resources" / "default_model.sargasses"
 
 
 def gpu_check(*args: str, cwd: Path) -> subprocess.CompletedProcess:

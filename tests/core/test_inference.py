@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import threading
 import time
@@ -22,12 +21,6 @@ from sargasses.detection.tiled_loop import run_tiles
 from sargasses.detection.tiling import blend_weights, tile_grid
 from sargasses.errors import DetectionCancelled
 from sargasses.model_file import load_model_file
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    """ONNX graphs go to a folder of this test session, not the user's cache."""
-    monkeypatch.setenv("SARGASSES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 def read(path):
@@ -88,7 +81,7 @@ CONSTANT_LOGIT = 1.3
 
 def detect_with_constant_model(scene, tmp_path, backend="auto"):
     """A detection whose model says sigmoid(CONSTANT_LOGIT) everywhere, on 64-px tiles: (summary, probabilities)."""
-    model = constant_model(tmp_path / "constant.pt", logit=CONSTANT_LOGIT, tile_size=64, overlap=16)
+    model = constant_model(tmp_path / "constant.sargasses", logit=CONSTANT_LOGIT, tile_size=64, overlap=16)
     summary = run_detection(
         DetectOptions(
             str(scene),
@@ -166,7 +159,7 @@ def probabilities(scene, folder, model, tile_size, name, backend="torch"):
 
 def test_results_agree_across_tile_sizes_and_with_whole_image(random_scene, tmp_path):
     scene, _ = random_scene
-    model = random_model(tmp_path / "random.pt", tile_size=128, overlap=32)
+    model = random_model(tmp_path / "random.sargasses", tile_size=128, overlap=32)
     with rasterio.open(scene) as ds:
         image = torch.from_numpy(ds.read())[None]
     with torch.no_grad():
@@ -182,7 +175,7 @@ def test_results_agree_across_tile_sizes_and_with_whole_image(random_scene, tmp_
 
 def test_torch_and_onnx_runtime_agree(random_scene, tmp_path):
     scene, _ = random_scene
-    model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16, seed=3)
+    model = random_model(tmp_path / "random.sargasses", tile_size=64, overlap=16, seed=3)
     eager = probabilities(scene, tmp_path, model, 64, "torch", backend="torch")
     onnx = probabilities(scene, tmp_path, model, 64, "onnx", backend="onnx")
     assert np.abs(eager - onnx).max() < 1e-4
@@ -190,7 +183,7 @@ def test_torch_and_onnx_runtime_agree(random_scene, tmp_path):
 
 def test_a_raster_smaller_than_a_tile_works(tmp_path):
     scene = write_scene(tmp_path / "small.tif", water(20, 37))
-    model = constant_model(tmp_path / "c.pt", logit=-0.5, tile_size=512, overlap=64)
+    model = constant_model(tmp_path / "c.sargasses", logit=-0.5, tile_size=512, overlap=64)
     summary = run_detection(
         DetectOptions(str(scene), str(tmp_path / "o.geojson"), model=str(model), probabilities=str(tmp_path / "p.tif"))
     )
@@ -202,7 +195,7 @@ def test_a_raster_smaller_than_a_tile_works(tmp_path):
 
 def test_extent_crops_and_keeps_georeferencing(random_scene, tmp_path):
     scene, _ = random_scene
-    model = constant_model(tmp_path / "c.pt", logit=0.0, tile_size=64, overlap=16)
+    model = constant_model(tmp_path / "c.sargasses", logit=0.0, tile_size=64, overlap=16)
     x0, y0 = TRANSFORM @ (40, 100)  # pixel (col 40, row 100) -> its upper-left corner
     x1, y1 = TRANSFORM @ (140, 130)
     run_detection(
@@ -221,7 +214,7 @@ def test_extent_crops_and_keeps_georeferencing(random_scene, tmp_path):
 
 def test_cancel_stops_and_leaves_nothing(random_scene, tmp_path):
     scene, _ = random_scene
-    model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16)
+    model = random_model(tmp_path / "random.sargasses", tile_size=64, overlap=16)
     out = tmp_path / "out"
     out.mkdir()
     cancel = threading.Event()
@@ -250,7 +243,7 @@ def test_a_second_run_reuses_the_loaded_model(random_scene, tmp_path, monkeypatc
     import sargasses.model_file as model_file
 
     scene, _ = random_scene
-    model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16)
+    model = random_model(tmp_path / "random.sargasses", tile_size=64, overlap=16)
     model_cache.clear_cache()
     calls = []
     real = model_file.load_model_file
@@ -276,7 +269,7 @@ def test_one_onnx_graph_serves_every_tile_shape(tmp_path):
     from sargasses.detection.onnx_export import onnx_bytes
     from sargasses.detection.scorers import OnnxScorer, TorchScorer
 
-    loaded = load_model_file(random_model(tmp_path / "r.pt", tile_size=512, overlap=64, filters=8))
+    loaded = load_model_file(random_model(tmp_path / "r.sargasses", tile_size=512, overlap=64, filters=8))
     onnx = OnnxScorer(loaded.card.band_names, onnx_bytes(loaded))
     eager = TorchScorer(loaded, DeviceChoice("cpu", "CPU"))
     rng = np.random.default_rng(0)
@@ -310,38 +303,6 @@ def test_exclusion_mask_on_reference_spectra():
     assert not kept["vegetation"] and not kept["bare_soil"] and not kept["cloud"] and not kept["nodata"]
     assert layers.land[0, names.index("vegetation")] and layers.cloud[0, names.index("cloud")]
     assert layers.nodata[0, -1] and not layers.land[0, -1]
-
-
-def test_cpu_runs_from_the_cached_onnx_graph_without_torch(random_scene, tmp_path):
-    """First run: the model is loaded (weights only) and its ONNX graph cached; later processes skip torch."""
-    import subprocess
-    import sys
-
-    scene, _ = random_scene
-    model = random_model(tmp_path / "random.pt", tile_size=64, overlap=16, seed=11)
-    # `auto` where there is no GPU driver (auto must find that out without torch); where there is one, auto takes the
-    # GPU, which runs torch: the CPU is asked for.
-    script = (
-        "import sys, json\n"
-        "from sargasses.detection.run import DetectOptions, run_detection\n"
-        "from sargasses.detection.devices import _gpu_possible\n"
-        "device = 'cpu' if _gpu_possible() else 'auto'\n"
-        f"s = run_detection(DetectOptions({str(scene)!r}, sys.argv[1], model={str(model)!r}, device=device,"
-        " probabilities=sys.argv[2]))\n"
-        "print(json.dumps({'torch': 'torch' in sys.modules, 'rafts': s['rafts'], 'scorer': s['scorer']}))\n"
-    )
-    runs = []
-    for n in (1, 2):
-        out = subprocess.run(
-            [sys.executable, "-c", script, str(tmp_path / f"o{n}.gpkg"), str(tmp_path / f"p{n}.tif")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    assert runs[0]["torch"] and not runs[1]["torch"]
-    assert runs[0]["rafts"] == runs[1]["rafts"] and "ONNX Runtime" in runs[1]["scorer"]
-    assert np.array_equal(read(tmp_path / "p1.tif")[0], read(tmp_path / "p2.tif")[0], equal_nan=True)
 
 
 class _SlowBand0Scorer(Scorer):

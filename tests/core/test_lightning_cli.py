@@ -77,7 +77,7 @@ def test_predict_gives_the_probabilities_detect_gives(fitted, tmp_path):
     predict = ["predict", "--config", str(TINY_CONFIG), *data_args(folders), f"--data.predict_images={scene}"]
     result = run_sargasses([*predict, f"--ckpt_path={checkpoint}"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    model = tmp_path / "model.pt"
+    model = tmp_path / "model.sargasses"
     assert run_sargasses(["export-model", str(checkpoint), "-o", str(model)], cwd=tmp_path).returncode == 0
     detected = tmp_path / "p.tif"
     detect = ["detect", str(scene), "-o", str(tmp_path / "r.gpkg"), "--model", str(model), "--device", "cpu"]

@@ -1,4 +1,5 @@
-"""The model file: round trip, probabilities out, normalization inside, and refusal of unsafe or foreign files."""
+"""The model file: round trip, probabilities out, normalization inside, and refusal of unsafe or foreign files
+(old .pt files included; the format itself: test_model_archive.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_helpers import make_card, red_edge_weights
+from model_helpers import make_card, red_edge_weights, save_legacy_model_file
 
 from sargasses.errors import SargassesError
 from sargasses.model_file import (
@@ -41,7 +42,7 @@ def card() -> ModelCard:
 def model_path(tmp_path_factory, card) -> Path:
     torch.manual_seed(0)
     net = build_network(card)
-    path = tmp_path_factory.mktemp("model") / "m.pt"
+    path = tmp_path_factory.mktemp("model") / "m.sargasses"
     save_model_file(path, net.state_dict(), card)
     return path
 
@@ -114,23 +115,23 @@ class _RunsCode:
 def test_crafted_pickle_that_would_run_code_is_refused(tmp_path):
     marker = Path("/tmp/sargasses_pwned_by_model_file")
     marker.unlink(missing_ok=True)
-    evil = tmp_path / "evil.pt"
+    evil = tmp_path / "evil.pt"  # an old-format file (torch.save), read by torch's weights-only loader
     torch.save({"format": "sargasses-model", "format_version": 1, "card": _RunsCode(), "state_dict": {}}, evil)
     with pytest.raises(SargassesError, match="not a sargasses model file or unsafe"):
         load_model_file(evil)
-    raw = tmp_path / "evil.pkl"  # a legacy plain pickle too
+    raw = tmp_path / "evil.pkl"  # a plain pickle: not even opened as one
     raw.write_bytes(pickle.dumps(_RunsCode()))
-    with pytest.raises(SargassesError, match="not a sargasses model file or unsafe"):
+    with pytest.raises(SargassesError, match="not a sargasses model file"):
         load_model_file(raw)
     assert not marker.exists()
 
 
 def test_corrupt_foreign_and_missing_files_get_clear_errors(tmp_path, model_path):
-    truncated = tmp_path / "trunc.pt"
+    truncated = tmp_path / "trunc.sargasses"
     truncated.write_bytes(model_path.read_bytes()[:300])
-    with pytest.raises(SargassesError, match="cannot be read"):
+    with pytest.raises(SargassesError, match="truncated or damaged"):
         load_model_file(truncated)
-    text = tmp_path / "notes.pt"
+    text = tmp_path / "notes.sargasses"
     text.write_text("hello, not a model\n")
     with pytest.raises(SargassesError, match="not a sargasses model file"):
         load_model_file(text)
@@ -146,12 +147,18 @@ def test_corrupt_foreign_and_missing_files_get_clear_errors(tmp_path, model_path
         load_model_file(tmp_path / "absent.pt")
 
 
-def test_newer_format_version_is_refused(tmp_path, model_path):
-    payload = torch.load(model_path, weights_only=True)
+def test_an_old_pt_file_is_still_read_with_torch(tmp_path, model_path, card):
+    card_read, weights = read_model_file(model_path)
+    old = save_legacy_model_file(tmp_path / "old.pt", weights, card_read)
+    loaded = load_model_file(old)
+    assert loaded.card.to_dict() == card.to_dict()
+    for name, tensor in weights.items():
+        assert torch.equal(loaded.module.network.state_dict()[name], tensor), name
+    payload = torch.load(old, weights_only=True)
     payload["format_version"] = 99
-    torch.save(payload, tmp_path / "future.pt")
-    with pytest.raises(SargassesError, match="upgrade sargasses"):
-        load_model_file(tmp_path / "future.pt")
+    torch.save(payload, tmp_path / "odd.pt")
+    with pytest.raises(SargassesError, match="format version 99"):
+        load_model_file(tmp_path / "odd.pt")
 
 
 def test_other_allowlisted_architectures_build_and_round_trip(tmp_path):
@@ -203,7 +210,7 @@ def test_read_card_gives_the_same_card_and_refuses_what_load_refuses(tmp_path, m
     torch.save({"format": "sargasses-model", "format_version": 1, "card": _RunsCode(), "state_dict": {}}, evil)
     with pytest.raises(SargassesError, match="not a sargasses model file or unsafe"):
         read_card(evil)
-    truncated = tmp_path / "trunc.pt"
+    truncated = tmp_path / "trunc.sargasses"
     truncated.write_bytes(model_path.read_bytes()[:300])
-    with pytest.raises(SargassesError, match="cannot be read"):
+    with pytest.raises(SargassesError, match="truncated or damaged"):
         read_card(truncated)

@@ -311,7 +311,7 @@ def test_an_rgb_model_runs_on_a_level2_product_and_finds_the_planted_rafts(produ
     from sargasses.detection.options import DetectOptions
     from sargasses.detection.run import run_detection
 
-    model = _hand_set_model(tmp_path / "otci.pt", ["red", "green", "blue"], "otci_rgb", "red", "blue", 4.0, 2.0)
+    model = _hand_set_model(tmp_path / "otci.sargasses", ["red", "green", "blue"], "otci_rgb", "red", "blue", 4.0, 2.0)
     output = tmp_path / "rafts.gpkg"
     summary = run_detection(DetectOptions(input=str(products["l2_zip"]), output=str(output), model=str(model)))
     with open_olci(products["l2"], bands=["Oa17"]) as scene:
@@ -344,7 +344,7 @@ def test_product_flags_keep_land_out_of_a_level1_detection(products, swath, tmp_
     from sargasses.detection.options import DetectOptions
     from sargasses.detection.run import run_detection
 
-    model = _hand_set_model(tmp_path / "l1.pt", ["Oa08", "Oa12"], "sentinel3_olci", "Oa12", "Oa08", 0.05, 200.0)
+    model = _hand_set_model(tmp_path / "l1.sargasses", ["Oa08", "Oa12"], "sentinel3_olci", "Oa12", "Oa08", 0.05, 200.0)
     output = tmp_path / "rafts.gpkg"
     summary = run_detection(DetectOptions(input=str(products["l1"]), output=str(output), model=str(model)))
     r, c = (int(v) for v in np.argwhere(swath.land).mean(axis=0))  # the island's centre

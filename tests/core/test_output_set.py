@@ -28,12 +28,6 @@ PYTHON = sys.executable
 SETS = ("r.gpkg", "p.tif", "r.summary.json")
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    """ONNX graphs go to a folder of this test session, not the user's cache."""
-    monkeypatch.setenv("SARGASSES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
     """A small scene with six rafts (a quick good run), a 1024 px noise scene whose probability raster does not fit
@@ -44,8 +38,8 @@ def scenes(tmp_path_factory):
     return {
         "small": small,
         "big": big,
-        "bright": bright_model(folder / "bright.pt", tile_size=128, overlap=32),
-        "random": random_model(folder / "random.pt", tile_size=64, overlap=16),
+        "bright": bright_model(folder / "bright.sargasses", tile_size=128, overlap=32),
+        "random": random_model(folder / "random.sargasses", tile_size=64, overlap=16),
     }
 
 

@@ -121,22 +121,19 @@ def test_synth_cli_plants_into_a_real_scene_and_tags_l1c(tmp_path):
 def test_a_model_that_accepts_l1c_runs_on_l1c_and_others_refuse_it(tmp_path):
     reflectance = to_top_of_atmosphere(coast(96, 96), BANDS, ATLANTIC)
     scene = write_scene(tmp_path / "l1c.tif", reflectance, SENSOR="sentinel2_l1c")
-    l2a_only = bright_model(tmp_path / "l2a_only.pt")
+    l2a_only = bright_model(tmp_path / "l2a_only.sargasses")
     with pytest.raises(SargassesError, match=r"sentinel2_l2a data but .* is sentinel2_l1c"):
         run_detection(DetectOptions(input=scene, output=tmp_path / "a.gpkg", model=l2a_only))
-    both = _with_card(l2a_only, tmp_path / "both.pt", accepted_sensors=["sentinel2_l1c"])
+    both = _with_card(l2a_only, tmp_path / "both.sargasses", accepted_sensors=["sentinel2_l1c"])
     summary = run_detection(DetectOptions(input=scene, output=tmp_path / "b.gpkg", model=both))
     assert summary["sensor"] == "sentinel2_l1c"
 
 
 def _with_card(model: Path, output: Path, **fields) -> Path:
-    import torch
+    from sargasses.model_file import ModelCard, read_model_file, save_model_file
 
-    from sargasses.model_file import ModelCard, save_model_file
-
-    stored = torch.load(model, weights_only=True)
-    card = ModelCard(**{**stored["card"], **fields})
-    return save_model_file(output, stored["state_dict"], card)
+    card, weights = read_model_file(model)
+    return save_model_file(output, weights, ModelCard(**{**card.to_dict(), **fields}))
 
 
 def test_the_real_scenes_rebuild_from_a_mirror(tmp_path):
@@ -213,7 +210,7 @@ def test_specks_under_three_pixels_are_dropped_unless_a_minimum_area_is_given(tm
         m[r, c : c + n] = True
         masks.append(m)
     scene = write_scene(tmp_path / "specks.tif", plant(water(96, 96), masks))
-    model = bright_model(tmp_path / "bright.pt")
+    model = bright_model(tmp_path / "bright.sargasses")
     default = run_detection(DetectOptions(input=scene, output=tmp_path / "a.gpkg", model=model))
     every = run_detection(DetectOptions(input=scene, output=tmp_path / "b.gpkg", model=model, min_area=0.0))
     assert (default["rafts"], default["rafts_dropped_small"], default["min_raft_pixels"]) == (2, 2, 3)

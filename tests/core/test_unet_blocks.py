@@ -42,7 +42,7 @@ def test_blocked_unet_gives_the_original_logits(features, shape):
 
 def test_a_wrong_rewrite_is_refused(monkeypatch):
     """rewritten() compares with the original on a sample: a rewrite with a mistake falls back to the original."""
-    loaded = load_model_file("resources/default_model.pt")
+    loaded = load_model_file("resources/default_model.sargasses")
     assert rewritten(loaded.module, 10) is not None
     flipped = unet_blocks._blocked_3x3
     monkeypatch.setattr(unet_blocks, "_blocked_3x3", lambda w: flipped(w.flip(-1)))
@@ -50,13 +50,13 @@ def test_a_wrong_rewrite_is_refused(monkeypatch):
 
 
 def test_other_networks_are_left_as_they_are(tmp_path):
-    loaded = load_model_file(random_model(tmp_path / "halfunet.pt"))
+    loaded = load_model_file(random_model(tmp_path / "halfunet.sargasses"))
     assert rewritten(loaded.module, 10) is None
     assert onnx_bytes(loaded) == onnx_bytes(loaded, blocked=False)
 
 
 def test_the_bundled_model_runs_blocked_in_onnx_runtime_with_torch_s_answer():
-    loaded = load_model_file("resources/default_model.pt")
+    loaded = load_model_file("resources/default_model.sargasses")
     graph = onnx_bytes(loaded)
     assert b"DepthToSpace" in graph and b"DepthToSpace" not in onnx_bytes(loaded, blocked=False)
     onnx = OnnxScorer(loaded.card.band_names, graph)

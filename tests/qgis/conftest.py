@@ -48,7 +48,7 @@ def make_scene(folder: Path, seed: int = 7, size: int = 512, kind: str = "clean"
         capture_output=True,
     )
     stem = folder / f"scene_{seed:04d}"
-    has_model = (ROOT / "resources" / "default_model.pt").is_file()
+    has_model = (ROOT / "resources" / "default_model.sargasses").is_file()
     return Scene(
         stem.with_suffix(".tif"),
         folder / f"{stem.name}_label.tif",
