@@ -10,7 +10,7 @@ import numpy as np
 
 from sargasses.detection.options import DetectOptions
 from sargasses.errors import SargassesError
-from sargasses.reading.sensors import OTCI_RGB, SENTINEL3_OLCI
+from sargasses.reading.sensors import OTCI_RGB, SENTINEL3_OLCI, get_profile, is_rendered
 
 # Bands the index baselines read when the raster lacks the default ten: the index bands, and masking's blue/SWIR.
 BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B02", "B03", "B04", "B8A", "B11"]}
@@ -19,6 +19,9 @@ BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B
 # under 1.5. A share of sampled values out of range above WARN_SHARE is reported, above REFUSE_SHARE refused.
 REFLECTANCE_RANGE = (-0.2, 2.0)
 RENDERED_RANGE = (0.0, 255.0)  # a rendered RGB image (otci_rgb): 8-bit values taken as float
+RENDERED_SCALING = "rendered 0-255"  # the scaling a model trained on rendered images asks for
+# What a model card's `scaling` may ask for: reflectance 0-1 (or "raw": the values as read), or rendered channels.
+KNOWN_SCALINGS = ("reflectance", "raw", RENDERED_SCALING)
 WARN_SHARE, REFUSE_SHARE = 0.01, 0.5
 SAMPLE_STEP = 4  # the range check looks at every 4th row and column of each tile
 
@@ -80,12 +83,22 @@ def check_model_fits(card: Any, scene: Any, options: DetectOptions) -> None:
                 f"model {card.name} takes {card.gsd_m:g} m pixels but {options.input} has about {size:.0f} m pixels; "
                 f"resample the input to {card.gsd_m:g} m (e.g. gdalwarp -tr {card.gsd_m:g} {card.gsd_m:g})"
             )
-    scaling = card.scaling if isinstance(card.scaling, str) else card.scaling.get("type", "")
-    if scaling not in ("reflectance", "raw"):
+    scaling = card_scaling(card)
+    if scaling not in KNOWN_SCALINGS:
         raise SargassesError(
             f"model {card.name} asks for input scaling {card.scaling!r}, which this sargasses does not know; "
             "upgrade sargasses"
         )
+    if scaling == RENDERED_SCALING and not (scene.sensor and is_rendered(get_profile(scene.sensor))):
+        raise SargassesError(
+            f"model {card.name} takes rendered RGB images (0-255) but {options.input} holds {scene.sensor} "
+            "reflectance; give the RGB rendering the model was trained on (e.g. the OTCI PNG)"
+        )
+
+
+def card_scaling(card: Any) -> str:
+    """The card's scaling name (a string, or a dict's "type")."""
+    return card.scaling if isinstance(card.scaling, str) else str(card.scaling.get("type", ""))
 
 
 def check_crs(scene: Any, options: DetectOptions) -> None:

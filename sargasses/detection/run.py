@@ -29,7 +29,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from sargasses.detection.input_checks import InputCheck, area_window, check_crs, check_model_fits, open_checked_scene
+from sargasses.detection.input_checks import (
+    InputCheck,
+    area_window,
+    check_crs,
+    check_model_fits,
+    open_checked_scene,
+)
 from sargasses.detection.model_cache import cached_scorer, model_card
 from sargasses.detection.options import DetectOptions, check_options, default_min_pixels
 from sargasses.errors import DetectionCancelled, SargassesError
