@@ -4,6 +4,7 @@ on, a CRS, values reflectance can take, and the area asked for."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,14 +102,37 @@ def card_scaling(card: Any) -> str:
     return card.scaling if isinstance(card.scaling, str) else str(card.scaling.get("type", ""))
 
 
+# Formats GDAL cannot update in place: a CRS goes in side-car files, or the image is converted to GeoTIFF.
+SIDECAR_ONLY = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
+
 def check_crs(scene: Any, options: DetectOptions) -> None:
-    """Without a CRS, areas and positions cannot be measured: refuse rather than give pixel units as m2."""
-    if scene.crs is None and not options.pixel_units:
-        raise SargassesError(
-            f"{options.input} has no coordinate reference system (CRS), so areas and positions cannot be measured; "
-            f"assign the right one (e.g. gdal_edit.py -a_srs EPSG:32620 {options.input}), "
-            "or pass --pixel-units to measure areas in pixels"
+    """Without a CRS, areas and positions cannot be measured: refuse rather than give pixel units as m2.
+
+    A world file (.pgw, .wld...) places the image but does not say in which CRS: a `.prj` side-car (read by
+    reading/scene.py) or an `.aux.xml` one (read by GDAL) does."""
+    if scene.crs is not None or options.pixel_units:
+        return
+    path = Path(options.input)
+    prj = path.with_suffix(".prj")
+    if not scene.transform.is_identity:
+        fix = (
+            f"{path} is placed by a world file but has no coordinate reference system (CRS), so areas cannot be "
+            f"measured; say which CRS the world file is in with a side-car {prj.name} "
+            f"(e.g. gdalsrsinfo -o wkt1 EPSG:4326 > {prj})"
         )
+    elif path.suffix.lower() in SIDECAR_ONLY:
+        fix = (
+            f"{path} has no georeferencing (no CRS, no world file), so areas and positions cannot be measured; "
+            f"georeference it (a world file {path.stem}{path.suffix[:2]}{path.suffix[-1]}w with a {prj.name} "
+            f"beside it, or gdal_translate -a_srs EPSG:4326 -a_ullr WEST NORTH EAST SOUTH {path} out.tif)"
+        )
+    else:
+        fix = (
+            f"{path} has no coordinate reference system (CRS), so areas and positions cannot be measured; "
+            f"assign the right one (e.g. gdal_edit.py -a_srs EPSG:32620 {path})"
+        )
+    raise SargassesError(f"{fix}, or pass --pixel-units to measure areas in pixels")
 
 
 class InputCheck:
