@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop rafts smaller than this (m2); default: rafts under 3 pixels (1200 m2 at 20 m); 0 keeps all",
     )
     p.add_argument("--probabilities", metavar="FILE.tif", help="also write the probability raster (GeoTIFF)")
+    p.add_argument(
+        "--coverage",
+        metavar="FILE.tif",
+        help="also write the fractional cover of each pixel (GeoTIFF, 0-1; for rafts smaller than a pixel)",
+    )
     p.add_argument("--quicklook", metavar="FILE.png", help="also write a false-colour PNG with the rafts outlined")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     p.add_argument(
@@ -123,11 +128,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("units") == "pixels":
         areas = [
             f"total area         {summary['total_area_px']} pixels (no CRS: --pixel-units)",
+            f"covered area       {summary['covered_area_px']:.1f} pixels (sum of fractional cover)",
             f"valid water        {summary['water_area_px']} pixels, {100 * summary['water_share_covered']:.4f}% covered",
         ]
     else:
         areas = [
             f"total area         {summary['total_area_km2']:.4f} km2",
+            f"covered area       {summary['covered_area_km2']:.4f} km2 (sum of fractional cover)",
             f"valid water        {summary['water_area_km2']:.2f} km2, "
             f"{100 * summary['water_share_covered']:.4f}% covered",
         ]
@@ -142,6 +149,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     ]
     if summary.get("probabilities"):
         lines.append(f"probabilities      {summary['probabilities']}")
+    if summary.get("coverage"):
+        lines.append(f"coverage           {summary['coverage']}")
     if summary.get("quicklook"):
         lines.append(f"quicklook          {summary['quicklook']}")
     lines.append(f"summary            {summary['summary']}")

@@ -61,6 +61,7 @@ class _RequiredSummary(TypedDict):
     output: str
     summary: str
     probabilities: str | None
+    coverage: str | None
     quicklook: str | None
     method: str
     model: ModelInfo | None
@@ -74,6 +75,8 @@ class _RequiredSummary(TypedDict):
     min_raft_pixels: int
     rafts: int
     total_area_km2: float | None
+    covered_area_km2: float | None
+    coverage_method: str
     water_area_km2: float | None
     water_share_covered: float
     rafts_dropped_small: int
@@ -94,6 +97,7 @@ class RunSummary(_RequiredSummary, total=False):
 
     total_area_px: int  # only with units "pixels" (a raster without CRS)
     water_area_px: int  # only with units "pixels"
+    covered_area_px: float  # only with units "pixels"
     time_s: float  # set last by run_detection: always in what it returns and writes
 
 

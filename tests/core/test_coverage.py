@@ -1,0 +1,79 @@
+"""Fractional cover (`--coverage`, `covered_area_km2`): rafts planted as sub-pixel cover are measured by it.
+
+The scene is water from the reference spectra with rafts mixed in at known cover (pixel = water + cover x
+(dense Sargassum - water)), as a raft smaller than a pixel looks; detection/coverage.py must give that cover back.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from detect_helpers import SARGASSUM, WATER, bright_model, water, write_scene
+
+from sargasses.detection.cli import main
+
+PIXEL_M2 = 20.0 * 20.0
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """(scene path, planted cover): streaks 2-3 px wide whose pixels are 50-100 % covered, one fully covered block."""
+    rng = np.random.default_rng(3)
+    size = 256
+    cover = np.zeros((size, size), np.float32)
+    for r, c, h, w in ((30, 20, 2, 90), (80, 140, 3, 60), (150, 40, 2, 120), (200, 180, 40, 3), (120, 120, 6, 6)):
+        cover[r : r + h, c : c + w] = rng.uniform(0.5, 1.0, (h, w))
+    reflectance = water(size, size, seed=5) + cover[None] * (SARGASSUM - WATER)[:, None, None]
+    path = write_scene(tmp_path_factory.mktemp("coverage") / "mixed.tif", reflectance.astype(np.float32))
+    return path, cover
+
+
+def run(args, capsys) -> dict:
+    code = main([*args, "--json", "-q"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+@pytest.mark.parametrize("method", ["afai", "model"])
+def test_coverage_sums_to_the_planted_cover(mixed, tmp_path, capsys, method):
+    path, planted = mixed
+    model = ["--model", str(bright_model(tmp_path / "bright.pt"))] if method == "model" else ["--method", "afai"]
+    summary = run(
+        [str(path), "-o", str(tmp_path / "rafts.gpkg"), "--coverage", str(tmp_path / "cover.tif"), *model], capsys
+    )
+    with rasterio.open(tmp_path / "cover.tif") as written:
+        cover = written.read(1)
+        assert written.crs == "EPSG:32620" and written.tags()["SCORE"] == "fractional cover"
+    assert summary["coverage_method"] == "unmixing" and summary["coverage"] == str(tmp_path / "cover.tif")
+    detected = cover > 0
+    # nearly every planted pixel is found (the model here calls pixels from 53 % cover), nothing else is
+    assert detected[planted > 0].mean() > (0.97 if method == "afai" else 0.9)
+    assert not detected[planted == 0].any()
+    # per pixel within a few % of cover (the water's noise), the sum within 2 % of what was planted there
+    assert np.abs(cover[detected] - planted[detected]).mean() < 0.05
+    assert cover.sum() == pytest.approx(planted[detected].sum(), rel=0.02)
+    assert cover.sum() == pytest.approx(planted.sum(), rel=0.05 if method == "afai" else 0.1)
+    # the area of a pixel is measured on the ground (UTM scale factor): 0.05 % off 400 m2 here
+    assert summary["covered_area_km2"] == pytest.approx(cover.sum() * PIXEL_M2 / 1e6, rel=2e-3)
+    # polygons count whole pixels: the covered area is about 3/4 of it for these 50-100 % covered pixels
+    assert 0.65 < summary["covered_area_km2"] / summary["total_area_km2"] < 0.85
+
+
+def test_coverage_of_a_partly_covered_pixel_below_the_threshold_is_not_counted(mixed, tmp_path, capsys):
+    """Cover is measured on detected pixels only: a pixel the detector missed counts nothing (documented)."""
+    path, planted = mixed
+    summary = run([str(path), "-o", str(tmp_path / "r.gpkg"), "--method", "afai", "--threshold", "0.03"], capsys)
+    found = summary["covered_area_km2"] * 1e6 / PIXEL_M2
+    assert found < 0.9 * planted.sum()  # a higher threshold misses the 50-75 % covered pixels
+    assert summary["coverage"] is None
+
+
+def test_coverage_must_be_a_geotiff(mixed, tmp_path, capsys):
+    path, _ = mixed
+    assert main([str(path), "-o", str(tmp_path / "r.gpkg"), "--method", "afai", "--coverage", "c.png"]) == 1
+    assert "--coverage c.png: give a GeoTIFF name ending in .tif" in capsys.readouterr().err
+    assert not (tmp_path / "r.gpkg").exists()
