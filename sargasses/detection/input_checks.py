@@ -115,13 +115,14 @@ def check_crs(scene: Any, options: DetectOptions) -> None:
         return
     path = Path(options.input)
     prj = path.with_suffix(".prj")
-    if not scene.transform.is_identity:
+    sidecar_only = path.suffix.lower() in SIDECAR_ONLY
+    if sidecar_only and not scene.transform.is_identity:
         fix = (
             f"{path} is placed by a world file but has no coordinate reference system (CRS), so areas cannot be "
             f"measured; say which CRS the world file is in with a side-car {prj.name} "
             f"(e.g. gdalsrsinfo -o wkt1 EPSG:4326 > {prj})"
         )
-    elif path.suffix.lower() in SIDECAR_ONLY:
+    elif sidecar_only:
         fix = (
             f"{path} has no georeferencing (no CRS, no world file), so areas and positions cannot be measured; "
             f"georeference it (a world file {path.stem}{path.suffix[:2]}{path.suffix[-1]}w with a {prj.name} "
