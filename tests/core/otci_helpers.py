@@ -20,6 +20,19 @@ LABEL_COVER = 0.3
 SIZE = 192
 DATES = [f"202204{day:02d}" for day in range(1, 9)]
 PIXEL_DEG = 0.0027  # about 300 m at the equator, for the georeferenced copies
+WEST, NORTH = -62.0, 16.0  # top-left corner of the georeferenced copies (east of the Antilles)
+TEST_SEED = 900  # the scene the tests detect on (not one of the training dates)
+# The original config as it is, made small: 64 px crops, a few hundred of them, four epochs (about a minute of CPU).
+TINY_FIT = [
+    "--data.crop_size=64",
+    "--data.eval_crop_size=64",
+    "--data.crops_per_epoch=192",
+    "--data.batch_size=16",
+    "--data.num_workers=0",
+    "--trainer.max_epochs=4",
+    "--trainer.enable_progress_bar=false",
+    "--model.model.init_args.input_shape=[64,64]",
+]
 
 
 @dataclass
@@ -79,6 +92,26 @@ def write_original_layout(root: Path, seed0: int = 500) -> tuple[Path, Path]:
     return images, masks
 
 
+def fit_original_tiny(root: Path) -> Path:
+    """`sargasses fit --config configs/original_otci_halfunet.yaml` (TINY_FIT) on the original layout written in
+    `root/data/otci` (the config's own data paths), run in `root`, then `sargasses export-model`: the model file."""
+    from training_helpers import REPO, run_sargasses
+
+    write_original_layout(root / "data" / "otci")
+    config = str(REPO / "configs" / "original_otci_halfunet.yaml")
+    result = run_sargasses(["fit", "--config", config, *TINY_FIT], cwd=root, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = original_checkpoint(root)
+    result = run_sargasses(["export-model", str(checkpoint), "-o", str(root / "otci.pt")], cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "HalfUNet, bands red green blue" in result.stdout, result.stdout
+    return root / "otci.pt"
+
+
+def original_checkpoint(root: Path) -> Path:
+    return sorted(root.glob("logs/original_otci_halfunet/version_*/checkpoints/*.ckpt"))[-1]
+
+
 def write_png(path: Path, scene: OtciScene) -> Path:
     from PIL import Image
 
@@ -86,14 +119,14 @@ def write_png(path: Path, scene: OtciScene) -> Path:
     return path
 
 
-def write_world_file(png: Path, west: float = -62.0, north: float = 16.0, pixel: float = PIXEL_DEG) -> Path:
+def write_world_file(png: Path, west: float = WEST, north: float = NORTH, pixel: float = PIXEL_DEG) -> Path:
     """The `.pgw` beside a PNG: pixel size, rotations, and the centre of the top-left pixel."""
     world = png.with_suffix(".pgw")
     world.write_text(f"{pixel}\n0\n0\n{-pixel}\n{west + pixel / 2}\n{north - pixel / 2}\n")
     return world
 
 
-def write_geotiff(path: Path, scene: OtciScene, west: float = -62.0, north: float = 16.0) -> Path:
+def write_geotiff(path: Path, scene: OtciScene, west: float = WEST, north: float = NORTH) -> Path:
     """The same rendering as a georeferenced RGB GeoTIFF (EPSG:4326, about 300 m pixels)."""
     import rasterio
     from affine import Affine
@@ -113,4 +146,19 @@ def write_geotiff(path: Path, scene: OtciScene, west: float = -62.0, north: floa
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(scene.rgb.transpose(2, 0, 1))
         dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+    return path
+
+
+def write_label_geotiff(path: Path, scene: OtciScene, west: float = WEST, north: float = NORTH) -> Path:
+    """The planted rafts' mask on the same grid (1 Sargassum, 0 not), as sargasses' label files are."""
+    import rasterio
+    from affine import Affine
+
+    height, width = scene.label.shape
+    transform = Affine(PIXEL_DEG, 0, west, 0, -PIXEL_DEG, north)
+    with rasterio.open(
+        path, "w", driver="GTiff", width=width, height=height, count=1, dtype="uint8", crs="EPSG:4326",
+        transform=transform,
+    ) as dst:  # fmt: skip
+        dst.write(scene.label, 1)
     return path

@@ -16,9 +16,12 @@ import pytest
 import rasterio
 from otci_helpers import (
     PIXEL_DEG,
+    TEST_SEED,
+    TINY_FIT,
+    fit_original_tiny,
     make_otci_scene,
+    original_checkpoint,
     write_geotiff,
-    write_original_layout,
     write_png,
     write_world_file,
 )
@@ -28,32 +31,12 @@ from training_helpers import REPO, run_sargasses
 from sargasses.detection.cli import main
 
 ORIGINAL_CONFIG = REPO / "configs" / "original_otci_halfunet.yaml"
-# The original config as it is, made small: 64 px crops, a few hundred of them, four epochs (about a minute of CPU).
-TINY = [
-    "--data.crop_size=64",
-    "--data.eval_crop_size=64",
-    "--data.crops_per_epoch=192",
-    "--data.batch_size=16",
-    "--data.num_workers=0",
-    "--trainer.max_epochs=4",
-    "--trainer.enable_progress_bar=false",
-    "--model.model.init_args.input_shape=[64,64]",
-]
-TEST_SEED = 900
 
 
 @pytest.fixture(scope="module")
 def otci_model(tmp_path_factory) -> Path:
     """`sargasses fit --config configs/original_otci_halfunet.yaml` on the original layout, then export-model."""
-    root = tmp_path_factory.mktemp("otci")
-    write_original_layout(root / "data" / "otci")  # the config's own data.images / data.labels paths
-    result = run_sargasses(["fit", "--config", str(ORIGINAL_CONFIG), *TINY], cwd=root, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    checkpoint = sorted(root.glob("logs/original_otci_halfunet/version_*/checkpoints/*.ckpt"))[-1]
-    result = run_sargasses(["export-model", str(checkpoint), "-o", str(root / "otci.pt")], cwd=root)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "HalfUNet, bands red green blue" in result.stdout
-    return root / "otci.pt"
+    return fit_original_tiny(tmp_path_factory.mktemp("otci"))
 
 
 def detect(capsys, *args: object) -> tuple[int, dict | None, str]:
@@ -160,14 +143,14 @@ def test_a_reflectance_scene_is_refused_by_a_rendered_model(otci_model, tmp_path
 def test_predict_writes_probabilities_for_the_pngs(otci_model, tmp_path):
     """`sargasses predict` with the original config on a PNG writes its probability raster (pixel grid)."""
     root = otci_model.parent
-    checkpoint = sorted(root.glob("logs/original_otci_halfunet/version_*/checkpoints/*.ckpt"))[-1]
+    checkpoint = original_checkpoint(root)
     png = write_png(tmp_path / "20220415_S3_OTCI.png", make_otci_scene(TEST_SEED))
     result = run_sargasses(
         [
             "predict",
             "--config",
             str(ORIGINAL_CONFIG),
-            *TINY,
+            *TINY_FIT,
             f"--data.predict_images={png}",
             f"--ckpt_path={checkpoint}",
         ],
