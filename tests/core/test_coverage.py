@@ -77,3 +77,33 @@ def test_coverage_must_be_a_geotiff(mixed, tmp_path, capsys):
     assert main([str(path), "-o", str(tmp_path / "r.gpkg"), "--method", "afai", "--coverage", "c.png"]) == 1
     assert "--coverage c.png: give a GeoTIFF name ending in .tif" in capsys.readouterr().err
     assert not (tmp_path / "r.gpkg").exists()
+
+
+def test_unmixing_picks_olci_bands_by_wavelength():
+    """On OLCI (Oa08 665, Oa12 753.75, Oa17 865 nm) the same unmixing gives the planted cover back."""
+    from sargasses.detection.coverage import UNMIXING, CoverEstimator, profile_wavelengths
+    from sargasses.reading.sensors import DEFAULT_BANDS, SENTINEL2_L2A, get_profile
+
+    olci = get_profile("sentinel3_olci")
+    names = olci.band_names
+    wavelengths = profile_wavelengths("sentinel3_olci", names)
+    s2_nm = [SENTINEL2_L2A.band(b).wavelength_nm for b in DEFAULT_BANDS]
+    sea = np.interp(wavelengths, s2_nm, WATER).astype(np.float32)
+    raft = np.interp(wavelengths, s2_nm, SARGASSUM).astype(np.float32)
+    size = 96
+    cover = np.zeros((size, size), np.float32)
+    cover[40:42, 10:80] = 0.35  # a windrow covering a third of each 300 m pixel
+    rng = np.random.default_rng(0)
+    reflectance = sea[:, None, None] + cover[None] * (raft - sea)[:, None, None]
+    reflectance = (reflectance + rng.normal(0, 3e-4, reflectance.shape)).astype(np.float32)
+
+    def read_rows(row: int, height: int) -> np.ndarray:
+        return reflectance[:, max(row, 0) : row + height]
+
+    estimator = CoverEstimator(names, wavelengths, read_rows)
+    assert estimator.method == UNMIXING and "Oa12, Oa08, Oa17" in estimator.description
+    assert [names[i] for i in estimator.bands] == ["Oa12", "Oa08", "Oa17"]
+    detected = cover > 0
+    found = estimator.cover(0, detected, np.zeros_like(cover), np.zeros_like(detected))
+    assert found[detected].mean() == pytest.approx(0.35, abs=0.02)
+    assert (found[~detected] == 0).all()
