@@ -115,11 +115,12 @@ class ProgressBar:
 
 
 def _stages(summary: dict[str, Any]) -> str:
-    """Where the time went, e.g. 'model 4.1 s, reading 3.0 s (beside the model), polygons 1.2 s, writing 0.8 s'."""
+    """Where the time went, e.g. 'model 4.1 s, reading 3.0 s (beside the model), polygons 1.2 s, cover 0.1 s, writing 0.8 s'."""
     t = summary.get("timing", {})
     return (
         f"model {t.get('model_s', 0):.1f} s, reading {t.get('read_s', 0):.1f} s (beside the model), "
-        f"polygons {t.get('polygons_s', 0):.1f} s, writing {t.get('write_s', 0):.1f} s"
+        f"polygons {t.get('polygons_s', 0):.1f} s, cover {t.get('coverage_s', 0):.1f} s, "
+        f"writing {t.get('write_s', 0):.1f} s"
     )
 
 
@@ -128,16 +129,21 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("units") == "pixels":
         areas = [
             f"total area         {summary['total_area_px']} pixels (no CRS: --pixel-units)",
-            f"covered area       {summary['covered_area_px']:.1f} pixels (sum of fractional cover)",
             f"valid water        {summary['water_area_px']} pixels, {100 * summary['water_share_covered']:.4f}% covered",
         ]
     else:
         areas = [
             f"total area         {summary['total_area_km2']:.4f} km2",
-            f"covered area       {summary['covered_area_km2']:.4f} km2 (sum of fractional cover)",
             f"valid water        {summary['water_area_km2']:.2f} km2, "
             f"{100 * summary['water_share_covered']:.4f}% covered",
         ]
+    if summary.get("coverage_method"):
+        covered = (
+            f"{summary['covered_area_px']:.1f} pixels"
+            if summary.get("units") == "pixels"
+            else f"{summary['covered_area_km2']:.4f} km2"
+        )
+        areas.insert(1, f"covered area       {covered} (sum of fractional cover: {summary['coverage_method']})")
     lines = [
         f"rafts found        {summary['rafts']}",
         *areas,

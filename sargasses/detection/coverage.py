@@ -21,18 +21,18 @@ The covered area of a run is the sum of cover times pixel area (`covered_area_km
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from sargasses.detection.baseline import BACKGROUND_WINDOW, median_background
-from sargasses.reading.masking import exclusion_layers
 
 AFAI_NM = (748.0, 667.0, 869.0)  # peak, left and right of the AFAI baseline (Wang & Hu 2016)
 BAND_TOLERANCE_NM = 20.0  # a band this close to an AFAI wavelength stands in for it
 UNMIXING, PROBABILITY = "unmixing", "probability"
 MARGIN = BACKGROUND_WINDOW // 2  # rows read above and below a strip for its local water
 
-ReadRows = Callable[[int, int], np.ndarray]  # (row, height) -> (C, h, W) reflectance, NaN where nodata
+ReadRows = Callable[[int, int], np.ndarray]  # (row, height) -> (3, h, W) reflectance of the AFAI bands, NaN outside
 
 
 def afai_bands(band_names: Sequence[str], wavelengths: Sequence[float | None]) -> tuple[int, int, int] | None:
@@ -68,16 +68,20 @@ def full_cover_afai(bands: tuple[int, int, int], wavelengths: Sequence[float]) -
 
 
 class CoverEstimator:
-    """Cover of each strip's detected pixels (see the module docstring); `method` says which way."""
+    """Cover of each strip's detected pixels (see the module docstring); `method` says which way.
+
+    `read_rows(row, height)` gives the (3, height, W) reflectance of the AFAI bands (`bands`: peak, left, right) of
+    the area's rows, NaN outside; each row is read once (strips come top to bottom and their margins overlap)."""
 
     def __init__(self, band_names: Sequence[str], wavelengths: Sequence[float | None], read_rows: ReadRows) -> None:
         self.band_names = list(band_names)
         self.bands = afai_bands(band_names, wavelengths)
         self.read_rows = read_rows
+        self._top, self._index = 0, np.zeros((0, 0), np.float32)  # AFAI of the rows read last
         if self.bands is not None:
             self.method = UNMIXING
-            self.wavelengths = [float(w) if w is not None else 0.0 for w in wavelengths]
-            self.full = full_cover_afai(self.bands, self.wavelengths)
+            self.wavelengths = [float(wavelengths[i] or 0.0) for i in self.bands]
+            self.full = full_cover_afai((0, 1, 2), self.wavelengths)
         else:
             self.method = PROBABILITY
 
@@ -94,26 +98,43 @@ class CoverEstimator:
         out = np.zeros(detected.shape, np.float32)
         if detected.any():
             if self.method == UNMIXING:
-                out[detected] = self._unmixed(row, detected)[detected]
+                out[detected] = self._unmixed(row, detected, excluded)[detected]
             else:
                 out[detected] = np.clip(score[detected], 0.0, 1.0)
         out[excluded] = np.nan
         return out
 
-    def _unmixed(self, row: int, detected: np.ndarray) -> np.ndarray:
-        """Cover by unmixing, for the strip's rows; the local water is taken over MARGIN more rows each side."""
+    def _afai_rows(self, top: int, bottom: int) -> np.ndarray:
+        """AFAI of rows [top, bottom), reusing the rows the previous strip read."""
+        kept = self._index[max(0, top - self._top) :] if self._top <= top < self._top + len(self._index) else None
+        start = top if kept is None else self._top + len(self._index)
+        new = afai_line(self.read_rows(start, bottom - start), (0, 1, 2), self.wavelengths)
+        index = new if kept is None else np.concatenate([kept, new])
+        self._top, self._index = top, index
+        return index
+
+    def _unmixed(self, row: int, detected: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+        """Cover by unmixing, for the strip's rows; the local water is taken over MARGIN more rows each side
+        (there only nodata is known to be left out: land within 25 rows of a strip enters its water median)."""
         height = detected.shape[0]
         top = max(0, row - MARGIN)
-        reflectance = self.read_rows(top, row + height + MARGIN - top)
-        assert self.bands is not None
-        index = afai_line(reflectance, self.bands, self.wavelengths)
-        water = ~exclusion_layers(reflectance, self.band_names).excluded
+        index = self._afai_rows(top, row + height + MARGIN)
+        water = np.isfinite(index)
         inside = slice(row - top, row - top + height)
-        water[inside] &= ~detected
+        water[inside] &= ~(detected | excluded)
         background = median_background(np.where(water, index, np.nan))
         with np.errstate(invalid="ignore", divide="ignore"):
-            cover = (index - background) / (self.full - background)
-        return np.clip(np.nan_to_num(cover[inside], nan=0.0), 0.0, 1.0).astype(np.float32)
+            cover = (index[inside] - background[inside]) / (self.full - background[inside])
+        return np.clip(np.nan_to_num(cover, nan=0.0), 0.0, 1.0).astype(np.float32)
+
+
+def afai_scene(scene: Any, bands: tuple[int, int, int]) -> Any:
+    """A view of `scene` with only the AFAI bands, on the same grid and with file handles of its own (the tile
+    reader's thread holds the scene's)."""
+    from sargasses.reading.scene import Scene
+
+    sources = [scene.sources[i] for i in bands]
+    return Scene(sources, scene.crs, scene.transform, scene.width, scene.height, scene.sensor)
 
 
 def profile_wavelengths(sensor: str | None, band_names: Sequence[str]) -> list[float | None]:

@@ -15,7 +15,6 @@ SIGTERM leaves nothing new, and the earlier files as they were.
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime as dt
 import json
 import math
@@ -172,7 +171,7 @@ def _run(
     from rasterio.windows import transform as window_transform
 
     from sargasses.atomic import write_error
-    from sargasses.detection.coverage import CoverEstimator, profile_wavelengths
+    from sargasses.detection.coverage import CoverEstimator, afai_scene, profile_wavelengths
     from sargasses.detection.tiled_loop import RunStats, run_tiles
     from sargasses.detection.tiling import mirror_pad, tile_grid
     from sargasses.detection.vectorize import PixelMetric, RaftCollector
@@ -220,12 +219,15 @@ def _run(
         def read_land(row: int, col: int, h: int, w: int) -> np.ndarray:
             return land_mask.read(row + row_off, col + col_off, h, w)
 
-    twin = copy.copy(scene)  # its own file handles: the tile reader's thread holds the scene's
-
     def read_rows(row: int, h: int) -> np.ndarray:
-        return twin.read(Window(col_off, row + row_off, width, h))
+        return afai_bands.read(Window(col_off, row + row_off, width, h))
 
-    cover = CoverEstimator(scene.band_names, profile_wavelengths(scene.sensor, scene.band_names), read_rows)
+    # fractional cover only when asked for: unmixing reads the strips with rafts again (docs/detect.md)
+    cover = None
+    afai_bands = None
+    if "coverage" in outputs:
+        cover = CoverEstimator(scene.band_names, profile_wavelengths(scene.sensor, scene.band_names), read_rows)
+        afai_bands = afai_scene(scene, cover.bands) if cover.bands is not None else None
     quicklook = Quicklook(height, width, scene.band_names) if options.quicklook else None
     pixel_units = scene.crs is None  # only with options.pixel_units: _check_crs refuses it otherwise
     metric = PixelMetric(transform, scene.crs, pixel_units=pixel_units)
@@ -236,7 +238,7 @@ def _run(
         min_pixels=min_pixels,
     )  # fmt: skip
     stats = RunStats()
-    timing = {"polygons_s": 0.0, "write_s": 0.0}
+    timing = {"polygons_s": 0.0, "coverage_s": 0.0, "write_s": 0.0}
 
     @contextlib.contextmanager
     def clock(stage: str) -> Iterator[None]:
@@ -269,7 +271,7 @@ def _run(
                 transform,
                 tags,
             )
-        if "coverage" in outputs:
+        if cover is not None:
             cover_tags = {"SCORE": "fractional cover", "COVER_METHOD": cover.description, "MODEL": method_name}
             cover_writer = ProbabilityRaster(
                 outset.stage(outputs["coverage"]), outputs["coverage"], width, height, scene.crs, transform, cover_tags
@@ -300,8 +302,9 @@ def _run(
             if writer is not None:
                 with clock("write_s"):
                     writer.add(strip.score)
-            strip_cover = cover.cover(strip.row, mask, strip.score, excluded)
-            if cover_writer is not None:
+            if cover is not None and cover_writer is not None:
+                with clock("coverage_s"):
+                    strip_cover = cover.cover(strip.row, mask, strip.score, excluded)
                 with clock("write_s"):
                     cover_writer.add(strip_cover)
             valid = ~strip.nodata
@@ -317,7 +320,8 @@ def _run(
                 _, _, pixel_area = metric.pixel_steps(np.array([strip.row + strip.height // 2]), np.array([width // 2]))
                 areas["water_m2"] += n_water * float(pixel_area[0])
                 areas["valid_m2"] += n_valid * float(pixel_area[0])
-                areas["covered_m2"] += float(np.nansum(strip_cover)) * float(pixel_area[0])
+                if cover is not None:
+                    areas["covered_m2"] += float(np.nansum(strip_cover)) * float(pixel_area[0])
         if cancel is not None and cancel.is_set():
             raise DetectionCancelled("detection cancelled; nothing was written")
         if counts["valid"] == 0 and checked.infinite:
@@ -367,7 +371,8 @@ def _run(
             writer.discard()
         if cover_writer is not None:
             cover_writer.discard()
-        twin.close()
+        if afai_bands is not None:
+            afai_bands.close()
         if land_mask is not None:
             land_mask.close()
 
@@ -381,12 +386,12 @@ def _run(
             "covered_area_km2": None,
             "total_area_px": int(total_m2),
             "water_area_px": int(areas["water_m2"]),
-            "covered_area_px": round(areas["covered_m2"], 2),
+            **({"covered_area_px": round(areas["covered_m2"], 2)} if cover is not None else {}),
         }
     else:
         areas_out = {
             "total_area_km2": round(total_m2 / 1e6, 6),
-            "covered_area_km2": round(areas["covered_m2"] / 1e6, 6),
+            "covered_area_km2": round(areas["covered_m2"] / 1e6, 6) if cover is not None else None,
             "water_area_km2": round(areas["water_m2"] / 1e6, 4),
         }
     summary: RunSummary = {
@@ -412,7 +417,7 @@ def _run(
         "min_raft_pixels": min_pixels,
         "rafts": len(rafts),
         **areas_out,
-        "coverage_method": cover.method,
+        "coverage_method": cover.method if cover is not None else None,
         "water_share_covered": round(total_m2 / areas["water_m2"], 8) if areas["water_m2"] else 0.0,
         "rafts_dropped_small": collector.dropped_small,
         "pixels": {"width": width, "height": height, **counts},

@@ -51,6 +51,7 @@ class Timing(TypedDict):
     model_s: float
     waiting_for_reads_s: float
     polygons_s: float
+    coverage_s: float  # fractional cover (detection/coverage.py: unmixing reads the strips with rafts again)
     write_s: float
 
 
@@ -76,7 +77,7 @@ class _RequiredSummary(TypedDict):
     rafts: int
     total_area_km2: float | None
     covered_area_km2: float | None
-    coverage_method: str
+    coverage_method: str | None
     water_area_km2: float | None
     water_share_covered: float
     rafts_dropped_small: int
@@ -97,7 +98,7 @@ class RunSummary(_RequiredSummary, total=False):
 
     total_area_px: int  # only with units "pixels" (a raster without CRS)
     water_area_px: int  # only with units "pixels"
-    covered_area_px: float  # only with units "pixels"
+    covered_area_px: float  # only with units "pixels" and --coverage
     time_s: float  # set last by run_detection: always in what it returns and writes
 
 

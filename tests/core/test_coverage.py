@@ -66,10 +66,14 @@ def test_coverage_sums_to_the_planted_cover(mixed, tmp_path, capsys, method):
 def test_coverage_of_a_partly_covered_pixel_below_the_threshold_is_not_counted(mixed, tmp_path, capsys):
     """Cover is measured on detected pixels only: a pixel the detector missed counts nothing (documented)."""
     path, planted = mixed
-    summary = run([str(path), "-o", str(tmp_path / "r.gpkg"), "--method", "afai", "--threshold", "0.03"], capsys)
+    args = [str(path), "-o", str(tmp_path / "r.gpkg"), "--method", "afai", "--threshold", "0.03"]
+    summary = run([*args, "--coverage", str(tmp_path / "c.tif")], capsys)
     found = summary["covered_area_km2"] * 1e6 / PIXEL_M2
     assert found < 0.9 * planted.sum()  # a higher threshold misses the 50-75 % covered pixels
-    assert summary["coverage"] is None
+    # without --coverage no cover is measured (unmixing costs a second read of the strips with rafts)
+    summary = run([*args, "--overwrite"], capsys)
+    assert summary["coverage"] is None and summary["covered_area_km2"] is None and summary["coverage_method"] is None
+    assert summary["timing"]["coverage_s"] == 0
 
 
 def test_coverage_must_be_a_geotiff(mixed, tmp_path, capsys):
@@ -97,8 +101,8 @@ def test_unmixing_picks_olci_bands_by_wavelength():
     reflectance = sea[:, None, None] + cover[None] * (raft - sea)[:, None, None]
     reflectance = (reflectance + rng.normal(0, 3e-4, reflectance.shape)).astype(np.float32)
 
-    def read_rows(row: int, height: int) -> np.ndarray:
-        return reflectance[:, max(row, 0) : row + height]
+    def read_rows(row: int, height: int) -> np.ndarray:  # the AFAI bands only, as detection reads them
+        return reflectance[list(estimator.bands), max(row, 0) : row + height]
 
     estimator = CoverEstimator(names, wavelengths, read_rows)
     assert estimator.method == UNMIXING and "Oa12, Oa08, Oa17" in estimator.description
