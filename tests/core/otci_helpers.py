@@ -102,10 +102,10 @@ def fit_original_tiny(root: Path) -> Path:
     result = run_sargasses(["fit", "--config", config, *TINY_FIT], cwd=root, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = original_checkpoint(root)
-    result = run_sargasses(["export-model", str(checkpoint), "-o", str(root / "otci.pt")], cwd=root)
+    result = run_sargasses(["export-model", str(checkpoint), "-o", str(root / "otci.sargasses")], cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "HalfUNet, bands red green blue" in result.stdout, result.stdout
-    return root / "otci.pt"
+    return root / "otci.sargasses"
 
 
 def original_checkpoint(root: Path) -> Path:

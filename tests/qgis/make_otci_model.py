@@ -1,7 +1,7 @@
 """Train a model the original way and write an OTCI scene for the QGIS tests (run with the core environment's Python).
 
 `make_otci_model.py FOLDER` fits configs/original_otci_halfunet.yaml tiny on synthetic OTCI PNG + npz data
-(tests/core/otci_helpers.py, the same as the core tests), exports FOLDER/otci.pt, and writes the test scene as
+(tests/core/otci_helpers.py, the same as the core tests), exports FOLDER/otci.sargasses, and writes the test scene as
 FOLDER/otci.tif (georeferenced GeoTIFF), FOLDER/otci.png with otci.pgw + otci.prj, and FOLDER/otci_label.tif.
 Prints one JSON line: the paths and the number of planted rafts.
 """
