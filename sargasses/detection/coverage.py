@@ -20,6 +20,7 @@ The covered area of a run is the sum of cover times pixel area (`covered_area_km
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -73,7 +74,9 @@ class CoverEstimator:
     `read_rows(row, height)` gives the (3, height, W) reflectance of the AFAI bands (`bands`: peak, left, right) of
     the area's rows, NaN outside; each row is read once (strips come top to bottom and their margins overlap)."""
 
-    def __init__(self, band_names: Sequence[str], wavelengths: Sequence[float | None], read_rows: ReadRows) -> None:
+    def __init__(
+        self, band_names: Sequence[str], wavelengths: Sequence[float | None], read_rows: ReadRows | None
+    ) -> None:
         self.band_names = list(band_names)
         self.bands = afai_bands(band_names, wavelengths)
         self.read_rows = read_rows
@@ -108,6 +111,7 @@ class CoverEstimator:
         """AFAI of rows [top, bottom), reusing the rows the previous strip read."""
         kept = self._index[max(0, top - self._top) :] if self._top <= top < self._top + len(self._index) else None
         start = top if kept is None else self._top + len(self._index)
+        assert self.read_rows is not None  # unmixing always has its reader
         new = afai_line(self.read_rows(start, bottom - start), (0, 1, 2), self.wavelengths)
         index = new if kept is None else np.concatenate([kept, new])
         self._top, self._index = top, index
@@ -128,13 +132,27 @@ class CoverEstimator:
         return np.clip(np.nan_to_num(cover, nan=0.0), 0.0, 1.0).astype(np.float32)
 
 
-def afai_scene(scene: Any, bands: tuple[int, int, int]) -> Any:
-    """A view of `scene` with only the AFAI bands, on the same grid and with file handles of its own (the tile
-    reader's thread holds the scene's)."""
+def afai_reader(
+    scene: Any, bands: tuple[int, int, int], col_off: int, row_off: int, width: int
+) -> tuple[ReadRows, Callable[[], None]]:
+    """(read_rows for CoverEstimator, close) over the area's columns, with file handles of its own (the tile
+    reader's thread holds the scene's). A GDAL scene is read for the three bands only; another reader (an OLCI
+    product) is copied and read whole, its three bands kept."""
+    from rasterio.windows import Window
+
     from sargasses.reading.scene import Scene
 
-    sources = [scene.sources[i] for i in bands]
-    return Scene(sources, scene.crs, scene.transform, scene.width, scene.height, scene.sensor)
+    if isinstance(scene, Scene):
+        sources = [scene.sources[i] for i in bands]
+        view: Any = Scene(sources, scene.crs, scene.transform, scene.width, scene.height, scene.sensor)
+        pick: Any = slice(None)
+    else:
+        view, pick = copy.copy(scene), list(bands)
+
+    def read_rows(row: int, height: int) -> np.ndarray:
+        return view.read(Window(col_off, row + row_off, width, height))[pick]
+
+    return read_rows, view.close
 
 
 def profile_wavelengths(sensor: str | None, band_names: Sequence[str]) -> list[float | None]:

@@ -171,7 +171,7 @@ def _run(
     from rasterio.windows import transform as window_transform
 
     from sargasses.atomic import write_error
-    from sargasses.detection.coverage import CoverEstimator, afai_scene, profile_wavelengths
+    from sargasses.detection.coverage import CoverEstimator, afai_bands, afai_reader, profile_wavelengths
     from sargasses.detection.tiled_loop import RunStats, run_tiles
     from sargasses.detection.tiling import mirror_pad, tile_grid
     from sargasses.detection.vectorize import PixelMetric, RaftCollector
@@ -219,15 +219,16 @@ def _run(
         def read_land(row: int, col: int, h: int, w: int) -> np.ndarray:
             return land_mask.read(row + row_off, col + col_off, h, w)
 
-    def read_rows(row: int, h: int) -> np.ndarray:
-        return afai_bands.read(Window(col_off, row + row_off, width, h))
-
     # fractional cover only when asked for: unmixing reads the strips with rafts again (docs/detect.md)
     cover = None
-    afai_bands = None
+    close_reader = None
     if "coverage" in outputs:
-        cover = CoverEstimator(scene.band_names, profile_wavelengths(scene.sensor, scene.band_names), read_rows)
-        afai_bands = afai_scene(scene, cover.bands) if cover.bands is not None else None
+        wavelengths = profile_wavelengths(scene.sensor, scene.band_names)
+        bands = afai_bands(scene.band_names, wavelengths)
+        read_rows: Any = None
+        if bands is not None:
+            read_rows, close_reader = afai_reader(scene, bands, col_off, row_off, width)
+        cover = CoverEstimator(scene.band_names, wavelengths, read_rows)
     quicklook = Quicklook(height, width, scene.band_names) if options.quicklook else None
     pixel_units = scene.crs is None  # only with options.pixel_units: _check_crs refuses it otherwise
     metric = PixelMetric(transform, scene.crs, pixel_units=pixel_units)
@@ -371,8 +372,8 @@ def _run(
             writer.discard()
         if cover_writer is not None:
             cover_writer.discard()
-        if afai_bands is not None:
-            afai_bands.close()
+        if close_reader is not None:
+            close_reader()
         if land_mask is not None:
             land_mask.close()
 

@@ -111,3 +111,25 @@ def test_unmixing_picks_olci_bands_by_wavelength():
     found = estimator.cover(0, detected, np.zeros_like(cover), np.zeros_like(detected))
     assert found[detected].mean() == pytest.approx(0.35, abs=0.02)
     assert (found[~detected] == 0).all()
+
+
+def test_covered_area_of_an_olci_product_is_the_planted_area(tmp_path, capsys):
+    """The README's OLCI example: a synthetic .SEN3 pair with twelve single-pixel rafts covering 10-60 % of their
+    300 m pixel. The polygons count whole pixels; the covered area is the planted area (Level-2), a little less at
+    top of atmosphere (Level-1: the atmosphere dims the raft)."""
+    from sargasses.synth.olci_product import write_products
+
+    products = write_products(tmp_path / "sen3", seed=3)
+    planted_km2 = json.loads(products["planted"].read_text())["total_area_m2"] / 1e6
+    covered = {}
+    for level in ("l2", "l1"):
+        out = tmp_path / level
+        summary = run(
+            [str(products[level]), "-o", str(out / "rafts.gpkg"), "--method", "afai", "--coverage", str(out / "c.tif")],
+            capsys,
+        )
+        assert summary["rafts"] == 12 and summary["coverage_method"] == "unmixing"
+        assert summary["total_area_km2"] > 3 * summary["covered_area_km2"]
+        covered[level] = summary["covered_area_km2"]
+    assert covered["l2"] == pytest.approx(planted_km2, rel=0.1)
+    assert 0.7 * planted_km2 < covered["l1"] < covered["l2"]
