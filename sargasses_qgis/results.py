@@ -62,7 +62,7 @@ def _style(layer, name: str) -> None:
 # The keys of the engine's run summary (what run_detection returns, plus the engine's own) that the plugin reads.
 # They are documented in docs/engine_protocol.md ("The run summary"); the plugin cannot import sargasses, so
 # tests/core/test_summary.py checks that each is a field of sargasses.outputs.summary.EngineSummary.
-SUMMARY_KEYS = ("rafts", "total_area_km2", "device", "device_name", "engine_run", "warnings")
+SUMMARY_KEYS = ("rafts", "total_area_km2", "covered_area_km2", "device", "device_name", "engine_run", "warnings")
 # Added by the plugin itself when a run is clipped to polygons (detection_run.clip_to_area), not by the engine.
 CLIPPED_KEYS = ("rafts_in_area", "area_km2_in_area")
 
@@ -77,6 +77,11 @@ def raft_area_km2(summary: dict[str, Any]) -> float:
     """Their area in km²; 0 where the summary has none (a raster without CRS measures in pixels)."""
     value = summary.get("area_km2_in_area") if "area_km2_in_area" in summary else summary.get("total_area_km2")
     return float(value or 0.0)
+
+
+def covered_area_km2(summary: dict[str, Any]) -> float:
+    """The area the rafts cover (the sum of fractional cover, the whole run); 0 in pixel units."""
+    return float(summary.get("covered_area_km2") or 0.0)
 
 
 def summary_text(outcome: DetectionOutcome, device_name: str = "") -> str:

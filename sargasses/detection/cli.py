@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop rafts smaller than this (m2); default: rafts under 3 pixels (1200 m2 at 20 m); 0 keeps all",
     )
     p.add_argument("--probabilities", metavar="FILE.tif", help="also write the probability raster (GeoTIFF)")
+    p.add_argument(
+        "--coverage",
+        metavar="FILE.tif",
+        help="also write the fractional cover of each pixel (GeoTIFF, 0-1; for rafts smaller than a pixel)",
+    )
     p.add_argument("--quicklook", metavar="FILE.png", help="also write a false-colour PNG with the rafts outlined")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     p.add_argument(
@@ -110,11 +115,12 @@ class ProgressBar:
 
 
 def _stages(summary: dict[str, Any]) -> str:
-    """Where the time went, e.g. 'model 4.1 s, reading 3.0 s (beside the model), polygons 1.2 s, writing 0.8 s'."""
+    """Where the time went, e.g. 'model 4.1 s, reading 3.0 s (beside the model), polygons 1.2 s, cover 0.1 s, writing 0.8 s'."""
     t = summary.get("timing", {})
     return (
         f"model {t.get('model_s', 0):.1f} s, reading {t.get('read_s', 0):.1f} s (beside the model), "
-        f"polygons {t.get('polygons_s', 0):.1f} s, writing {t.get('write_s', 0):.1f} s"
+        f"polygons {t.get('polygons_s', 0):.1f} s, cover {t.get('coverage_s', 0):.1f} s, "
+        f"writing {t.get('write_s', 0):.1f} s"
     )
 
 
@@ -131,6 +137,13 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"valid water        {summary['water_area_km2']:.2f} km2, "
             f"{100 * summary['water_share_covered']:.4f}% covered",
         ]
+    if summary.get("coverage_method"):
+        covered = (
+            f"{summary['covered_area_px']:.1f} pixels"
+            if summary.get("units") == "pixels"
+            else f"{summary['covered_area_km2']:.4f} km2"
+        )
+        areas.insert(1, f"covered area       {covered} (sum of fractional cover: {summary['coverage_method']})")
     lines = [
         f"rafts found        {summary['rafts']}",
         *areas,
@@ -142,6 +155,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     ]
     if summary.get("probabilities"):
         lines.append(f"probabilities      {summary['probabilities']}")
+    if summary.get("coverage"):
+        lines.append(f"coverage           {summary['coverage']}")
     if summary.get("quicklook"):
         lines.append(f"quicklook          {summary['quicklook']}")
     lines.append(f"summary            {summary['summary']}")

@@ -4,13 +4,14 @@ on, a CRS, values reflectance can take, and the area asked for."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sargasses.detection.options import DetectOptions
 from sargasses.errors import SargassesError
-from sargasses.reading.sensors import OTCI_RGB, SENTINEL3_OLCI
+from sargasses.reading.sensors import OTCI_RGB, SENTINEL3_OLCI, get_profile, is_rendered
 
 # Bands the index baselines read when the raster lacks the default ten: the index bands, and masking's blue/SWIR.
 BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B02", "B03", "B04", "B8A", "B11"]}
@@ -19,6 +20,9 @@ BASELINE_BANDS = {"afai": ["B02", "B03", "B04", "B06", "B8A", "B11"], "fai": ["B
 # under 1.5. A share of sampled values out of range above WARN_SHARE is reported, above REFUSE_SHARE refused.
 REFLECTANCE_RANGE = (-0.2, 2.0)
 RENDERED_RANGE = (0.0, 255.0)  # a rendered RGB image (otci_rgb): 8-bit values taken as float
+RENDERED_SCALING = "rendered 0-255"  # the scaling a model trained on rendered images asks for
+# What a model card's `scaling` may ask for: reflectance 0-1 (or "raw": the values as read), or rendered channels.
+KNOWN_SCALINGS = ("reflectance", "raw", RENDERED_SCALING)
 WARN_SHARE, REFUSE_SHARE = 0.01, 0.5
 SAMPLE_STEP = 4  # the range check looks at every 4th row and column of each tile
 
@@ -80,22 +84,56 @@ def check_model_fits(card: Any, scene: Any, options: DetectOptions) -> None:
                 f"model {card.name} takes {card.gsd_m:g} m pixels but {options.input} has about {size:.0f} m pixels; "
                 f"resample the input to {card.gsd_m:g} m (e.g. gdalwarp -tr {card.gsd_m:g} {card.gsd_m:g})"
             )
-    scaling = card.scaling if isinstance(card.scaling, str) else card.scaling.get("type", "")
-    if scaling not in ("reflectance", "raw"):
+    scaling = card_scaling(card)
+    if scaling not in KNOWN_SCALINGS:
         raise SargassesError(
             f"model {card.name} asks for input scaling {card.scaling!r}, which this sargasses does not know; "
             "upgrade sargasses"
         )
+    if scaling == RENDERED_SCALING and not (scene.sensor and is_rendered(get_profile(scene.sensor))):
+        raise SargassesError(
+            f"model {card.name} takes rendered RGB images (0-255) but {options.input} holds {scene.sensor} "
+            "reflectance; give the RGB rendering the model was trained on (e.g. the OTCI PNG)"
+        )
+
+
+def card_scaling(card: Any) -> str:
+    """The card's scaling name (a string, or a dict's "type")."""
+    return card.scaling if isinstance(card.scaling, str) else str(card.scaling.get("type", ""))
+
+
+# Formats GDAL cannot update in place: a CRS goes in side-car files, or the image is converted to GeoTIFF.
+SIDECAR_ONLY = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 
 
 def check_crs(scene: Any, options: DetectOptions) -> None:
-    """Without a CRS, areas and positions cannot be measured: refuse rather than give pixel units as m2."""
-    if scene.crs is None and not options.pixel_units:
-        raise SargassesError(
-            f"{options.input} has no coordinate reference system (CRS), so areas and positions cannot be measured; "
-            f"assign the right one (e.g. gdal_edit.py -a_srs EPSG:32620 {options.input}), "
-            "or pass --pixel-units to measure areas in pixels"
+    """Without a CRS, areas and positions cannot be measured: refuse rather than give pixel units as m2.
+
+    A world file (.pgw, .wld...) places the image but does not say in which CRS: a `.prj` side-car (read by
+    reading/scene.py) or an `.aux.xml` one (read by GDAL) does."""
+    if scene.crs is not None or options.pixel_units:
+        return
+    path = Path(options.input)
+    prj = path.with_suffix(".prj")
+    sidecar_only = path.suffix.lower() in SIDECAR_ONLY
+    if sidecar_only and not scene.transform.is_identity:
+        fix = (
+            f"{path} is placed by a world file but has no coordinate reference system (CRS), so areas cannot be "
+            f"measured; say which CRS the world file is in with a side-car {prj.name} "
+            f"(e.g. gdalsrsinfo -o wkt1 EPSG:4326 > {prj})"
         )
+    elif sidecar_only:
+        fix = (
+            f"{path} has no georeferencing (no CRS, no world file), so areas and positions cannot be measured; "
+            f"georeference it (a world file {path.stem}{path.suffix[:2]}{path.suffix[-1]}w with a {prj.name} "
+            f"beside it, or gdal_translate -a_srs EPSG:4326 -a_ullr WEST NORTH EAST SOUTH {path} out.tif)"
+        )
+    else:
+        fix = (
+            f"{path} has no coordinate reference system (CRS), so areas and positions cannot be measured; "
+            f"assign the right one (e.g. gdal_edit.py -a_srs EPSG:32620 {path})"
+        )
+    raise SargassesError(f"{fix}, or pass --pixel-units to measure areas in pixels")
 
 
 class InputCheck:

@@ -54,6 +54,7 @@ class DetectOptions:
     backend: str = "auto"  # auto | torch | onnx (ONNX Runtime, CPU only)
     background: bool = True  # afai/fai: subtract the median background
     pixel_units: bool = False  # a raster without a CRS: measure in pixels instead of refusing it
+    coverage: str | None = None  # GeoTIFF path: fractional cover of each pixel (detection/coverage.py)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> DetectOptions:

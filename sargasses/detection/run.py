@@ -29,7 +29,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from sargasses.detection.input_checks import InputCheck, area_window, check_crs, check_model_fits, open_checked_scene
+from sargasses.detection.input_checks import (
+    InputCheck,
+    area_window,
+    check_crs,
+    check_model_fits,
+    open_checked_scene,
+)
 from sargasses.detection.model_cache import cached_scorer, model_card
 from sargasses.detection.options import DetectOptions, check_options, default_min_pixels
 from sargasses.errors import DetectionCancelled, SargassesError
@@ -165,6 +171,7 @@ def _run(
     from rasterio.windows import transform as window_transform
 
     from sargasses.atomic import write_error
+    from sargasses.detection.coverage import CoverEstimator, afai_bands, afai_reader, profile_wavelengths
     from sargasses.detection.tiled_loop import RunStats, run_tiles
     from sargasses.detection.tiling import mirror_pad, tile_grid
     from sargasses.detection.vectorize import PixelMetric, RaftCollector
@@ -212,6 +219,16 @@ def _run(
         def read_land(row: int, col: int, h: int, w: int) -> np.ndarray:
             return land_mask.read(row + row_off, col + col_off, h, w)
 
+    # fractional cover only when asked for: unmixing reads the strips with rafts again (docs/detect.md)
+    cover = None
+    close_reader = None
+    if "coverage" in outputs:
+        wavelengths = profile_wavelengths(scene.sensor, scene.band_names)
+        bands = afai_bands(scene.band_names, wavelengths)
+        read_rows: Any = None
+        if bands is not None:
+            read_rows, close_reader = afai_reader(scene, bands, col_off, row_off, width)
+        cover = CoverEstimator(scene.band_names, wavelengths, read_rows)
     quicklook = Quicklook(height, width, scene.band_names) if options.quicklook else None
     pixel_units = scene.crs is None  # only with options.pixel_units: _check_crs refuses it otherwise
     metric = PixelMetric(transform, scene.crs, pixel_units=pixel_units)
@@ -222,7 +239,7 @@ def _run(
         min_pixels=min_pixels,
     )  # fmt: skip
     stats = RunStats()
-    timing = {"polygons_s": 0.0, "write_s": 0.0}
+    timing = {"polygons_s": 0.0, "coverage_s": 0.0, "write_s": 0.0}
 
     @contextlib.contextmanager
     def clock(stage: str) -> Iterator[None]:
@@ -233,10 +250,11 @@ def _run(
             timing[stage] += time.perf_counter() - started
 
     counts = {"valid": 0, "water": 0, "land": 0, "cloud": 0, "nodata": 0, "detected": 0}
-    areas = {"water_m2": 0.0, "valid_m2": 0.0}
+    areas = {"water_m2": 0.0, "valid_m2": 0.0, "covered_m2": 0.0}
     card, threshold, scorer = method.card, method.threshold, method.scorer
     method_name = card.name if card is not None else options.method
     writer = None
+    cover_writer = None
     try:
         if "probabilities" in outputs:
             tags = {
@@ -253,6 +271,11 @@ def _run(
                 scene.crs,
                 transform,
                 tags,
+            )
+        if cover is not None:
+            cover_tags = {"SCORE": "fractional cover", "COVER_METHOD": cover.description, "MODEL": method_name}
+            cover_writer = ProbabilityRaster(
+                outset.stage(outputs["coverage"]), outputs["coverage"], width, height, scene.crs, transform, cover_tags
             )
 
         def tiles_done(done: int, total: int) -> None:
@@ -280,6 +303,11 @@ def _run(
             if writer is not None:
                 with clock("write_s"):
                     writer.add(strip.score)
+            if cover is not None and cover_writer is not None:
+                with clock("coverage_s"):
+                    strip_cover = cover.cover(strip.row, mask, strip.score, excluded)
+                with clock("write_s"):
+                    cover_writer.add(strip_cover)
             valid = ~strip.nodata
             water = valid & ~excluded
             n_valid, n_water = int(valid.sum()), int(water.sum())
@@ -293,6 +321,8 @@ def _run(
                 _, _, pixel_area = metric.pixel_steps(np.array([strip.row + strip.height // 2]), np.array([width // 2]))
                 areas["water_m2"] += n_water * float(pixel_area[0])
                 areas["valid_m2"] += n_valid * float(pixel_area[0])
+                if cover is not None:
+                    areas["covered_m2"] += float(np.nansum(strip_cover)) * float(pixel_area[0])
         if cancel is not None and cancel.is_set():
             raise DetectionCancelled("detection cancelled; nothing was written")
         if counts["valid"] == 0 and checked.infinite:
@@ -317,6 +347,9 @@ def _run(
             if writer is not None:
                 writer.close()
                 writer = None
+            if cover_writer is not None:
+                cover_writer.close()
+                cover_writer = None
         attributes = {
             "acq_date": scene.acquisition_date,
             "sensor": scene.sensor,
@@ -337,6 +370,10 @@ def _run(
     finally:
         if writer is not None:
             writer.discard()
+        if cover_writer is not None:
+            cover_writer.discard()
+        if close_reader is not None:
+            close_reader()
         if land_mask is not None:
             land_mask.close()
 
@@ -347,12 +384,15 @@ def _run(
         areas_out: dict[str, Any] = {
             "total_area_km2": None,
             "water_area_km2": None,
+            "covered_area_km2": None,
             "total_area_px": int(total_m2),
             "water_area_px": int(areas["water_m2"]),
+            **({"covered_area_px": round(areas["covered_m2"], 2)} if cover is not None else {}),
         }
     else:
         areas_out = {
             "total_area_km2": round(total_m2 / 1e6, 6),
+            "covered_area_km2": round(areas["covered_m2"] / 1e6, 6) if cover is not None else None,
             "water_area_km2": round(areas["water_m2"] / 1e6, 4),
         }
     summary: RunSummary = {
@@ -360,6 +400,7 @@ def _run(
         "output": str(outputs["output"]),
         "summary": str(outputs["summary"]),
         "probabilities": str(outputs["probabilities"]) if "probabilities" in outputs else None,
+        "coverage": str(outputs["coverage"]) if "coverage" in outputs else None,
         "quicklook": str(outputs["quicklook"]) if "quicklook" in outputs else None,
         "method": options.method,
         "model": None
@@ -377,6 +418,7 @@ def _run(
         "min_raft_pixels": min_pixels,
         "rafts": len(rafts),
         **areas_out,
+        "coverage_method": cover.method if cover is not None else None,
         "water_share_covered": round(total_m2 / areas["water_m2"], 8) if areas["water_m2"] else 0.0,
         "rafts_dropped_small": collector.dropped_small,
         "pixels": {"width": width, "height": height, **counts},

@@ -20,6 +20,10 @@ def check_outputs(options: DetectOptions, model_path: Path | None = None) -> dic
         outputs["probabilities"] = Path(options.probabilities)
         if outputs["probabilities"].suffix.lower() not in (".tif", ".tiff"):
             raise SargassesError(f"--probabilities {options.probabilities}: give a GeoTIFF name ending in .tif")
+    if options.coverage:
+        outputs["coverage"] = Path(options.coverage)
+        if outputs["coverage"].suffix.lower() not in (".tif", ".tiff"):
+            raise SargassesError(f"--coverage {options.coverage}: give a GeoTIFF name ending in .tif")
     if options.quicklook:
         outputs["quicklook"] = Path(options.quicklook)
         if outputs["quicklook"].suffix.lower() != ".png":
@@ -108,7 +112,7 @@ def output_targets(outputs: dict[str, Path]) -> tuple[list[Path], list[Path]]:
     from sargasses.outputs.vector_output import output_files
 
     targets = list(output_files(outputs["output"]))
-    targets += [outputs[k] for k in ("probabilities", "quicklook") if k in outputs]
+    targets += [outputs[k] for k in ("probabilities", "coverage", "quicklook") if k in outputs]
     targets.append(outputs["summary"])
     return targets, [p for k, p in outputs.items()]
 

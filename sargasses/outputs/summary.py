@@ -51,6 +51,7 @@ class Timing(TypedDict):
     model_s: float
     waiting_for_reads_s: float
     polygons_s: float
+    coverage_s: float  # fractional cover (detection/coverage.py: unmixing reads the strips with rafts again)
     write_s: float
 
 
@@ -61,6 +62,7 @@ class _RequiredSummary(TypedDict):
     output: str
     summary: str
     probabilities: str | None
+    coverage: str | None
     quicklook: str | None
     method: str
     model: ModelInfo | None
@@ -74,6 +76,8 @@ class _RequiredSummary(TypedDict):
     min_raft_pixels: int
     rafts: int
     total_area_km2: float | None
+    covered_area_km2: float | None
+    coverage_method: str | None
     water_area_km2: float | None
     water_share_covered: float
     rafts_dropped_small: int
@@ -94,6 +98,7 @@ class RunSummary(_RequiredSummary, total=False):
 
     total_area_px: int  # only with units "pixels" (a raster without CRS)
     water_area_px: int  # only with units "pixels"
+    covered_area_px: float  # only with units "pixels" and --coverage
     time_s: float  # set last by run_detection: always in what it returns and writes
 
 

@@ -169,7 +169,7 @@ class Scene:
         t = dataset.transform
         if dataset.width != self.width or dataset.height != self.height:
             return None
-        if not (dataset.crs == self.crs or self.crs is None) or t.b != 0 or t.d != 0:
+        if dataset.crs not in (self.crs, None) or t.b != 0 or t.d != 0:  # None: a CRS from a side-car
             return None
         if t.almost_equals(self.transform):
             return False, False
@@ -356,7 +356,7 @@ def _open_raster(
         sources = [
             _raster_source(dataset, tags, profile, name, index) for name, index in zip(names, indexes, strict=True)
         ]
-        crs, transform, width, height = _raster_grid(dataset, resolution)
+        crs, transform, width, height = _raster_grid(dataset, resolution, dataset.crs or _sidecar_crs(path, dataset))
         return Scene(
             sources,
             crs,
@@ -501,14 +501,31 @@ def _first_number(band_tags: dict[str, str], tags: dict[str, str], keys: tuple[s
     return None
 
 
-def _raster_grid(dataset: rasterio.DatasetReader, resolution: float | None) -> tuple[CRS | None, Affine, int, int]:
+def _sidecar_crs(path: Path, dataset: rasterio.DatasetReader) -> CRS | None:
+    """The CRS in a `.prj` file beside a raster that GDAL places (a world file: .pgw, .wld...) but leaves without
+    one: GDAL reads a CRS from an `.aux.xml` side-car, not from a `.prj`, which is what GIS tools write beside a
+    world file. None when there is no such file or the raster has no position at all."""
+    prj = path.with_suffix(".prj")
+    if dataset.transform.is_identity or not prj.is_file():
+        return None
+    try:
+        return CRS.from_user_input(prj.read_text(errors="replace").strip())
+    except Exception as exc:  # pyproj/rasterio raise their own CRSError types
+        raise SargassesError(
+            f"{prj} does not hold a coordinate reference system GDAL can read ({exc}); write one there, "
+            f"e.g. gdalsrsinfo -o wkt1 EPSG:4326 > {prj}"
+        ) from None
+
+
+def _raster_grid(
+    dataset: rasterio.DatasetReader, resolution: float | None, crs: CRS | None
+) -> tuple[CRS | None, Affine, int, int]:
     """The raster's own grid, or the same extent at `resolution` when its CRS is metric and its pixels differ.
 
     A georeferenced raster stored south-up, right to left or rotated is read north-up (models are not
     mirror-invariant): mirrored pixels exactly, a rotated grid warped onto the north-up grid around it. A raster
     without a CRS is taken as it is (its row 0 is its top)."""
     transform = dataset.transform
-    crs = dataset.crs
     width, height = dataset.width, dataset.height
     metric = crs is not None and crs.is_projected and (crs.linear_units or "").lower() in ("metre", "meter", "m")
     if crs is not None and (transform.b != 0 or transform.d != 0):

@@ -40,7 +40,7 @@ from ..engine_client import EngineError, shared_engine
 from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M, METHODS
 from ..paths import bundled_model, icon_path
 from ..raster_input import InputError, automatic_plan, layer_file
-from ..results import raft_area_km2, style_rafts, summary_text
+from ..results import covered_area_km2, raft_area_km2, style_rafts, summary_text
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 # The threshold is a probability: the core takes it strictly between 0 and 1; the dock's field and this
@@ -86,6 +86,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
     MIN_AREA = "MIN_AREA"
     EXTENT = "EXTENT"
     PROBABILITIES = "PROBABILITIES"
+    COVERAGE = "COVERAGE"
+    COVERED_KM2 = "COVERED_KM2"
     DEVICE = "DEVICE"
     RAFT_COUNT = "RAFT_COUNT"
     AREA_KM2 = "AREA_KM2"
@@ -108,7 +110,11 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             "model's own.\n"
             "Minimum area: smaller rafts are dropped (m²).\n"
             "Extent: only this part of the image.\n"
-            "Probabilities: also write the probability raster.\n\n"
+            "Probabilities: also write the probability raster.\n"
+            "Fractional cover: also write how much of each pixel the rafts cover (0-1), for images whose pixels are "
+            "larger than the rafts (Sentinel-3 OLCI, 300 m); the covered area is their sum.\n\n"
+            "An image without a coordinate reference system (a PNG) needs a world file (.pgw) and a .prj beside it."
+            "\n\n"
             "Detection runs in the sargasses detection engine, a separate Python environment "
             "(Settings > Options > Sargasses)."
         )
@@ -120,7 +126,9 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         return DetectAlgorithm()
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Image (Sentinel-2 bands)"))
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(self.INPUT, "Image (the bands the model takes: Sentinel-2, or RGB)")
+        )
         self.addParameter(
             QgsProcessingParameterFile(
                 self.MODEL,
@@ -163,8 +171,14 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 self.PROBABILITIES, "Probabilities", optional=True, createByDefault=False
             )
         )
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(
+                self.COVERAGE, "Fractional cover", optional=True, createByDefault=False
+            )
+        )
         self.addOutput(QgsProcessingOutputNumber(self.RAFT_COUNT, "Number of rafts"))
         self.addOutput(QgsProcessingOutputNumber(self.AREA_KM2, "Area of the rafts (km²)"))
+        self.addOutput(QgsProcessingOutputNumber(self.COVERED_KM2, "Area the rafts cover (km², sum of cover)"))
 
     def _threshold(self, parameters: dict[str, Any], context: QgsProcessingContext) -> float | None:
         """The threshold asked for (None: the model's own); QgsProcessingException when it is not a probability."""
@@ -227,6 +241,11 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         probabilities = None
         if parameters.get(self.PROBABILITIES):
             probabilities = self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context) or None
+        coverage = None
+        if parameters.get(self.COVERAGE):
+            coverage = self.parameterAsOutputLayer(parameters, self.COVERAGE, context) or None
+        if coverage:
+            options["coverage"] = coverage
 
         manager = shared_engine()
         try:
@@ -280,9 +299,16 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         feedback.pushInfo(summary_text(outcome) + ".")
         for warning in outcome.warnings:
             feedback.pushWarning(f"Warning: {warning}")
-        results: dict[str, Any] = {self.OUTPUT: dest_id, self.RAFT_COUNT: count, self.AREA_KM2: area_km2}
+        results: dict[str, Any] = {
+            self.OUTPUT: dest_id,
+            self.RAFT_COUNT: count,
+            self.AREA_KM2: area_km2,
+            self.COVERED_KM2: covered_area_km2(outcome.summary),
+        }
         if probabilities:
             results[self.PROBABILITIES] = probabilities
+        if coverage:
+            results[self.COVERAGE] = coverage
         return results
 
 

@@ -108,7 +108,7 @@ def test_constant_model_gives_a_constant_raster_across_tile_borders(scene_with_n
     assert transform == TRANSFORM and crs.to_epsg() == 32620
     assert summary["tiles"]["skipped_nodata"] > 0 and summary["tiles"]["run"] < summary["tiles"]["total"]
     timing = summary["timing"]  # where the time went: every stage measured, none longer than the run
-    assert set(timing) == {"read_s", "model_s", "waiting_for_reads_s", "polygons_s", "write_s"}
+    assert set(timing) == {"read_s", "model_s", "waiting_for_reads_s", "polygons_s", "coverage_s", "write_s"}
     assert all(0 <= v <= summary["time_s"] for v in timing.values())
 
 

@@ -238,3 +238,19 @@ def run_and_wait(dock, timeout: float = 300.0):
     finally:
         dock.runFinished.disconnect(finished.append)
     return finished[0]
+
+
+@pytest.fixture(scope="session")
+def otci(engine_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A model trained the original way (configs/original_otci_halfunet.yaml, tiny, on synthetic OTCI data) and an
+    OTCI scene as users have it: {"model", "tif", "png" (with .pgw and .prj), "label", "rafts"}. About a minute."""
+    folder = tmp_path_factory.mktemp("otci")
+    done = subprocess.run(
+        [engine_python, str(HERE / "make_otci_model.py"), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

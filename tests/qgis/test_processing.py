@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, scene_with_infinite_values, score
+from conftest import ROOT, Scene, scene_with_infinite_values, score
 from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsRasterLayer, QgsVectorLayer
 
 
@@ -280,3 +280,26 @@ def test_processing_reports_the_engines_warnings(plugin, scene, tmp_path: Path) 
     assert any("infinite values" in w for w in feedback.warnings), feedback.warnings
     # the same words as the dock: "N rafts, X km², on CPU (n threads), in S s"
     assert any(" km², on " in line and " rafts" in line for line in feedback.infos), feedback.infos
+
+
+@pytest.mark.parametrize("image", ["tif", "png"])
+def test_processing_runs_a_model_trained_the_original_way(plugin, otci, image, tmp_path: Path) -> None:
+    """An OTCI RGB model (trained with configs/original_otci_halfunet.yaml) on a GeoTIFF and on a PNG placed by a
+    world file with a .prj: the planted rafts come back, with their fractional cover."""
+    import processing
+
+    out = tmp_path / "rafts.gpkg"
+    cover = tmp_path / "cover.tif"
+    result = processing.run(
+        "sargasses:detect",
+        {"INPUT": otci[image], "MODEL": otci["model"], "OUTPUT": str(out), "COVERAGE": str(cover)},
+    )
+    layer = QgsVectorLayer(str(out), "rafts", "ogr")
+    assert layer.isValid() and layer.crs().authid() == "EPSG:4326"
+    assert layer.featureCount() == result["RAFT_COUNT"] == otci["rafts"]
+    scores = score(out, Scene(Path(otci[image]), Path(otci["label"]), {}, "model"))
+    # every raft; the pixels called beside the labels are the streaks' edges, under the 30 % cover labelled
+    assert scores["object_recall"] == 1.0 and scores["recall"] > 0.9 and scores["precision"] > 0.8, scores
+    assert 0 < result["COVERED_KM2"] <= result["AREA_KM2"] * 1.05
+    coverage = QgsRasterLayer(str(result["COVERAGE"]), "cover")
+    assert coverage.isValid() and coverage.crs().authid() == "EPSG:4326" and coverage.width() == 192

@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import add_raster, choose_layer, device_word, run_and_wait, scene_with_infinite_values, score, wait_for
+from conftest import (
+    Scene,
+    add_raster,
+    choose_layer,
+    device_word,
+    run_and_wait,
+    scene_with_infinite_values,
+    score,
+    wait_for,
+)
 from qgis.core import Qgis, QgsApplication, QgsFeature, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayer
 from qgis.PyQt.QtCore import QEventLoop, QTimer
 
@@ -284,3 +293,19 @@ def test_the_engines_warnings_reach_the_message_bar(scene, qgis_iface, dock, tmp
     warnings = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
     assert warnings and "infinite values" in warnings[-1] and "rafts" in warnings[-1]
     assert "Warning: " in dock.status_label.text()
+
+
+def test_dock_runs_a_model_trained_the_original_way(otci, qgis_iface, dock) -> None:
+    """An OTCI RGB GeoTIFF with a model trained by configs/original_otci_halfunet.yaml: its red, green and blue
+    bands go to the model, and the planted rafts come back in the project."""
+    layer = add_raster(Path(otci["tif"]), qgis_iface, "otci")
+    dock.layer_combo.setLayer(layer)
+    dock.model_combo.setCurrentIndex(dock.model_combo.findData("file"))
+    dock.model_file.setFilePath(otci["model"])
+    dock.refresh_engine()
+    assert wait_for(lambda: not dock.info_pending, 120), "the engine did not answer"
+    task = run_and_wait(dock)
+    assert task.outcome is not None, task.error
+    scores = score(task.outcome.output, Scene(Path(otci["tif"]), Path(otci["label"]), {}, "model"))
+    assert scores["features"] == task.outcome.summary["rafts"] == otci["rafts"], scores
+    assert scores["object_recall"] == 1.0 and scores["precision"] > 0.8, scores
