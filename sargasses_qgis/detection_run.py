@@ -50,6 +50,7 @@ class DetectionJob:
     work_dir: Path  # this run's folder
     output: Path  # the vector file of rafts
     probabilities: Path | None = None
+    coverage: Path | None = None  # the fractional cover GeoTIFF
     clip: QgsGeometry | None = None  # keep only rafts inside this area
     clip_crs: QgsCoordinateReferenceSystem | None = None
     run_name: str = ""
@@ -61,6 +62,7 @@ class DetectionOutcome:
     output: Path
     probabilities: Path | None
     seconds: float
+    coverage: Path | None = None
     engine_pid: int | None = None
     warnings: list[str] = field(default_factory=list)  # the engine's: inputs whose results are not to be trusted
 
@@ -86,6 +88,8 @@ def execute(
     options = {**job.options, "input": input_path, "output": str(raw_output)}
     if job.probabilities is not None:
         options["probabilities"] = str(job.probabilities)
+    if job.coverage is not None:
+        options["coverage"] = str(job.coverage)
     log_info(f"run {job.run_name or job.layer_name}: detect {options}")
     summary = _run_detect(manager, client, options, progress, is_cancelled)
     if job.clip is not None:
@@ -96,6 +100,7 @@ def execute(
         summary=summary,
         output=job.output,
         probabilities=job.probabilities,
+        coverage=job.coverage,
         seconds=time.perf_counter() - started,
         engine_pid=client.pid,
         warnings=[str(w) for w in summary.get("warnings") or []],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from qgis.core import QgsLayerTreeGroup, QgsProject, QgsRasterLayer, QgsVectorLayer
@@ -24,23 +25,28 @@ def add_result_layers(
         raise RuntimeError(f"the result {outcome.output} cannot be read")
     style_rafts(rafts)
     rafts.setCustomProperty(RESULT_PROPERTY, run_name)
-    probabilities = None
-    if outcome.probabilities is not None and outcome.probabilities.exists():
-        probabilities = QgsRasterLayer(str(outcome.probabilities), "Sargassum probability", "gdal")
-        if probabilities.isValid():
-            _style(probabilities, PROBABILITIES_STYLE)
-            probabilities.setCustomProperty(RESULT_PROPERTY, run_name)
-        else:
-            log_warning(f"the probability raster {outcome.probabilities} cannot be read")
-            probabilities = None
+    probabilities = _result_raster(outcome.probabilities, "Sargassum probability", run_name)
+    coverage = _result_raster(outcome.coverage, "Sargassum cover", run_name)
     root = project.layerTreeRoot()
     group = root.insertGroup(0, run_name)
-    project.addMapLayer(rafts, False)
-    group.addLayer(rafts)
-    if probabilities is not None:
-        project.addMapLayer(probabilities, False)
-        group.addLayer(probabilities)
+    for layer in (rafts, probabilities, coverage):
+        if layer is not None:
+            project.addMapLayer(layer, False)
+            group.addLayer(layer)
     return group, rafts, probabilities
+
+
+def _result_raster(path: Path | None, name: str, run_name: str) -> QgsRasterLayer | None:
+    """A run's raster (probability or cover, both 0-1) with the colour ramp, or None when there is none."""
+    if path is None or not path.exists():
+        return None
+    layer = QgsRasterLayer(str(path), name, "gdal")
+    if not layer.isValid():
+        log_warning(f"the raster {path} cannot be read")
+        return None
+    _style(layer, PROBABILITIES_STYLE)
+    layer.setCustomProperty(RESULT_PROPERTY, run_name)
+    return layer
 
 
 def style_rafts(layer: QgsVectorLayer) -> None:
@@ -62,7 +68,6 @@ def _style(layer, name: str) -> None:
 # The keys of the engine's run summary (what run_detection returns, plus the engine's own) that the plugin reads.
 # They are documented in docs/engine_protocol.md ("The run summary"); the plugin cannot import sargasses, so
 # tests/core/test_summary.py checks that each is a field of sargasses.outputs.summary.EngineSummary.
-SUMMARY_KEYS = ("rafts", "total_area_km2", "covered_area_km2", "device", "device_name", "engine_run", "warnings")
 # Added by the plugin itself when a run is clipped to polygons (detection_run.clip_to_area), not by the engine.
 CLIPPED_KEYS = ("rafts_in_area", "area_km2_in_area")
 
@@ -90,7 +95,9 @@ def summary_text(outcome: DetectionOutcome, device_name: str = "") -> str:
     count = raft_count(summary)
     device = device_name or str(summary.get("device_name") or summary.get("device") or "?")
     warm = " (warm engine)" if int(summary.get("engine_run") or 1) > 1 else ""
+    covered = summary.get("covered_area_km2")
+    cover = f" ({float(covered):.4g} km² covered)" if covered is not None and "area_km2_in_area" not in summary else ""
     return (
-        f"{count} raft{'s' if count != 1 else ''}, {raft_area_km2(summary):.4g} km², "
+        f"{count} raft{'s' if count != 1 else ''}, {raft_area_km2(summary):.4g} km²{cover}, "
         f"on {device}, in {outcome.seconds:.1f} s{warm}"
     )

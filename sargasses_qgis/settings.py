@@ -47,6 +47,7 @@ def last_run_settings() -> dict:
         "min_area": float(_get("min_area", 0.0, float)),
         "device": str(_get("device", "auto")),
         "probabilities": bool(_get("probabilities", False, bool)),
+        "coverage": bool(_get("coverage", False, bool)),
     }
 
 

@@ -233,11 +233,17 @@ class SargassesDock(QgsDockWidget):
         self.device_label.setWordWrap(True)  # a GPU's name can be long
         self.probabilities_check = QCheckBox("Add the probability raster")
         self.probabilities_check.setToolTip("Also add the per-pixel probability, with a colour ramp")
+        self.coverage_check = QCheckBox("Add the fractional cover raster")
+        self.coverage_check.setToolTip(
+            "Also add the share of each pixel the rafts cover (0-1), and their covered area in km²: at 300 m (OLCI) "
+            "a raft rarely fills a pixel, so the polygons' area overstates it"
+        )
         form.addRow("Threshold", self.threshold)
         form.addRow("Minimum area", self.min_area)
         form.addRow("Device", self.device_combo)
         form.addRow("", self.device_label)  # what Auto will use, under the choice: the dock stays narrow
         form.addRow(self.probabilities_check)
+        form.addRow(self.coverage_check)
         layout.addWidget(options)
 
         self.run_button = QPushButton("Run")
@@ -305,6 +311,7 @@ class SargassesDock(QgsDockWidget):
         self.min_area.setValue(last["min_area"])
         self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(last["device"])))
         self.probabilities_check.setChecked(last["probabilities"])
+        self.coverage_check.setChecked(last["coverage"])
         active = self.iface.activeLayer() if self.iface is not None else None
         if isinstance(active, QgsRasterLayer):
             self.layer_combo.setLayer(active)
@@ -642,6 +649,7 @@ class SargassesDock(QgsDockWidget):
             work_dir=work_dir,
             output=work_dir / "rafts.gpkg",
             probabilities=work_dir / "probabilities.tif" if self.probabilities_check.isChecked() else None,
+            coverage=work_dir / "coverage.tif" if self.coverage_check.isChecked() else None,
             clip=clip,
             clip_crs=layer.crs() if clip is not None else None,
             run_name=f"Sargassum · {layer.name()} · {stamp:%H:%M:%S}",
@@ -792,6 +800,7 @@ class SargassesDock(QgsDockWidget):
                 "min_area": float(self.min_area.value()),
                 "device": str(self.device_combo.currentData()),
                 "probabilities": self.probabilities_check.isChecked(),
+                "coverage": self.coverage_check.isChecked(),
             }
         )
 

@@ -309,3 +309,24 @@ def test_dock_runs_a_model_trained_the_original_way(otci, qgis_iface, dock) -> N
     scores = score(task.outcome.output, Scene(Path(otci["tif"]), Path(otci["label"]), {}, "model"))
     assert scores["features"] == task.outcome.summary["rafts"] == otci["rafts"], scores
     assert scores["object_recall"] == 1.0 and scores["precision"] > 0.8, scores
+
+
+def test_the_fractional_cover_raster_and_area_from_the_dock(scene, qgis_iface, dock) -> None:
+    """The cover raster joins the run's group, and the message bar gives the covered area beside the polygons'."""
+    layer = add_raster(scene.tif, qgis_iface)
+    choose_layer(dock, layer, scene.method)
+    dock.coverage_check.setChecked(True)
+    try:
+        task = run_and_wait(dock)
+    finally:
+        dock.coverage_check.setChecked(False)
+    assert task.outcome is not None, task.error
+    summary = task.outcome.summary
+    assert 0 < summary["covered_area_km2"] <= summary["total_area_km2"]
+    group = QgsProject.instance().layerTreeRoot().findGroup(task.job.run_name)
+    names = [child.layer().name() for child in group.findLayers()]
+    assert names == ["Sargassum rafts", "Sargassum cover"]
+    cover = next(child.layer() for child in group.findLayers() if child.layer().name() == "Sargassum cover")
+    assert cover.isValid() and cover.width() == layer.width()
+    success = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Success)
+    assert success and "km² covered" in success[-1]
