@@ -68,6 +68,7 @@ def _style(layer, name: str) -> None:
 # The keys of the engine's run summary (what run_detection returns, plus the engine's own) that the plugin reads.
 # They are documented in docs/engine_protocol.md ("The run summary"); the plugin cannot import sargasses, so
 # tests/core/test_summary.py checks that each is a field of sargasses.outputs.summary.EngineSummary.
+SUMMARY_KEYS = ("rafts", "total_area_km2", "covered_area_km2", "device", "device_name", "engine_run", "warnings")
 # Added by the plugin itself when a run is clipped to polygons (detection_run.clip_to_area), not by the engine.
 CLIPPED_KEYS = ("rafts_in_area", "area_km2_in_area")
 
