@@ -63,6 +63,16 @@ class SargassesPlugin:
             action.triggered.connect(lambda _checked=False, k=kind: self.export_active_layer(k))
             self.iface.addCustomActionForLayerType(action, "Sargasses", QgsMapLayerType.VectorLayer, False)
             self.layer_actions.append(action)
+        # ... and marking its selected rafts for a fine-tune (labelling.py).
+        for kind, label in (
+            ("false_positive", "Mark selected as false positive"),
+            ("sargassum", "Mark selected as Sargassum"),
+        ):
+            action = QAction(icon, label, window)
+            action.setObjectName(f"sargassesMark_{kind}")
+            action.triggered.connect(lambda _checked=False, k=kind: self.mark_active_layer(k))
+            self.iface.addCustomActionForLayerType(action, "Sargasses", QgsMapLayerType.VectorLayer, False)
+            self.layer_actions.append(action)
         QgsProject.instance().layerWasAdded.connect(self._offer_layer_actions)
         for layer in QgsProject.instance().mapLayers().values():
             self._offer_layer_actions(layer)
@@ -138,6 +148,12 @@ class SargassesPlugin:
         if isinstance(layer, QgsVectorLayer) and layer.customProperty(RESULT_PROPERTY):
             for action in self.layer_actions:
                 self.iface.addCustomActionForLayer(action, layer)
+
+    def mark_active_layer(self, kind: str) -> int:
+        """Mark the selected rafts of the active result layer (the layer menu's actions, as the dock's buttons)."""
+        if self.dock is None:
+            self.show_dock()
+        return self.dock.finetune_box.mark_active(kind)
 
     def export_active_layer(self, kind: str) -> None:
         from .ui.export_dialog import export_with_dialog
