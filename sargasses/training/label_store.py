@@ -5,7 +5,8 @@ One file per project or folder (docs/training.md, "Fine-tuning on your own coast
   `date`, `author`, `created`, `detection` (the detection a polygon was copied from; empty when drawn);
 - `looked_at`: the areas a user reviewed, with `scene`, `run`, `date`, `author`, `created`.
 On a scene's grid they become a training label: looked-at areas 0, false positives and not-Sargassum areas 0,
-Sargassum 1 (drawn last: a raft drawn inside a not-Sargassum area is a raft), everything else 255 (not scored).
+Sargassum 1 (drawn last: a raft drawn inside a not-Sargassum area is a raft), a rim of RIM_PX pixels around the
+Sargassum and everything else 255 (not scored).
 
 The file is the user's data: it is written whole under a temporary name and renamed (sargasses.atomic), and a
 fine-tune only ever reads it.
@@ -28,6 +29,10 @@ LABELS_LAYER, LOOKED_AT_LAYER = "labels", "looked_at"
 KINDS = ("sargassum", "false_positive", "not_sargassum")
 NEGATIVE_KINDS = ("false_positive", "not_sargassum")
 STORE_CRS = "EPSG:4326"
+# Pixels this close to a Sargassum polygon are left unscored: a raft's rim is mixed water and weed, and a polygon
+# copied from a detection follows the detection's edge, not the raft's. Trained as "not Sargassum", rims and the
+# faint ends of windrows would teach the model to shrink and miss rafts.
+RIM_PX = 2
 LABEL_FIELDS = ("scene", "kind", "date", "author", "created", "detection")
 LOOKED_AT_FIELDS = ("scene", "run", "date", "author", "created")
 
@@ -165,14 +170,26 @@ def labelled_scenes(path: str | Path) -> list[LabelledScene]:
 
 
 def rasterize_store(path: str | Path, scene_key: str, scene: Any, all_touched: bool = False) -> np.ndarray:
-    """The label of one scene on its grid: 255 unscored, 0 looked at or marked not Sargassum, 1 Sargassum."""
+    """The label of one scene on its grid: 255 unscored, 0 looked at or marked not Sargassum, 1 Sargassum (its rim
+    of RIM_PX pixels unscored, unless marked as not Sargassum)."""
+    from scipy.ndimage import binary_dilation
+
     labels, looked = read_store(path)
     label = np.full((scene.height, scene.width), IGNORE, dtype=np.uint8)
     reviewed = looked[looked["scene"].astype(str) == scene_key]
     mine = labels[labels["scene"].astype(str) == scene_key]
     negatives = mine[mine["kind"].isin(NEGATIVE_KINDS)]
     rafts = mine[mine["kind"] == "sargassum"]
-    for frame, value in ((reviewed, 0), (negatives, 0), (rafts, 1)):  # later layers over earlier ones
-        if len(frame):
-            burn_polygons(frame, np.full(len(frame), value), scene, label, all_touched, str(path))
+    if len(reviewed):
+        burn_polygons(reviewed, np.zeros(len(reviewed)), scene, label, all_touched, str(path))
+    marked_negative = np.zeros_like(label)
+    if len(negatives):
+        burn_polygons(negatives, np.ones(len(negatives)), scene, marked_negative, all_touched, str(path))
+    label[marked_negative == 1] = 0
+    if len(rafts):
+        sargassum = np.zeros_like(label)
+        burn_polygons(rafts, np.ones(len(rafts)), scene, sargassum, all_touched, str(path))
+        rim = binary_dilation(sargassum == 1, iterations=RIM_PX) & (marked_negative == 0)
+        label[rim] = IGNORE
+        label[sargassum == 1] = 1  # burnt last: a raft drawn inside a not-Sargassum area is a raft
     return label

@@ -76,7 +76,7 @@ def test_marks_rasterize_as_the_user_meant(loop) -> None:
     lookalikes = np.load(str(scene.image).replace(".tif", "_lookalikes.npy"))
     assert set(np.unique(label)) <= {0, 1, 255}
     assert (label[lookalikes] == 0).mean() > 0.9  # marked false positives are negatives
-    assert (truth[label == 1] == 1).mean() > 0.8  # confirmed detections are rafts
+    assert (truth[label == 1] != 0).mean() > 0.95  # confirmed detections lie on rafts (or their unscored rims)
     assert (label == 0).mean() > 0.9  # the looked-at scene: everything else is not Sargassum
 
 
