@@ -6,6 +6,9 @@ trains for a few epochs at a low learning rate on small crops. Scenes are groupe
 (never trained on). The new model file keeps its parent's card (bands, normalization, threshold) and records in
 `metrics.finetune` its parent, the scenes and label counts it learned from, and its scores before and after on the
 held-back scenes and on the bundled synthetic check scene; a fall in either is a warning, never silent.
+While it learns the user's coast it also rehearses a few of the synthetic scenes the default model was trained
+on (rafts among clouds, glint, foam, coasts), so that it does not forget them: a few clean scenes of one coast
+alone taught a first version to flag glint on the check scene.
 The labels file is only read; the new model never replaces a file.
 """
 
@@ -14,16 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from sargasses.errors import DetectionCancelled, SargassesError
 
 Progress = Callable[[float, str], None]
+# Synthetic training scenes of the default model (docs/training.md: seeds 1000-1099), rehearsed while fine-tuning
+REHEARSAL_SEEDS = tuple(range(1000, 1010))
+REHEARSAL_SIZE = 256
 
 
 @dataclass
@@ -41,6 +49,25 @@ class FinetuneOptions:
     batch_size: int = 16
     hold_out: float = 0.25  # share of dates held back for before/after scores (one at least, from 3 dates)
     seed: int = 0
+    rehearsal: int = 3  # synthetic scenes of the default model's training rehearsed beside the user's (0: none)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> FinetuneOptions:
+        """Options from outside values (an engine request's JSON): unknown and missing names refused, every value
+        checked against its field's type, with a message naming the option."""
+        from sargasses.checked_values import checked
+
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise SargassesError(
+                f"this engine does not know the fine-tune option(s) {', '.join(unknown)}; update the detection engine"
+            )
+        missing = [n for n, f in known.items() if n not in values and f.default is MISSING]
+        if missing:
+            raise SargassesError(f"a fine-tune's options need {', '.join(map(repr, missing))}")
+        hints = typing.get_type_hints(cls)
+        return cls(**{name: checked(f"option {name!r}", value, hints[name]) for name, value in values.items()})
 
 
 def _accelerator(device: str) -> str:
@@ -77,13 +104,10 @@ def run_finetune(
 ) -> dict[str, Any]:
     """Fine-tune, score before and after, write the new model file; the report (also in the new card)."""
     import lightning.pytorch as pl
-    import torch
 
     from sargasses.evaluation.compare import before_after, check_scene, got_worse, labelled_eval_scenes
     from sargasses.model_file import ModelCard, default_model_path, load_model_file, save_model_file
-    from sargasses.training.datamodule import SargassesDataModule
     from sargasses.training.label_store import store_scenes
-    from sargasses.training.plmodule import SargassesLightningModule
 
     started = time.perf_counter()
     say = progress or (lambda fraction, message: None)
@@ -99,58 +123,16 @@ def run_finetune(
     parent = load_model_file(parent_path)
     card = parent.card
     pl.seed_everything(options.seed, verbose=False)
-    data = SargassesDataModule(
-        label_store=options.labels,
-        sensor=card.sensor,
-        accepted_sensors=card.accepted_sensors,
-        bands=card.band_names,
-        resolution=card.gsd_m,
-        split_by="date",
-        val_share=options.hold_out,
-        test_share=0.0,
-        crop_size=options.crop_size,
-        eval_crop_size=min(card.tile_size, 256),
-        min_positive_share=0.002,
-        background_share=0.5,
-        crops_per_epoch=options.crops_per_epoch,
-        batch_size=options.batch_size,
-        num_workers=0,
-        augment=True,
-    )
-    if data.normalization != card.normalization:
-        raise SargassesError(
-            f"{parent_path} normalizes its bands differently from the {card.sensor} profile; fine-tune it with "
-            "`sargasses fit` and a config of its own"
-        )
-    trained = data.splits.get("train", [])
+    with tempfile.TemporaryDirectory(prefix="sargasses-rehearsal-") as rehearsal_dir:
+        rehearsal = _rehearsal_scenes(Path(rehearsal_dir), options.rehearsal, card.band_names)
+        data, module, trainer = _train(options, parent_path, card, rehearsal, say, cancel)
+    trained = [s for s in data.splits.get("train", []) if s.label_key is not None]
     held_back = data.splits.get("val", [])
-    if not trained:
-        raise SargassesError(f"{options.labels} leaves no scene to train on; label one more scene (another date)")
-    module = SargassesLightningModule(
-        model=None, init_from=str(parent_path), input_card=data.input_card, learning_rate=options.learning_rate
-    )
-    trainer = pl.Trainer(
-        accelerator=_accelerator(options.device),
-        devices=1,
-        max_epochs=options.epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,  # held-back scenes are scored below, before and after, never used to pick anything
-        callbacks=[_epoch_report(options.epochs, say, cancel)],
-    )
-    say(0.1, f"Fine-tuning on {len(trained)} scene(s), {options.epochs} epochs")
-    trainer.fit(module, datamodule=data)
-    if cancel is not None and cancel.is_set():
-        raise DetectionCancelled("the fine-tune was cancelled; no model was written")
     train_seconds = time.perf_counter() - started
-
     say(0.92, "Scoring the new model against its parent")
     network = module.model.cpu().eval()
     child_card = ModelCard.from_dict({**card.to_dict()})
-    child = _loaded_like(parent, child_card, network)
+    child = _loaded_like(child_card, network)
     report: dict[str, Any] = {
         "output": str(output),
         "parent": {"path": str(parent_path), "name": card.name, "version": card.version},
@@ -158,6 +140,7 @@ def run_finetune(
         "epochs": options.epochs,
         "device": str(trainer.strategy.root_device),
         "seconds": round(train_seconds, 1),
+        "rehearsal_scenes": len(rehearsal),
         "options": asdict(options),
     }
     counts = {s.image: s.counts for s in store_scenes(options.labels)}
@@ -203,7 +186,81 @@ def run_finetune(
     return report
 
 
-def _loaded_like(parent: Any, card: Any, network: Any) -> Any:
+def _rehearsal_scenes(folder: Path, count: int, band_names: list[str]) -> list[str]:
+    """`count` synthetic scenes of the default model's training set, written to `folder` with their labels."""
+    from sargasses.reading.sensors import DEFAULT_BANDS
+    from sargasses.synth import make_scene, write_scene
+
+    if count <= 0 or list(band_names) != list(DEFAULT_BANDS):  # synthetic scenes have the default model's bands
+        return []
+    return [
+        str(write_scene(make_scene(seed, REHEARSAL_SIZE, "mixed"), folder)["image"]) for seed in REHEARSAL_SEEDS[:count]
+    ]
+
+
+def _train(
+    options: FinetuneOptions,
+    parent_path: Path,
+    card: Any,
+    rehearsal: list[str],
+    say: Progress,
+    cancel: threading.Event | None,
+) -> tuple[Any, Any, Any]:
+    """The DataModule (labels file + rehearsal scenes), the module started from the parent, the trainer, fitted."""
+    import lightning.pytorch as pl
+
+    from sargasses.training.datamodule import SargassesDataModule
+    from sargasses.training.plmodule import SargassesLightningModule
+
+    data = SargassesDataModule(
+        label_store=options.labels,
+        train_images=rehearsal or None,
+        sensor=card.sensor,
+        accepted_sensors=card.accepted_sensors,
+        bands=card.band_names,
+        resolution=card.gsd_m,
+        split_by="date",
+        val_share=options.hold_out,
+        test_share=0.0,
+        crop_size=options.crop_size,
+        eval_crop_size=min(card.tile_size, 256),
+        min_positive_share=0.002,
+        background_share=0.5,
+        crops_per_epoch=options.crops_per_epoch,
+        batch_size=options.batch_size,
+        num_workers=0,
+        augment=True,
+    )
+    if data.normalization != card.normalization:
+        raise SargassesError(
+            f"{parent_path} normalizes its bands differently from the {card.sensor} profile; fine-tune it with "
+            "`sargasses fit` and a config of its own"
+        )
+    if not any(s.label_key is not None for s in data.splits.get("train", [])):
+        raise SargassesError(f"{options.labels} leaves no scene to train on; label one more scene (another date)")
+    module = SargassesLightningModule(
+        model=None, init_from=str(parent_path), input_card=data.input_card, learning_rate=options.learning_rate
+    )
+    trainer = pl.Trainer(
+        accelerator=_accelerator(options.device),
+        devices=1,
+        max_epochs=options.epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,  # held-back scenes are scored after, before and after, never used to pick anything
+        callbacks=[_epoch_report(options.epochs, say, cancel)],
+    )
+    say(0.1, f"Fine-tuning on {len(data.splits['train'])} scene(s), {options.epochs} epochs")
+    trainer.fit(module, datamodule=data)
+    if cancel is not None and cancel.is_set():
+        raise DetectionCancelled("the fine-tune was cancelled; no model was written")
+    return data, module, trainer
+
+
+def _loaded_like(card: Any, network: Any) -> Any:
     """The trained network wrapped as a loaded model file (reflectance in, probability out), without a file."""
     from sargasses.model_file import LoadedModel, probability_model
 

@@ -188,6 +188,7 @@ class FinetuneBox(QgsCollapsibleGroupBox):
             self._say(
                 text.splitlines()[0] + (" — it got worse somewhere, see the dock." if worse else "."),
                 Qgis.MessageLevel.Warning if worse else Qgis.MessageLevel.Success,
+                status=False,
             )
             self.modelCreated.emit(str(task.report.get("output") or task.job.output))
         else:
@@ -202,8 +203,9 @@ class FinetuneBox(QgsCollapsibleGroupBox):
         self.finetuneFinished.emit(task)
 
     # ------------------------------------------------------------------ messages
-    def _say(self, text: str, level) -> None:
-        self.status_label.setText(_html(text))
+    def _say(self, text: str, level, status: bool = True) -> None:
+        if status:
+            self.status_label.setText(_html(text))
         if self.iface is not None:
             self.iface.messageBar().pushMessage("Sargasses", text, level, 8)
 

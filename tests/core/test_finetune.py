@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from finetune_helpers import detections_on, mark_like_a_user, write_lookalike_scene
+from finetune_helpers import mark_like_a_user, write_lookalike_scene
 
 from sargasses.detection.options import DetectOptions
 from sargasses.detection.run import run_detection
@@ -20,7 +20,7 @@ from sargasses.model_file import default_model_path, read_card
 from sargasses.reading.labels import read_label
 from sargasses.reading.scene import open_scene
 from sargasses.training.finetune import FinetuneOptions, run_finetune
-from sargasses.training.label_store import rasterize_store, read_store, store_scenes
+from sargasses.training.label_store import rasterize_store, store_scenes
 
 TRAIN_SEEDS = (601, 602, 603)  # three dates: two to train on, one held back
 NEW_SEED = 611  # never seen: the scene the fine-tuned model is judged on
@@ -69,7 +69,6 @@ def test_the_default_model_flags_the_planted_algae(loop) -> None:
 
 def test_marks_rasterize_as_the_user_meant(loop) -> None:
     scene = store_scenes(loop["store"])[0]
-    labels, _ = read_store(loop["store"])
     with open_scene(scene.image) as grid:
         label = rasterize_store(loop["store"], str(scene.image), grid)
         truth = read_label(Path(str(scene.image).replace(".tif", "_label.tif")), grid)

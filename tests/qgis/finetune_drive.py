@@ -114,7 +114,10 @@ def draw_missed_raft():
     labels = dock().finetune_box.open_labels()  # editing, with the add-polygon tool on
     x, y = SCENES[-1]["centres_xy"][0]
     drawn = QgsVectorLayerUtils.createFeature(
-        labels, QgsGeometry.fromRect(QgsRectangle(x + 300, y + 300, x + 380, y + 340)), {}, labels.createExpressionContext()
+        labels,
+        QgsGeometry.fromRect(QgsRectangle(x + 300, y + 300, x + 380, y + 340)),
+        {},
+        labels.createExpressionContext(),
     )
     labels.addFeature(drawn)
     labels.commitChanges()

@@ -22,7 +22,12 @@ SEEDS = (601, 602, 603)
 def test_label_and_finetune_in_the_real_desktop(engine_python, tmp_path: Path) -> None:
     scenes = json.loads(
         subprocess.run(
-            [engine_python, str(ROOT / "tests" / "core" / "finetune_helpers.py"), str(tmp_path / "coast"), *map(str, SEEDS)],
+            [
+                engine_python,
+                str(ROOT / "tests" / "core" / "finetune_helpers.py"),
+                str(tmp_path / "coast"),
+                *map(str, SEEDS),
+            ],
             capture_output=True,
             text=True,
             check=True,
