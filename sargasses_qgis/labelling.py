@@ -284,8 +284,19 @@ def mark_selected(result: QgsVectorLayer, kind: str, project: QgsProject | None 
         kind_index = labels.fields().indexOf("kind")
         for fid in selected:
             labels.changeAttributeValue(copied[f"{key_prefix}{fid}"], kind_index, kind)
+    for layer in (looked, labels):  # the marks above the runs' rafts, where the user sees them
+        _to_top(project, layer)
     log_info(f"marked {len(selected)} raft(s) of {result.name()!r} as {kind}")
     return len(selected)
+
+
+def _to_top(project: QgsProject, layer: QgsVectorLayer) -> None:
+    root = project.layerTreeRoot()
+    node = root.findLayer(layer.id())
+    if node is None or (node.parent() is root and root.children().index(node) == 0):
+        return
+    root.insertChildNode(0, node.clone())
+    node.parent().removeChildNode(node)
 
 
 def _feature(layer: QgsVectorLayer, geometry: QgsGeometry, **values: str) -> QgsFeature:

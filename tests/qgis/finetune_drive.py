@@ -11,7 +11,7 @@ import os
 import time
 import traceback
 
-from qgis.core import QgsApplication, QgsFeatureRequest, QgsGeometry, QgsRectangle, QgsVectorLayerUtils
+from qgis.core import QgsApplication, QgsFeatureRequest, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayerUtils
 from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtWidgets import QDockWidget
 from qgis.utils import iface, plugins
@@ -123,10 +123,31 @@ def draw_missed_raft():
     labels.commitChanges()
     report["labels_text"] = dock().finetune_box.labels_label.text()
     dock().finetune_box.refresh()
-    x, y = SCENES[-1]["centres_xy"][0]
-    iface.mapCanvas().setExtent(QgsRectangle(x - 1800, y - 1200, x + 1800, y + 1200))
-    iface.mapCanvas().refresh()
+    show_only(SCENES[-1], labels)
     later(labelling_shot, 1500)
+
+
+def show_only(scene, labels):
+    """The last scene under the labels and the areas looked at, the dock scrolled to its "Your coast" section."""
+    from sargasses_qgis import labelling
+
+    root = QgsProject.instance().layerTreeRoot()
+    keep = {labels.id()}
+    for node in root.findLayers():
+        layer = node.layer()
+        if layer.customProperty(labelling.STORE_PROPERTY) or layer.source() == scene["image"]:
+            keep.add(layer.id())
+    for node in root.findLayers():
+        node.setItemVisibilityChecked(node.layer().id() in keep)
+        if node.layer().id() in keep:
+            parent = node.parent()
+            while parent is not None:
+                parent.setItemVisibilityChecked(True)
+                parent = parent.parent()
+    [raster] = [n.layer() for n in root.findLayers() if n.layer().source() == scene["image"]]
+    iface.mapCanvas().setExtent(raster.extent())
+    iface.mapCanvas().refresh()
+    dock().widget().ensureWidgetVisible(dock().finetune_box)
 
 
 def labelling_shot():
@@ -142,6 +163,7 @@ def labelling_shot():
 
 def progress_seen(message):
     report.setdefault("progress", []).append(message)
+    dock().widget().ensureWidgetVisible(dock().finetune_box.status_label)
     if message.startswith("epoch 2/") and "qgis_finetune_progress.png" not in report["shots"]:
         later(lambda: shot("qgis_finetune_progress.png"), 50)
 
