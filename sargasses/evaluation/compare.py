@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from sargasses.evaluation.evaluate import EvalScene, model_probability
 from sargasses.evaluation.metrics import ObjectCounts, PixelCounts, SceneScores, score_detection
 
@@ -87,6 +85,3 @@ def labelled_eval_scenes(items: Sequence[Any], band_names: Sequence[str]) -> lis
 
     return [load_scene(item, band_names) for item in items]
 
-
-def scored_pixels(scenes: Sequence[EvalScene]) -> int:
-    return int(sum(np.count_nonzero(s.label != 255) for s in scenes))

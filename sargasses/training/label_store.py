@@ -105,8 +105,10 @@ def write_store(path: str | Path, labels: Any, looked_at: Any) -> Path:
         return data[[*names, "geometry"]]
 
     def write(tmp: Path) -> None:
-        frame(labels, LABEL_FIELDS).to_file(tmp, layer=LABELS_LAYER, driver="GPKG")
-        frame(looked_at, LOOKED_AT_FIELDS).to_file(tmp, layer=LOOKED_AT_LAYER, driver="GPKG", mode="a")
+        with warnings.catch_warnings():  # GDAL's note that the temporary name does not end in .gpkg
+            warnings.filterwarnings("ignore", message=".*(extension|non conformant).*")
+            frame(labels, LABEL_FIELDS).to_file(tmp, layer=LABELS_LAYER, driver="GPKG")
+            frame(looked_at, LOOKED_AT_FIELDS).to_file(tmp, layer=LOOKED_AT_LAYER, driver="GPKG", mode="a")
 
     return atomic_write(Path(path), write)
 

@@ -13,7 +13,7 @@ import traceback
 
 from qgis.core import QgsApplication, QgsFeatureRequest, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayerUtils
 from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QDockWidget
+from qgis.PyQt.QtWidgets import QDockWidget, QScrollArea
 from qgis.utils import iface, plugins
 
 SCENES = json.loads(os.environ["SARGASSES_E2E_SCENES"])
@@ -147,7 +147,7 @@ def show_only(scene, labels):
     [raster] = [n.layer() for n in root.findLayers() if n.layer().source() == scene["image"]]
     iface.mapCanvas().setExtent(raster.extent())
     iface.mapCanvas().refresh()
-    dock().widget().ensureWidgetVisible(dock().finetune_box)
+    dock().findChild(QScrollArea).ensureWidgetVisible(dock().finetune_box)
 
 
 def labelling_shot():
@@ -163,7 +163,7 @@ def labelling_shot():
 
 def progress_seen(message):
     report.setdefault("progress", []).append(message)
-    dock().widget().ensureWidgetVisible(dock().finetune_box.status_label)
+    dock().findChild(QScrollArea).ensureWidgetVisible(dock().finetune_box.status_label)
     if message.startswith("epoch 2/") and "qgis_finetune_progress.png" not in report["shots"]:
         later(lambda: shot("qgis_finetune_progress.png"), 50)
 
