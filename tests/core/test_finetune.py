@@ -129,3 +129,22 @@ def test_evaluate_compares_two_model_files_on_the_labels(loop, tmp_path: Path, c
     rows = json.loads(report.read_text())["models"]
     new, old = rows[loop["model"].name], rows["default_model.pt"]
     assert new["false_positive_pixels"] < old["false_positive_pixels"]
+
+
+def test_a_cancelled_finetune_writes_nothing(loop) -> None:
+    import threading
+
+    from sargasses.errors import DetectionCancelled
+
+    cancel = threading.Event()
+    seen: list[str] = []
+
+    def progress(fraction: float, message: str) -> None:
+        seen.append(message)
+        if message.startswith("Fine-tuning on"):
+            cancel.set()  # as the engine does on a `cancel` request: the next batch stops it
+
+    output = loop["folder"] / "models" / "cancelled.pt"
+    with pytest.raises(DetectionCancelled):
+        run_finetune(FinetuneOptions(labels=str(loop["store"]), output=str(output), epochs=3), progress, cancel)
+    assert not output.exists() and not any(m.startswith("epoch") for m in seen), seen
