@@ -18,6 +18,7 @@ from .engine_client import EngineError, EngineManager, EngineNotFound, EngineSto
 from .log import log_error, log_info
 
 MODELS_FOLDER = "sargasses_models"  # beside the labels file: the models learned from them
+MODEL_SUFFIX = ".sargasses"  # the model file format the engine writes (docs/detect.md)
 NEEDS_TORCH = "needs_torch"  # the engine's error `needs` when it has no PyTorch (a light engine)
 
 
@@ -39,15 +40,15 @@ class FinetuneJob:
 
 
 def new_model_path(labels: Path, parent: str | None) -> Path:
-    """`<labels folder>/sargasses_models/<parent>-coast-<time>.pt`: a new name every run, so no model is replaced."""
+    """`<labels folder>/sargasses_models/<parent>-coast-<time>.sargasses`: a new name every run, none replaced."""
     stem = re.sub(r"[^0-9A-Za-z_-]+", "_", Path(parent).stem if parent else "default_model")[:40]
     folder = labels.parent / MODELS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate, n = folder / f"{stem}-coast-{stamp}.pt", 1
+    candidate, n = folder / f"{stem}-coast-{stamp}{MODEL_SUFFIX}", 1
     while candidate.exists():
         n += 1
-        candidate = folder / f"{stem}-coast-{stamp}_{n}.pt"
+        candidate = folder / f"{stem}-coast-{stamp}_{n}{MODEL_SUFFIX}"
     return candidate
 
 
@@ -82,7 +83,7 @@ class FinetuneTask(QgsTask):
             self.error, self.error_kind = str(exc), "crashed"
         except EngineError as exc:
             self.error = str(exc)
-            self.error_kind = NEEDS_TORCH if "PyTorch" in self.error else "engine"
+            self.error_kind = NEEDS_TORCH if "fine-tuning needs PyTorch" in self.error else "engine"
         except Exception as exc:  # a bug of ours: the user gets a message, the log the traceback
             log_error(traceback.format_exc())
             self.error, self.error_kind = (

@@ -124,11 +124,12 @@ class SargassesPlugin:
         elif self.dock is not None:
             self.dock.hide()
 
-    def show_installer(self) -> None:
-        """Ask first (what, how big, CPU or GPU engine), then install with the dialog showing progress."""
+    def show_installer(self, engine=None) -> None:
+        """Ask first (what, how big, CPU or GPU engine), then install with the dialog showing progress; `engine`
+        (an EngineChoice) skips the question: the fine-tune's offer of the full engine, already asked."""
         from .ui.installer_dialog import InstallerDialog, ask_engine
 
-        engine = ask_engine(self.iface.mainWindow())
+        engine = engine or ask_engine(self.iface.mainWindow())
         if engine is None:
             return
         dialog = InstallerDialog(self.iface.mainWindow(), on_installed=self._engine_installed)

@@ -276,8 +276,8 @@ class Engine:
 
         if importlib.util.find_spec("torch") is None or importlib.util.find_spec("lightning") is None:
             raise SargassesError(
-                "fine-tuning needs PyTorch and Lightning, which this detection engine lacks: install the full engine "
-                "(Raster > Sargasses > Install detection engine…), or run `sargasses finetune` where torch is installed"
+                "fine-tuning needs PyTorch and Lightning, which this detection engine (the CPU engine) lacks: install the "
+                "full engine, with PyTorch, or run `sargasses finetune` where torch is installed"
             )
         from sargasses.training.finetune import run_finetune
 

@@ -84,4 +84,3 @@ def labelled_eval_scenes(items: Sequence[Any], band_names: Sequence[str]) -> lis
     from sargasses.evaluation.evaluate import load_scene
 
     return [load_scene(item, band_names) for item in items]
-

@@ -1,4 +1,4 @@
-"""`sargasses finetune LABELS.gpkg -o NEW.pt`: teach a model file the corrections a user made on their own coast.
+"""`sargasses finetune LABELS.gpkg -o NEW.sargasses`: teach a model file the corrections a user made on their own coast.
 
 The labels file the QGIS plugin writes (sargasses.training.label_store) is the data source of a
 SargassesDataModule; the model file's weights start a SargassesLightningModule (`init_from`), which Lightning
@@ -112,6 +112,10 @@ def run_finetune(
     started = time.perf_counter()
     say = progress or (lambda fraction, message: None)
     output = Path(options.output)
+    from sargasses.model_archive import SUFFIX
+
+    if output.suffix != SUFFIX:
+        raise SargassesError(f"name the new model file {output.stem}{SUFFIX}: model files end in {SUFFIX}")
     if output.exists():
         raise SargassesError(f"{output} exists; a fine-tune never replaces a file: choose another name")
     if not output.parent.is_dir():
@@ -298,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Fine-tune a model file on a labels GeoPackage written by the QGIS plugin (docs/training.md).",
     )
     parser.add_argument("labels", help="the labels GeoPackage (sargasses_labels.gpkg)")
-    parser.add_argument("-o", "--output", required=True, help="the new model file (.pt); never replaces a file")
+    parser.add_argument("-o", "--output", required=True, help="the new model file (.sargasses); never replaces a file")
     parser.add_argument("--model", help="the model file to start from (default: the bundled default model)")
     defaults = FinetuneOptions("", "")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)

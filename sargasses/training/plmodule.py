@@ -88,7 +88,7 @@ class SargassesLightningModule(SegmentationLightningModule):
             input_card: what the data tells the model card (sensor, bands, GSD, normalization, tile size);
                 the CLI links it from the DataModule, a checkpoint restores it.
             plot_batches: validation batches whose first crops are drawn in TensorBoard.
-            init_from: a model file (.pt) whose weights start the training: fine-tuning. `model` may then be left
+            init_from: a model file (.sargasses, or an old .pt) whose weights start the training: fine-tuning. `model` may then be left
                 out (the file's network is used); when given, it must be the same network.
             learning_rate: Adam's rate when no optimizer is configured (fine-tuning from Python); the CLI's
                 `optimizer:` section takes precedence.

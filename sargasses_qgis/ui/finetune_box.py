@@ -210,10 +210,15 @@ class FinetuneBox(QgsCollapsibleGroupBox):
             self.iface.messageBar().pushMessage("Sargasses", text, level, 8)
 
     def _offer_installer(self, text: str) -> None:
+        """Fine-tuning needs PyTorch: offer the full engine (the installer's GPU engine, which runs on a CPU too)."""
+        from ..engine_installer import GPU_ENGINE
+
         bar = self.iface.messageBar()
         widget = bar.createMessage("Sargasses", text)
-        button = QPushButton("Install the full engine…", widget)
-        button.clicked.connect(self.plugin.show_installer)
+        button = QPushButton(
+            f"Install the full engine with PyTorch (about {GPU_ENGINE.disk_mb / 1000:.0f} GB)…", widget
+        )
+        button.clicked.connect(lambda: self.plugin.show_installer(GPU_ENGINE))
         widget.layout().addWidget(button)
         bar.pushWidget(widget, Qgis.MessageLevel.Warning, 0)
 

@@ -56,7 +56,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> dict:
         for kind, n in mark_like_a_user(store, Path(scene["image"]), detections, mask, scene["date"]).items():
             marks[kind] += n
     digest = hashlib.sha256(store.read_bytes()).hexdigest()
-    output = folder / "models" / "coast.pt"
+    output = folder / "models" / "coast.sargasses"
     output.parent.mkdir()
     report = run_finetune(FinetuneOptions(labels=str(store), output=str(output), epochs=8, device="cpu"))
     return {"folder": folder, "store": store, "digest": digest, "marks": marks, "report": report, "model": output}
@@ -125,9 +125,9 @@ def test_evaluate_compares_two_model_files_on_the_labels(loop, tmp_path: Path, c
     )
     assert code == 0
     table = capsys.readouterr().out
-    assert "coast.pt" in table and "default_model.pt" in table
+    assert "coast.sargasses" in table and default_model_path().name in table
     rows = json.loads(report.read_text())["models"]
-    new, old = rows[loop["model"].name], rows["default_model.pt"]
+    new, old = rows[loop["model"].name], rows[default_model_path().name]
     assert new["false_positive_pixels"] < old["false_positive_pixels"]
 
 
@@ -144,7 +144,7 @@ def test_a_cancelled_finetune_writes_nothing(loop) -> None:
         if message.startswith("Fine-tuning on"):
             cancel.set()  # as the engine does on a `cancel` request: the next batch stops it
 
-    output = loop["folder"] / "models" / "cancelled.pt"
+    output = loop["folder"] / "models" / "cancelled.sargasses"
     with pytest.raises(DetectionCancelled):
         run_finetune(FinetuneOptions(labels=str(loop["store"]), output=str(output), epochs=3), progress, cancel)
     assert not output.exists() and not any(m.startswith("epoch") for m in seen), seen
