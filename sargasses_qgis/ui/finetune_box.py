@@ -5,6 +5,7 @@ Widgets and wiring only: the labels file is labelling.py's, the fine-tune a Fine
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class FinetuneBox(QgsCollapsibleGroupBox):
         self.last_task: FinetuneTask | None = None
         self._build()
         self.refresh()
+        QgsProject.instance().homePathChanged.connect(self.refresh)  # a saved or opened project: its own labels
 
     def _build(self) -> None:
         grid = QGridLayout(self)
@@ -173,6 +175,8 @@ class FinetuneBox(QgsCollapsibleGroupBox):
             self.task.cancel()
 
     def shutdown(self) -> None:
+        with contextlib.suppress(TypeError):
+            QgsProject.instance().homePathChanged.disconnect(self.refresh)
         if self.task is not None:
             self.task.cancel()
 
