@@ -17,6 +17,7 @@ COMMANDS = {
     "synth": ("sargasses.synth.cli", "write synthetic Sentinel-2 scenes with their label masks"),
     "export-model": ("sargasses.training.export_model", "make a distributable model file from a checkpoint"),
     "convert-model": ("sargasses.training.convert_model", "rewrite an old .pt model file as a .sargasses file"),
+    "finetune": ("sargasses.training.finetune", "fine-tune a model file on the labels GeoPackage of the QGIS plugin"),
     "evaluate": (
         "sargasses.evaluation.evaluate",
         "score a model file against the AFAI / FAI baselines on labelled scenes",

@@ -25,19 +25,17 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from .engine_client import EngineClient, EngineError, EngineManager, EngineStopped
-from .log import log_info, log_warning
+from .engine_client import EngineError, EngineManager, RequestCancelled, follow_request
+from .log import log_info
 from .raster_input import InputPlan, materialize
 
-CANCEL_GRACE_S = 1.0  # an engine that has not stopped this long after a cancel is killed
 PREPARE_SHARE = 0.05  # progress fractions: preparing the input, then the engine's run
 ENGINE_SHARE = 0.93
 
 Progress = Callable[[float, str], None]
 
 
-class DetectionCancelled(EngineError):
-    """The user cancelled; nothing was added to the project."""
+DetectionCancelled = RequestCancelled  # the user cancelled a detection; nothing was added to the project
 
 
 @dataclass
@@ -91,7 +89,15 @@ def execute(
     if job.coverage is not None:
         options["coverage"] = str(job.coverage)
     log_info(f"run {job.run_name or job.layer_name}: detect {options}")
-    summary = _run_detect(manager, client, options, progress, is_cancelled)
+    request = client.request("detect", options=options)
+    event = follow_request(
+        manager,
+        client,
+        request,
+        lambda fraction, message: progress(PREPARE_SHARE + ENGINE_SHARE * fraction, message or "Detecting"),
+        is_cancelled,
+    )
+    summary = dict(event.get("summary") or {})
     if job.clip is not None:
         progress(PREPARE_SHARE + ENGINE_SHARE, "Keeping the rafts inside the area")
         summary.update(clip_to_area(raw_output, job.output, job.clip, job.clip_crs))
@@ -105,43 +111,6 @@ def execute(
         engine_pid=client.pid,
         warnings=[str(w) for w in summary.get("warnings") or []],
     )
-
-
-def _run_detect(
-    manager: EngineManager,
-    client: EngineClient,
-    options: dict[str, Any],
-    progress: Progress,
-    is_cancelled: Callable[[], bool],
-) -> dict[str, Any]:
-    """Send `detect` and follow its events; on cancel, stop the engine's run within CANCEL_GRACE_S."""
-    request = client.request("detect", options=options)
-    cancel_sent: float | None = None
-    while True:
-        if cancel_sent is None and is_cancelled():
-            client.cancel(request.id)
-            cancel_sent = time.monotonic()
-        event = request.next_event(timeout=0.05)
-        if event is None:
-            if cancel_sent is not None and time.monotonic() - cancel_sent > CANCEL_GRACE_S:
-                log_warning("the engine did not stop within a second of the cancel; stopping it")
-                manager.discard(client)
-                raise DetectionCancelled("the run was cancelled (the engine was stopped)")
-            continue
-        kind = event.get("event")
-        if kind == "progress" and cancel_sent is None:
-            fraction = min(1.0, max(0.0, float(event.get("fraction") or 0.0)))
-            progress(PREPARE_SHARE + ENGINE_SHARE * fraction, str(event.get("message") or "Detecting"))
-        elif kind == "result":
-            return dict(event.get("summary") or {})
-        elif kind == "cancelled":
-            raise DetectionCancelled(str(event.get("message") or "the run was cancelled"))
-        elif kind == "error":
-            if event.get("crashed"):
-                raise EngineStopped(str(event.get("message")))
-            if event.get("traceback"):
-                log_warning(str(event["traceback"]))
-            raise EngineError(str(event.get("message") or "the detection failed"))
 
 
 def clip_to_area(

@@ -25,6 +25,7 @@ from .log import log_info, log_warning
 
 START_TIMEOUT_S = 120.0
 TERMINAL_EVENTS = ("result", "error", "cancelled")
+CANCEL_GRACE_S = 1.0  # an engine that has not stopped this long after a cancel is killed
 
 
 class EngineError(Exception):
@@ -39,6 +40,10 @@ class EngineNotFound(EngineError):
 
 class EngineStopped(EngineError):
     """The engine process ended while requests were open (a crash, an out-of-memory, a kill)."""
+
+
+class RequestCancelled(EngineError):
+    """The user cancelled a long request (detect, finetune); nothing was added to the project."""
 
 
 class Request:
@@ -296,6 +301,47 @@ class EngineManager:
             client, self._client = self._client, None
         if client is not None:
             client.shutdown()
+
+
+def follow_request(
+    manager: EngineManager,
+    client: EngineClient,
+    request: Request,
+    progress: Callable[[float, str], None],
+    is_cancelled: Callable[[], bool],
+    what: str = "the run",
+) -> dict[str, Any]:
+    """Follow a long request (detect, finetune) to its end: `progress(fraction 0-1, message)` for each progress
+    event, `cancel` sent once `is_cancelled()`, the engine killed if it has not stopped CANCEL_GRACE_S after.
+
+    Returns the `result` event; raises RequestCancelled, EngineStopped (crash) or EngineError (its message).
+    """
+    cancel_sent: float | None = None
+    while True:
+        if cancel_sent is None and is_cancelled():
+            client.cancel(request.id)
+            cancel_sent = time.monotonic()
+        event = request.next_event(timeout=0.05)
+        if event is None:
+            if cancel_sent is not None and time.monotonic() - cancel_sent > CANCEL_GRACE_S:
+                log_warning("the engine did not stop within a second of the cancel; stopping it")
+                manager.discard(client)
+                raise RequestCancelled(f"{what} was cancelled (the engine was stopped)")
+            continue
+        kind = event.get("event")
+        if kind == "progress" and cancel_sent is None:
+            fraction = min(1.0, max(0.0, float(event.get("fraction") or 0.0)))
+            progress(fraction, str(event.get("message") or ""))
+        elif kind == "result":
+            return event
+        elif kind == "cancelled":
+            raise RequestCancelled(str(event.get("message") or f"{what} was cancelled"))
+        elif kind == "error":
+            if event.get("crashed"):
+                raise EngineStopped(str(event.get("message")))
+            if event.get("traceback"):
+                log_warning(str(event["traceback"]))
+            raise EngineError(str(event.get("message") or f"{what} failed"))
 
 
 _shared: EngineManager | None = None

@@ -63,6 +63,16 @@ class SargassesPlugin:
             action.triggered.connect(lambda _checked=False, k=kind: self.export_active_layer(k))
             self.iface.addCustomActionForLayerType(action, "Sargasses", QgsMapLayerType.VectorLayer, False)
             self.layer_actions.append(action)
+        # ... and marking its selected rafts for a fine-tune (labelling.py).
+        for kind, label in (
+            ("false_positive", "Mark selected as false positive"),
+            ("sargassum", "Mark selected as Sargassum"),
+        ):
+            action = QAction(icon, label, window)
+            action.setObjectName(f"sargassesMark_{kind}")
+            action.triggered.connect(lambda _checked=False, k=kind: self.mark_active_layer(k))
+            self.iface.addCustomActionForLayerType(action, "Sargasses", QgsMapLayerType.VectorLayer, False)
+            self.layer_actions.append(action)
         QgsProject.instance().layerWasAdded.connect(self._offer_layer_actions)
         for layer in QgsProject.instance().mapLayers().values():
             self._offer_layer_actions(layer)
@@ -114,11 +124,12 @@ class SargassesPlugin:
         elif self.dock is not None:
             self.dock.hide()
 
-    def show_installer(self) -> None:
-        """Ask first (what, how big, CPU or GPU engine), then install with the dialog showing progress."""
+    def show_installer(self, engine=None) -> None:
+        """Ask first (what, how big, CPU or GPU engine), then install with the dialog showing progress; `engine`
+        (an EngineChoice) skips the question: the fine-tune's offer of the full engine, already asked."""
         from .ui.installer_dialog import InstallerDialog, ask_engine
 
-        engine = ask_engine(self.iface.mainWindow())
+        engine = engine or ask_engine(self.iface.mainWindow())
         if engine is None:
             return
         dialog = InstallerDialog(self.iface.mainWindow(), on_installed=self._engine_installed)
@@ -138,6 +149,12 @@ class SargassesPlugin:
         if isinstance(layer, QgsVectorLayer) and layer.customProperty(RESULT_PROPERTY):
             for action in self.layer_actions:
                 self.iface.addCustomActionForLayer(action, layer)
+
+    def mark_active_layer(self, kind: str) -> int:
+        """Mark the selected rafts of the active result layer (the layer menu's actions, as the dock's buttons)."""
+        if self.dock is None:
+            self.show_dock()
+        return self.dock.finetune_box.mark_active(kind)
 
     def export_active_layer(self, kind: str) -> None:
         from .ui.export_dialog import export_with_dialog

@@ -44,17 +44,18 @@ def _result_raster(path: Path | None, name: str, run_name: str) -> QgsRasterLaye
     if not layer.isValid():
         log_warning(f"the raster {path} cannot be read")
         return None
-    _style(layer, PROBABILITIES_STYLE)
+    apply_style(layer, PROBABILITIES_STYLE)
     layer.setCustomProperty(RESULT_PROPERTY, run_name)
     return layer
 
 
 def style_rafts(layer: QgsVectorLayer) -> None:
     """The rafts style (resources/rafts.qml) on a layer of rafts: the dock's and Processing's output alike."""
-    _style(layer, RAFTS_STYLE)
+    apply_style(layer, RAFTS_STYLE)
 
 
-def _style(layer, name: str) -> None:
+def apply_style(layer, name: str) -> None:
+    """A style of resources/ on a layer; a missing or broken style leaves QGIS's default (and says so in the log)."""
     path = resource(name)
     if not path.is_file():
         log_warning(f"style {path} is missing; the layer keeps QGIS's default style")

@@ -54,3 +54,14 @@ def last_run_settings() -> dict:
 def save_run_settings(values: dict) -> None:
     for key, value in values.items():
         _set(key, value)
+
+
+def finetuned_models() -> list[str]:
+    """Model files fine-tuned in this profile that still exist, newest first: the dock lists them."""
+    paths = [p for p in str(_get("finetuned_models", "")).split("\n") if p.strip()]
+    return [p for p in paths if Path(p).is_file()]
+
+
+def add_finetuned_model(path: str) -> None:
+    paths = [path, *[p for p in finetuned_models() if p != path]]
+    _set("finetuned_models", "\n".join(paths[:20]))

@@ -24,7 +24,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "sargasses_qgis"
 PLUGIN_SOURCE = ROOT / NAME
-RESOURCE_FILES = ("icon.svg", "icon.png", "rafts.qml", "probabilities.qml", "default_model.sargasses")
+RESOURCE_FILES = (
+    "icon.svg",
+    "icon.png",
+    "rafts.qml",
+    "probabilities.qml",
+    "labels.qml",
+    "looked_at.qml",
+    "default_model.sargasses",
+)
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = {".pyc", ".pyo", ".orig", ".rej", ".part"}
 COMPILED_SUFFIXES = {".so", ".pyd", ".dll", ".dylib", ".exe", ".bin", ".o", ".a", ".lib", ".pyc", ".pyo"}

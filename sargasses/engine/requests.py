@@ -14,17 +14,20 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sargasses.detection.options import DetectOptions
+    from sargasses.training.finetune import FinetuneOptions
 
 from sargasses.checked_values import ValueTypeError, checked, short, shown
 from sargasses.errors import SargassesError
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a real request is under 2 KB; more is a runaway client
 MAX_DEPTH = 16  # JSON nesting; a real request nests 3 deep (request > options > extent)
-COMMANDS = ("info", "detect", "cancel", "shutdown")
+COMMANDS = ("info", "detect", "finetune", "cancel", "shutdown")
+RUNS = ("detect", "finetune")  # long requests: one at a time in the worker, cancellable, ids unique while open
 # The fields each command may carry besides `id` and `cmd`, and their types.
 FIELDS: dict[str, dict[str, Any]] = {
     "info": {"model": str | None, "method": str, "device": str | None},
     "detect": {"options": dict},
+    "finetune": {"options": dict},
     "cancel": {"target": str | int | None},
     "shutdown": {},
 }
@@ -44,7 +47,7 @@ class RequestError(SargassesError):
 class Request:
     id: RequestId
     cmd: str
-    fields: dict[str, Any]  # checked; for `detect`, `fields["options"]` is a DetectOptions
+    fields: dict[str, Any]  # checked; `fields["options"]` is a DetectOptions (detect) or FinetuneOptions (finetune)
 
 
 def read_line(stream: IO[bytes]) -> bytes | None:
@@ -98,10 +101,10 @@ def parse_request(line: bytes) -> Request:
     for name, hint in allowed.items():
         if name in request:
             checked[name] = _checked(f"field {name!r} of {article} {cmd} request", request[name], hint, rid)
-    if cmd == "detect":
+    if cmd in RUNS:
         if "options" not in checked:
-            raise RequestError("a detect request needs an 'options' object", rid)
-        checked["options"] = detect_options(checked["options"], rid)
+            raise RequestError(f"a {cmd} request needs an 'options' object", rid)
+        checked["options"] = (detect_options if cmd == "detect" else finetune_options)(checked["options"], rid)
     return Request(rid, cmd, checked)
 
 
@@ -127,6 +130,16 @@ def detect_options(options: dict[str, Any], rid: RequestId = None) -> DetectOpti
             "update the detection engine to the plugin's version (reinstall it from the plugin's settings)",
             rid,
         ) from None
+    except SargassesError as exc:
+        raise RequestError(str(exc), rid) from None
+
+
+def finetune_options(options: dict[str, Any], rid: RequestId = None) -> FinetuneOptions:
+    """A finetune request's options, built and type-checked by FinetuneOptions.from_mapping (no torch imported)."""
+    from sargasses.training.finetune import FinetuneOptions
+
+    try:
+        return FinetuneOptions.from_mapping(options)
     except SargassesError as exc:
         raise RequestError(str(exc), rid) from None
 

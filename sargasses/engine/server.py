@@ -23,11 +23,12 @@ import traceback
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from sargasses.engine.requests import Request, RequestError, parse_request, read_line
+from sargasses.engine.requests import RUNS, Request, RequestError, parse_request, read_line
 from sargasses.errors import DetectionCancelled, SargassesError
 
 if TYPE_CHECKING:
     from sargasses.detection.options import DetectOptions
+    from sargasses.training.finetune import FinetuneOptions
 
 PROTOCOL_VERSION = 1
 # At most this many progress events a second: the plugin redraws a progress bar, nothing more.
@@ -83,11 +84,12 @@ def _finite(value: Any) -> Any:
 
 @dataclass
 class Job:
-    """One detect request, queued or running."""
+    """One detect or finetune request, queued or running."""
 
     id: Any
-    options: DetectOptions  # built and checked by parse_request when the request came
+    options: DetectOptions | FinetuneOptions  # built and checked by parse_request when the request came
     cancel: threading.Event = field(default_factory=threading.Event)
+    cmd: str = "detect"
 
 
 def describe_device(requested: str = "auto") -> dict[str, Any]:
@@ -165,11 +167,13 @@ class Engine:
 
     def _dispatch(self, request: Request) -> bool:
         rid, cmd = request.id, request.cmd
-        if cmd == "detect":
-            job = Job(rid, request.fields["options"])
+        if cmd in RUNS:
+            job = Job(rid, request.fields["options"], cmd=cmd)
             with self.lock:
                 if rid in self.pending:
-                    raise RequestError(f"the id {rid!r} is already used by an open detect request", rid)
+                    raise RequestError(
+                        f"the id {rid!r} is already used by an open {self.pending[rid].cmd} request", rid
+                    )
                 self.pending[rid] = job
             self.jobs.put(job)
         elif cmd == "cancel":
@@ -224,8 +228,11 @@ class Engine:
             try:
                 if job.cancel.is_set():
                     raise DetectionCancelled("the run was cancelled before it started")
-                summary = self._detect(job)
-                self.runs += 1
+                if job.cmd == "finetune":
+                    summary = self._finetune(job)
+                else:
+                    summary = self._detect(job)
+                    self.runs += 1
                 self.out.send({"id": job.id, "event": "result", "summary": _finite(summary)})
             except DetectionCancelled as exc:
                 self.out.send({"id": job.id, "event": "cancelled", "message": str(exc) or "cancelled"})
@@ -238,7 +245,17 @@ class Engine:
     def _detect(self, job: Job) -> dict[str, Any]:
         from sargasses.detection.run import run_detection
 
-        options = job.options
+        started = time.perf_counter()
+        summary = dict(run_detection(job.options, progress=self._progress(job), cancel=job.cancel) or {})
+        if job.cancel.is_set():
+            raise DetectionCancelled("the run was cancelled")
+        summary.setdefault("engine_seconds", round(time.perf_counter() - started, 3))
+        summary["engine_run"] = self.runs + 1  # 1 on the first run of this process: the plugin shows warm runs
+        summary["engine_pid"] = os.getpid()
+        return summary
+
+    def _progress(self, job: Job) -> Any:
+        """A run's progress callback: events at most PROGRESS_EVENTS_PER_S, and the cancel checked at each."""
         last = [0.0]
 
         def progress(fraction: float, message: str = "") -> None:
@@ -251,14 +268,20 @@ class Engine:
             if job.cancel.is_set():  # a run that only checks between steps still stops at the next progress
                 raise DetectionCancelled("the run was cancelled")
 
-        started = time.perf_counter()
-        summary = dict(run_detection(options, progress=progress, cancel=job.cancel) or {})
-        if job.cancel.is_set():
-            raise DetectionCancelled("the run was cancelled")
-        summary.setdefault("engine_seconds", round(time.perf_counter() - started, 3))
-        summary["engine_run"] = self.runs + 1  # 1 on the first run of this process: the plugin shows warm runs
-        summary["engine_pid"] = os.getpid()
-        return summary
+        return progress
+
+    def _finetune(self, job: Job) -> dict[str, Any]:
+        """A fine-tune (docs/engine_protocol.md). It needs PyTorch and Lightning, which a light engine lacks."""
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None or importlib.util.find_spec("lightning") is None:
+            raise SargassesError(
+                "fine-tuning needs PyTorch and Lightning, which this detection engine (the CPU engine) lacks: install the "
+                "full engine, with PyTorch, or run `sargasses finetune` where torch is installed"
+            )
+        from sargasses.training.finetune import run_finetune
+
+        return run_finetune(job.options, progress=self._progress(job), cancel=job.cancel)
 
     def _error(self, rid: Any, exc: BaseException) -> None:
         if isinstance(exc, SargassesError):

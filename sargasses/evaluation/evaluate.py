@@ -26,7 +26,7 @@ import numpy as np
 from sargasses.detection.baseline import baseline_scores
 from sargasses.errors import SargassesError
 from sargasses.evaluation.metrics import ObjectCounts, PixelCounts, SceneScores, ThresholdSweep, score_detection
-from sargasses.reading.labels import find_labelled_scenes, read_label
+from sargasses.reading.labels import LabelledScene, find_labelled_scenes, read_label
 from sargasses.reading.masking import exclusion_mask
 
 BASELINES = ("afai", "fai")
@@ -45,25 +45,42 @@ class EvalScene:
 
 
 def load_scenes(spec: str | Path | Sequence[str | Path], band_names: Sequence[str]) -> Iterator[EvalScene]:
-    """Labelled scenes (folder, glob or files) read with `band_names`, one at a time."""
+    """Labelled scenes (folder, glob or files, or a labels GeoPackage) read with `band_names`, one at a time."""
+    for item in labelled_scenes(spec):
+        yield load_scene(item, band_names)
+
+
+def labelled_scenes(spec: str | Path | Sequence[str | Path]) -> list[LabelledScene]:
+    """Scenes beside their labels (folder, glob or files), or the scenes of a labels GeoPackage of the plugin."""
+    from sargasses.training.label_store import is_label_store
+    from sargasses.training.label_store import labelled_scenes as store_scenes
+
+    specs = [spec] if isinstance(spec, (str, Path)) else list(spec)
+    stores = [s for s in specs if is_label_store(s)]
+    found = [scene for store in stores for scene in store_scenes(store)]
+    others = [s for s in specs if s not in stores]
+    return found + (find_labelled_scenes(others, what="evaluation scenes") if others else [])
+
+
+def load_scene(item: LabelledScene, band_names: Sequence[str]) -> EvalScene:
+    """One labelled scene read with `band_names`, nodata not scored, the engine's mask computed."""
     from sargasses.reading.scene import open_scene
 
-    for item in find_labelled_scenes(spec, what="evaluation scenes"):
-        meta_path = item.image.with_suffix(".json")
-        kind = ""
-        if meta_path.is_file():
-            try:
-                kind = str(json.loads(meta_path.read_text()).get("kind", ""))
-            except (OSError, ValueError):
-                kind = ""
-        with open_scene(item.image, bands=list(band_names)) as scene:
-            reflectance = scene.read()
-            label = read_label(item.label, scene)
-        nodata = np.isnan(reflectance).any(axis=0)
-        label = np.where(nodata, 255, label).astype(np.uint8)
-        yield EvalScene(
-            item.image.stem, kind, reflectance, label, list(band_names), exclusion_mask(reflectance, band_names)
-        )
+    meta_path = item.image.with_suffix(".json")
+    kind = ""
+    if meta_path.is_file():
+        try:
+            kind = str(json.loads(meta_path.read_text()).get("kind", ""))
+        except (OSError, ValueError, AttributeError):
+            kind = ""
+    with open_scene(item.image, bands=list(band_names)) as scene:
+        reflectance = scene.read()
+        label = read_label(item.label, scene, key=item.label_key)
+    nodata = np.isnan(reflectance).any(axis=0)
+    label = np.where(nodata, 255, label).astype(np.uint8)
+    return EvalScene(
+        item.image.stem, kind, reflectance, label, list(band_names), exclusion_mask(reflectance, band_names)
+    )
 
 
 def model_probability(loaded: Any, reflectance: np.ndarray) -> np.ndarray:
@@ -246,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("test", nargs="+", help="labelled test scenes: folder(s), glob(s) or files")
     parser.add_argument("--model", help="model file (default: the bundled default model); 'none' for baselines only")
+    parser.add_argument(
+        "--against", help="a second model file: compare the two on the same scenes (e.g. a fine-tune and its parent)"
+    )
     parser.add_argument("--val", nargs="+", help="validation scenes, to pick the baselines' thresholds")
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--card-metrics", type=Path, help="write the figures for the model card here (JSON)")
@@ -254,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         "--pick-threshold", type=Path, help="pick the model's threshold on the --val scenes and write it here (JSON)"
     )
     args = parser.parse_args(argv)
+    if args.against:
+        return compare_main(args)
     try:
         from sargasses.model_file import default_model_path
 
@@ -284,4 +306,27 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     if args.card_metrics is not None and model is not None:
         args.card_metrics.write_text(json.dumps(card_metrics(report), indent=2) + "\n")
+    return 0
+
+
+def compare_main(args: argparse.Namespace) -> int:
+    """`--against`: two model files on the same labelled scenes, a row each."""
+    from sargasses.evaluation.compare import comparison_markdown, model_scores
+    from sargasses.model_file import default_model_path, load_model_file
+
+    try:
+        paths = [Path(args.model) if args.model else default_model_path(), Path(args.against)]
+        models = [load_model_file(p) for p in paths]
+        if models[0].card.band_names != models[1].card.band_names:
+            raise SargassesError(f"{paths[0]} and {paths[1]} take different bands; they cannot read the same scenes")
+        scenes = [load_scene(item, models[0].card.band_names) for item in labelled_scenes(args.test)]
+    except SargassesError as exc:
+        print(f"sargasses: error: {exc}", file=sys.stderr)
+        return 1
+    names = [p.name if paths[0].name != paths[1].name else str(p) for p in paths]
+    rows = {name: model_scores(model, scenes) for name, model in zip(names, models, strict=True)}
+    print(comparison_markdown(rows))
+    if args.json is not None:
+        report = {"scenes": len(scenes), "models": rows, "paths": [str(p) for p in paths]}
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0

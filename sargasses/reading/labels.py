@@ -40,6 +40,7 @@ class LabelledScene:
     image: Path
     label: Path | None
     group: str
+    label_key: str | None = None  # the scene's name in a labels file that holds many scenes (label_store)
 
     @property
     def name(self) -> str:
@@ -105,7 +106,6 @@ def rasterize_vector_label(
     True marks every pixel a polygon touches (for thin filaments drawn as narrow polygons).
     """
     import geopandas as gpd
-    from rasterio import features
 
     try:
         frame = gpd.read_file(path)
@@ -118,12 +118,6 @@ def rasterize_vector_label(
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     if frame.empty:
         return label  # a scene with no Sargassum is a valid (negative) example
-    if scene.crs is None:
-        raise SargassesError(f"the scene for {path} has no coordinate system, so polygons cannot be placed on it")
-    if frame.crs is None:
-        warnings.warn(f"{path} declares no CRS; taking it to be the scene's ({scene.crs})", stacklevel=2)
-    elif frame.crs != scene.crs:
-        frame = frame.to_crs(scene.crs)
     if class_column and class_column in frame.columns:
         values = frame[class_column].astype(int).to_numpy()
         check_label_values(np.unique(values), f"{path} column {class_column!r}")
@@ -131,7 +125,20 @@ def rasterize_vector_label(
         values = np.ones(len(frame), dtype=int)
     # background first, then Sargassum, then not-scorable areas on top: the most cautious value wins
     order = np.argsort([{0: 0, 1: 1, IGNORE: 2}[int(v)] for v in values], kind="stable")
-    shapes = ((frame.geometry.iloc[i], int(values[i])) for i in order)
+    return burn_polygons(frame.iloc[order], values[order], scene, label, all_touched, str(path))
+
+
+def burn_polygons(frame, values: np.ndarray, scene, label: np.ndarray, all_touched: bool, what: str) -> np.ndarray:
+    """Polygons (a GeoDataFrame, any CRS) burnt into `label` on the scene's grid, in order, each with its value."""
+    from rasterio import features
+
+    if scene.crs is None:
+        raise SargassesError(f"the scene for {what} has no coordinate system, so polygons cannot be placed on it")
+    if frame.crs is None:
+        warnings.warn(f"{what} declares no CRS; taking it to be the scene's ({scene.crs})", stacklevel=2)
+    elif frame.crs != scene.crs:
+        frame = frame.to_crs(scene.crs)
+    shapes = ((geometry, int(value)) for geometry, value in zip(frame.geometry, values, strict=True))
     features.rasterize(shapes, out=label, transform=scene.transform, all_touched=all_touched, dtype=np.uint8)
     return label
 
@@ -167,10 +174,17 @@ def fit_label_to_scene(mask: np.ndarray, height: int, width: int, path: Path) ->
     return mask[:height, :width]
 
 
-def read_label(path: Path, scene, all_touched: bool = False, class_column: str | None = "class") -> np.ndarray:
-    """The label of `scene` from any supported label file, as uint8 0/1/255 on the scene grid."""
+def read_label(
+    path: Path, scene, all_touched: bool = False, class_column: str | None = "class", key: str | None = None
+) -> np.ndarray:
+    """The label of `scene` from any supported label file, as uint8 0/1/255 on the scene grid; `key` names the
+    scene in a labels file of many scenes (the QGIS plugin's, sargasses.training.label_store)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if key is not None:
+        from sargasses.training.label_store import rasterize_store
+
+        return rasterize_store(path, key, scene, all_touched=all_touched)
     if suffix in VECTOR_LABEL_EXTENSIONS:
         return rasterize_vector_label(path, scene, all_touched=all_touched, class_column=class_column)
     if suffix == NPZ_EXTENSION:

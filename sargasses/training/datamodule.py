@@ -34,6 +34,7 @@ class SargassesDataModule(pl.LightningDataModule):
         self,
         images: PathSpec = None,
         labels: str | None = None,
+        label_store: str | None = None,
         train_images: PathSpec = None,
         val_images: PathSpec = None,
         test_images: PathSpec = None,
@@ -66,6 +67,8 @@ class SargassesDataModule(pl.LightningDataModule):
         Args:
             images: scenes to split into train / val / test by `split_by` (a folder, a glob, a file, or a list).
             labels: folder of the label files (default: beside each scene, named `<scene><label_suffix>.<ext>`).
+            label_store: a labels GeoPackage written by the QGIS plugin (sargasses.training.label_store): its scenes
+                are split like `images` (by `split_by`, into train / val / test), their labels rasterized from it.
             train_images, val_images, test_images: explicit splits instead of `images` (e.g. synthetic seeds).
             predict_images: scenes for `sargasses predict` (no label needed).
             label_format: "auto" (raster, polygons or .npz found per scene) or "original" (Meteo-France layout:
@@ -146,19 +149,31 @@ class SargassesDataModule(pl.LightningDataModule):
     def _find_splits(self) -> dict[str, list[LabelledScene]]:
         hp = self.hparams
         explicit = {"train": hp.train_images, "val": hp.val_images, "test": hp.test_images}
-        if hp.images is None and all(v is None for v in explicit.values()):
+        if hp.images is not None and hp.label_store is not None:
+            raise SargassesError("give data.images or data.label_store, not both")
+        if hp.images is None and hp.label_store is None and all(v is None for v in explicit.values()):
             if hp.predict_images is not None:
                 return {}
-            raise SargassesError("no data: set data.images (split automatically) or data.train_images / val_images")
+            raise SargassesError(
+                "no data: set data.images (split automatically), data.label_store or data.train_images / val_images"
+            )
         splits: dict[str, list[LabelledScene]] = {}
-        if hp.images is not None:
+        scenes: list[LabelledScene] = []
+        if hp.label_store is not None:
+            from sargasses.training.label_store import labelled_scenes
+
+            scenes = labelled_scenes(hp.label_store)
+        elif hp.images is not None:
             scenes = self._find(hp.images, "data.images")
+        if scenes:
             if hp.split_by == "scene":
-                scenes = [LabelledScene(s.image, s.label, s.image.stem) for s in scenes]
+                scenes = [LabelledScene(s.image, s.label, s.image.stem, s.label_key) for s in scenes]
             splits = split_groups(scenes, hp.val_share, hp.test_share, hp.split_seed)
         for split, spec in explicit.items():
             if spec is not None:
-                splits[split] = self._find(spec, f"data.{split}_images")
+                found = self._find(spec, f"data.{split}_images")
+                # beside a labels file they add to its splits (synthetic scenes rehearsed during a fine-tune)
+                splits[split] = splits.get(split, []) + found if hp.label_store is not None else found
         self._check_no_leak(splits)
         return splits
 
@@ -187,6 +202,8 @@ class SargassesDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str) -> None:
         needed = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": ["predict"]}[stage]
+        if stage == "fit" and self.hparams.label_store is not None and not self.splits.get("val"):
+            needed = ["train"]  # a few labelled dates: every one is trained on, none scored during fit
         for split in needed:
             self._store(split)
         if stage == "fit":
@@ -220,7 +237,9 @@ class SargassesDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, False, self.hparams.batch_size)  # crops are random already
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
+        if self.hparams.label_store is not None and not self.splits.get("val"):
+            return []
         return self._loader(
             GridCrops(self._store("val"), self.hparams.eval_crop_size, self.normalization), False, self._eval_batch
         )

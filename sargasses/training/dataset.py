@@ -101,7 +101,7 @@ class SceneStore:
                 reflectance = scene.read() if preload else None
                 label = None
                 if item.label is not None:
-                    label = read_label(item.label, scene, options.all_touched, options.class_column)
+                    label = read_label(item.label, scene, options.all_touched, options.class_column, item.label_key)
                     if reflectance is not None:
                         label = np.where(np.isnan(reflectance).any(axis=0), IGNORE, label).astype(np.uint8)
                 self.labels.append(label)

@@ -70,12 +70,14 @@ class ThresholdSweep(tm.Metric):
 class SargassesLightningModule(SegmentationLightningModule):
     def __init__(
         self,
-        model: BaseModel,
+        model: BaseModel | None = None,
         loss: torch.nn.Module | None = None,
         segmentation_type: Literal["binary"] = "binary",
         threshold: float = 0.5,
         input_card: dict[str, Any] | None = None,
         plot_batches: Sequence[int] = (0,),
+        init_from: str | None = None,
+        learning_rate: float | None = None,
     ) -> None:
         """
         Args:
@@ -86,7 +88,16 @@ class SargassesLightningModule(SegmentationLightningModule):
             input_card: what the data tells the model card (sensor, bands, GSD, normalization, tile size);
                 the CLI links it from the DataModule, a checkpoint restores it.
             plot_batches: validation batches whose first crops are drawn in TensorBoard.
+            init_from: a model file (.sargasses, or an old .pt) whose weights start the training: fine-tuning. `model` may then be left
+                out (the file's network is used); when given, it must be the same network.
+            learning_rate: Adam's rate when no optimizer is configured (fine-tuning from Python); the CLI's
+                `optimizer:` section takes precedence.
         """
+        start = None
+        if init_from is not None:
+            model, start = _network_from_model_file(init_from, model, input_card)
+        if model is None:
+            raise SargassesError("model: give a network (model.model in the config) or a model file (model.init_from)")
         if segmentation_type != "binary":
             raise SargassesError(f"segmentation_type={segmentation_type!r}: sargasses trains binary models only")
         if getattr(model, "out_channels", 1) != 1:
@@ -99,8 +110,9 @@ class SargassesLightningModule(SegmentationLightningModule):
             )
         super().__init__(model, "binary", loss if loss is not None else BCEDiceLoss())
         # mfai's own call ignores model and loss; saving them too is what makes load_from_checkpoint(path) work
-        self._save_all_hyperparameters(threshold, input_card, plot_batches)
-        self.threshold = float(threshold)
+        self._save_all_hyperparameters(threshold, input_card, plot_batches, init_from, learning_rate)
+        self.learning_rate = learning_rate
+        self.threshold = float(threshold if start is None or threshold != 0.5 else start.threshold)
         self.input_card = dict(input_card or {})
         self.plot_batches = tuple(plot_batches)
         self.val_auroc = tm.classification.BinaryAUROC(thresholds=200, ignore_index=IGNORE)
@@ -112,7 +124,14 @@ class SargassesLightningModule(SegmentationLightningModule):
         self.example_input_array = torch.zeros(1, model.in_channels, *model.input_shape)
         self._plot_inputs: tuple[Tensor, Tensor] | None = None
 
-    def _save_all_hyperparameters(self, threshold: float, input_card: dict | None, plot_batches: Sequence[int]) -> None:
+    def _save_all_hyperparameters(
+        self,
+        threshold: float,
+        input_card: dict | None,
+        plot_batches: Sequence[int],
+        init_from: str | None = None,
+        learning_rate: float | None = None,
+    ) -> None:
         """Save model and loss as {class_path, init_args}, as LightningCLI does, also when built in Python.
 
         Stored as plain data, the checkpoint's hyperparameters load with `weights_only=True` and are rebuilt
@@ -129,12 +148,19 @@ class SargassesLightningModule(SegmentationLightningModule):
                 "threshold": float(threshold),
                 "input_card": input_card,
                 "plot_batches": list(plot_batches),
+                "init_from": init_from,
+                "learning_rate": learning_rate,
             }
         except (TypeError, AttributeError):  # a network or loss we cannot describe: pickle it as Lightning would
             self.save_hyperparameters()
             return
         with _given_hyperparameters_context(hparams=hparams, instantiator="lightning.pytorch.cli.instantiate_module"):
             self.save_hyperparameters()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        if self.learning_rate is None:
+            return super().configure_optimizers()
+        return torch.optim.AdamW(self.parameters(), lr=self.learning_rate, weight_decay=1e-4)
 
     # ------------------------------------------------------------------ metrics
     def get_metrics(self) -> tm.MetricCollection:
@@ -272,6 +298,32 @@ class SargassesLightningModule(SegmentationLightningModule):
         if self.val_scores:
             fields["metrics"] = {"validation": dict(self.val_scores)}
         return fields
+
+
+def _network_from_model_file(path: str, model: BaseModel | None, input_card: dict[str, Any] | None) -> tuple[Any, Any]:
+    """The network of a model file, trainable, and its card: the start of a fine-tune."""
+    from sargasses.model_file import load_model_file
+
+    loaded = load_model_file(path)
+    network = loaded.module.network
+    for parameter in network.parameters():
+        parameter.requires_grad_(True)
+    card = loaded.card
+    if input_card is not None and list(input_card.get("band_names") or []) != list(card.band_names):
+        raise SargassesError(
+            f"{path} takes bands {' '.join(card.band_names)}, the data gives {' '.join(input_card['band_names'])}; "
+            "set data.bands to the model file's bands"
+        )
+    if model is None:
+        return network.train(), card
+    try:
+        model.load_state_dict(network.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise SargassesError(
+            f"model.model is not the network of {path} ({str(exc).splitlines()[0]}); leave model.model out to "
+            "fine-tune the file's own network"
+        ) from None
+    return model, card
 
 
 def _describe(obj: torch.nn.Module, network: bool = False) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from .. import settings
+from .. import labelling, settings
 from ..band_matching import BandSource, auto_mapping, missing_bands, sen3_folder
 from ..detection_run import DetectionJob
 from ..detection_task import DetectionTask
@@ -56,6 +56,7 @@ from ..paths import bundled_model
 from ..raster_input import InputError, bands_missing_message, layer_band_sources, plan_input, product_band_sources
 from ..results import RESULT_PROPERTY, add_result_layers, summary_text
 from .export_dialog import export_with_dialog
+from .finetune_box import FinetuneBox
 
 MODEL_CHOICES = [
     ("Bundled default model", "default"),
@@ -70,6 +71,7 @@ AREA_CHOICES = [
 ]
 DEVICE_CHOICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"), ("Apple GPU (MPS)", "mps")]
 MISSING = "— missing —"
+FINETUNED = "finetuned:"  # model list data of a fine-tuned model: the prefix, then its path
 
 
 _SCORE_NAMES = (("f1", "F1"), ("precision", "precision"), ("recall", "recall"), ("object_recall", "rafts found"))
@@ -160,6 +162,8 @@ class SargassesDock(QgsDockWidget):
         self.model_combo = QComboBox()
         for label, value in MODEL_CHOICES:
             self.model_combo.addItem(label, value)
+        for path in reversed(settings.finetuned_models()):  # inserted at the top each: newest first
+            self._add_model_item(path)
         self.model_file = QgsFileWidget()
         self.model_file.setFilter("sargasses model (*.sargasses);;old sargasses model, full engine only (*.pt)")
         self.model_file.setVisible(False)
@@ -280,6 +284,11 @@ class SargassesDock(QgsDockWidget):
             button.setEnabled(False)
             results_layout.addWidget(button)
         footer.addWidget(results)
+        self.finetune_box = FinetuneBox(
+            self.iface, self.manager, self.model_path, lambda: str(self.device_combo.currentData()), self.plugin
+        )
+        self.finetune_box.modelCreated.connect(self.add_model)
+        layout.addWidget(self.finetune_box)
         layout.addStretch(1)
 
         for combo in body.findChildren(QComboBox):  # long layer names must not widen the dock
@@ -359,6 +368,7 @@ class SargassesDock(QgsDockWidget):
             QgsProject.instance().layersWillBeRemoved.disconnect(self._layers_removed)
         if self.task is not None:
             self.task.cancel()
+        self.finetune_box.shutdown()
 
     # ------------------------------------------------------------------ engine and model card
     def model_choice(self) -> str:
@@ -368,8 +378,24 @@ class SargassesDock(QgsDockWidget):
         choice = self.model_choice()
         return choice if choice in ("afai", "fai") else "model"
 
+    def _add_model_item(self, path: str) -> int:
+        """A fine-tuned model in the list, after the bundled one; its index."""
+        index = self.model_combo.findData(f"{FINETUNED}{path}")
+        if index < 0:
+            index = 1
+            self.model_combo.insertItem(index, f"Fine-tuned: {Path(path).stem}", f"{FINETUNED}{path}")
+            self.model_combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+        return index
+
+    def add_model(self, path: str) -> None:
+        """A model just fine-tuned: remembered, listed and chosen (the one it came from stays in the list)."""
+        settings.add_finetuned_model(path)
+        self.model_combo.setCurrentIndex(self._add_model_item(path))
+
     def model_path(self) -> str | None:
         """The model file to give the engine; None: the engine's default (or no model for the indexes)."""
+        if self.model_choice().startswith(FINETUNED):
+            return self.model_choice()[len(FINETUNED) :]
         if self.model_choice() == "file":
             return self.model_file.filePath().strip() or None
         if self.model_choice() == "default" and bundled_model() is not None:
@@ -698,6 +724,8 @@ class SargassesDock(QgsDockWidget):
                 self._report(f"The run finished but its layers could not be added: {exc}")
             else:
                 self.last_layer = rafts
+                raster = QgsProject.instance().mapLayer(getattr(task, "layer_id", ""))
+                labelling.remember_detection(rafts, task.outcome.summary, task.job, raster)
                 device = (self.engine_info.get("device") or {}).get("name", "")
                 text = summary_text(task.outcome, device if task.outcome.summary.get("device") in (None, "") else "")
                 self.progress.setValue(100)
