@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsTask
-from qgis.PyQt.QtCore import pyqtSignal
-
-from .engine_client import EngineError, EngineManager, EngineNotFound, EngineStopped, RequestCancelled, follow_request
-from .log import log_error, log_info
+from .engine_client import EngineManager, follow_request
+from .engine_task import EngineTask
+from .log import log_info
 
 MODELS_FOLDER = "sargasses_models"  # beside the labels file: the models learned from them
 MODEL_SUFFIX = ".sargasses"  # the model file format the engine writes (docs/detect.md)
@@ -52,56 +48,31 @@ def new_model_path(labels: Path, parent: str | None) -> Path:
     return candidate
 
 
-class FinetuneTask(QgsTask):
-    """`report` is the engine's fine-tune report on success; otherwise `error` (for people) and `error_kind`."""
-
-    message = pyqtSignal(str)  # what the engine is doing (epoch, loss), for the dock
+class FinetuneTask(EngineTask):
+    """`report` is the engine's fine-tune report on success; otherwise `error` (for people) and `error_kind`
+    ("needs_torch": a light engine, besides EngineTask's kinds)."""
 
     def __init__(self, job: FinetuneJob, manager: EngineManager) -> None:
-        super().__init__(f"Sargasses: fine-tuning on {job.labels.name}", QgsTask.Flag.CanCancel)
+        super().__init__(f"Sargasses: fine-tuning on {job.labels.name}", manager)
         self.job = job
-        self.manager = manager
         self.report: dict[str, Any] | None = None
-        self.error = ""
-        self.error_kind = ""  # "cancelled", "no_engine", "needs_torch", "crashed", "engine", "internal"
-        self.on_finished: Callable[[FinetuneTask], None] | None = None
 
-    def run(self) -> bool:
-        try:
-            self._progress(0.0, "Starting the engine" if self.manager.current() is None else "Sending the labels")
-            client = self.manager.client()
-            log_info(f"fine-tune: {self.job.options()}")
-            request = client.request("finetune", options=self.job.options())
-            event = follow_request(self.manager, client, request, self._progress, self.isCanceled, "the fine-tune")
-            self.report = dict(event.get("summary") or {})
-            return True
-        except RequestCancelled as exc:
-            self.error, self.error_kind = str(exc), "cancelled"
-        except EngineNotFound as exc:
-            self.error, self.error_kind = str(exc), "no_engine"
-        except EngineStopped as exc:
-            self.error, self.error_kind = str(exc), "crashed"
-        except EngineError as exc:
-            self.error = str(exc)
-            self.error_kind = NEEDS_TORCH if "fine-tuning needs PyTorch" in self.error else "engine"
-        except Exception as exc:  # a bug of ours: the user gets a message, the log the traceback
-            log_error(traceback.format_exc())
-            self.error, self.error_kind = (
-                f"unexpected error in the plugin: {exc} (details in the Sargasses log)",
-                "internal",
-            )
-        if self.isCanceled():
-            self.error, self.error_kind = "the fine-tune was cancelled; no model was written", "cancelled"
-        return False
+    def work(self) -> None:
+        self._progress(0.0, "Starting the engine" if self.manager.current() is None else "Sending the labels")
+        client = self.manager.client()
+        log_info(f"fine-tune: {self.job.options()}")
+        request = client.request("finetune", options=self.job.options())
+        event = follow_request(self.manager, client, request, self._progress, self.isCanceled, "the fine-tune")
+        self.report = dict(event.get("summary") or {})
 
-    def _progress(self, fraction: float, message: str) -> None:
-        self.setProgress(100.0 * fraction)
-        if message:
-            self.message.emit(message)
+    def cancelled_text(self) -> str:
+        return "the fine-tune was cancelled; no model was written"
 
-    def finished(self, result: bool) -> None:  # UI thread
-        if self.on_finished is not None:
-            self.on_finished(self)
+    def classify(self, exc: Exception) -> tuple[str, str]:
+        message, kind = super().classify(exc)
+        if kind == "engine" and "fine-tuning needs PyTorch" in message:
+            return message, NEEDS_TORCH
+        return message, kind
 
 
 def report_text(report: dict[str, Any]) -> tuple[str, bool]:

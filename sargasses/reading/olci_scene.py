@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
@@ -23,13 +22,14 @@ from sargasses.reading import olci
 from sargasses.reading.masking import ExclusionLayers
 from sargasses.reading.netcdf import NetcdfFile
 from sargasses.reading.otci import RGB_BANDS, render_float
+from sargasses.reading.scene_grid import SceneGrid
 from sargasses.reading.sensors import OTCI_RGB, SENTINEL3_OLCI, SensorProfile, get_profile
 from sargasses.reading.swath import SwathGrid
 
 OLCI_RESOLUTION_M = 300.0  # OLCI full resolution; the grid's default pixel size
 
 
-class OlciScene:
+class OlciScene(SceneGrid):
     """The bands of an OLCI product on a regular grid; `read(window)` returns (C, h, w) float32, NaN where nodata.
 
     Files are opened at the first read and kept open until `close()`; one OlciScene per thread. A pickled one
@@ -65,22 +65,6 @@ class OlciScene:
     @property
     def band_names(self) -> list[str]:
         return self.profile.band_names if self.rendered else list(self.source_bands)
-
-    @property
-    def count(self) -> int:
-        return len(self.band_names)
-
-    @property
-    def resolution(self) -> float:
-        return abs(self.transform.a)
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return (self.count, self.height, self.width)
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        return rasterio.transform.array_bounds(self.height, self.width, self.transform)
 
     def read(self, window: Window | tuple | None = None) -> np.ndarray:
         """Reflectance (or the 0-255 rendering) of `window`, NaN where nodata, flagged invalid or off the swath."""
@@ -205,12 +189,6 @@ class OlciScene:
             file.close()
         self._files.clear()
         self.product.close()
-
-    def __enter__(self) -> OlciScene:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (

@@ -25,6 +25,7 @@ from rasterio.windows import Window
 
 from sargasses.errors import SargassesError
 from sargasses.reading import olci, safe
+from sargasses.reading.scene_grid import SceneGrid
 from sargasses.reading.sensors import (
     DEFAULT_BANDS,
     DEFAULT_RESOLUTION_M,
@@ -54,7 +55,7 @@ class BandSource:
     nodata: float | None = None  # the file's nodata value (NaN allowed); None: every value is valid
 
 
-class Scene:
+class Scene(SceneGrid):
     """A stack of bands on one grid; `read(window)` returns (C, h, w) float32 reflectance, NaN where nodata.
 
     Files are opened at the first read and kept open until `close()`. One Scene per thread: GDAL handles are
@@ -89,23 +90,6 @@ class Scene:
     @property
     def band_names(self) -> list[str]:
         return [s.name for s in self.sources]
-
-    @property
-    def count(self) -> int:
-        return len(self.sources)
-
-    @property
-    def resolution(self) -> float:
-        """Pixel size of the stack along x, in the CRS's units (metres for projected scenes)."""
-        return abs(self.transform.a)
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return (self.count, self.height, self.width)
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        return rasterio.transform.array_bounds(self.height, self.width, self.transform)
 
     def read(self, window: Window | tuple | None = None) -> np.ndarray:
         """Reflectance of `window` (all of the scene when None), NaN where nodata or outside the scene."""
@@ -209,12 +193,6 @@ class Scene:
             dataset.close()
         self._warped.clear()
         self._datasets.clear()
-
-    def __enter__(self) -> Scene:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (

@@ -22,7 +22,6 @@ from qgis.core import (
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
-    QgsTask,
     QgsVectorLayer,
 )
 from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsDoubleSpinBox, QgsFileWidget, QgsMapLayerComboBox
@@ -695,12 +694,8 @@ class SargassesDock(QgsDockWidget):
         return task
 
     def cancel(self) -> None:
-        if self.task is not None and self.task.status() not in (
-            QgsTask.TaskStatus.Complete,
-            QgsTask.TaskStatus.Terminated,
-        ):
+        if self.task is not None and self.task.cancel_if_running():
             self.status_label.setText("Cancelling…")
-            self.task.cancel()
 
     def _layers_removed(self, layer_ids: list[str]) -> None:
         task = self.task

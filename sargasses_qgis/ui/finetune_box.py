@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from qgis.core import Qgis, QgsApplication, QgsProject, QgsTask
+from qgis.core import Qgis, QgsApplication, QgsProject
 from qgis.gui import QgsCollapsibleGroupBox
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QGridLayout, QLabel, QProgressBar, QPushButton, QSpinBox
@@ -169,12 +169,8 @@ class FinetuneBox(QgsCollapsibleGroupBox):
         return task
 
     def cancel(self) -> None:
-        if self.task is not None and self.task.status() not in (
-            QgsTask.TaskStatus.Complete,
-            QgsTask.TaskStatus.Terminated,
-        ):
+        if self.task is not None and self.task.cancel_if_running():
             self.status_label.setText("Cancelling…")
-            self.task.cancel()
 
     def shutdown(self) -> None:
         with contextlib.suppress(TypeError):
