@@ -27,11 +27,11 @@ from sargasses.detection.baseline import DEFAULT_THRESHOLDS
 from sargasses.evaluation.evaluate import (
     INDEX_THRESHOLDS,
     EvalScene,
-    _detect,
-    _score,
-    _sweep,
     baseline_score_maps,
     model_probability,
+    score_detections,
+    sweep_thresholds,
+    thresholded,
 )
 from sargasses.evaluation.metrics import MIN_RAFT_PIXELS
 from sargasses.model_file import load_model_file
@@ -132,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     planted_rows = []
     for (level, name), scenes in planted.items():
         maps = [(s, np.where(s.excluded, 0.0, model_probability(loaded, s.reflectance))) for s in scenes]
-        model = _score(_detect(maps, model_threshold), model_threshold).as_dict()
+        model = score_detections(thresholded(maps, model_threshold), model_threshold).as_dict()
         planted_rows.append({"level": level, "spectrum": name, "method": "model", **model})
         for method in ("afai", "fai"):
             index_maps = baseline_score_maps(scenes, method)
-            oracle, _ = _sweep(index_maps, INDEX_THRESHOLDS).best()
-            result = _score(_detect(index_maps, oracle), oracle).as_dict()
+            oracle, _ = sweep_thresholds(index_maps, INDEX_THRESHOLDS).best()
+            result = score_detections(thresholded(index_maps, oracle), oracle).as_dict()
             planted_rows.append({"level": level, "spectrum": name, "method": method, **result})
     print(markdown(clean_rows, planted_rows, loaded.card, len(files), args.seeds))
     if args.figure is not None:

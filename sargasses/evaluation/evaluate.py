@@ -102,7 +102,8 @@ class MethodResult:
         return {**self.scores.as_dict(), "confounder_fp_pixels": self.confounder_fp, "threshold": self.threshold}
 
 
-def _score(detections: Sequence[tuple[EvalScene, np.ndarray]], threshold: float) -> MethodResult:
+def score_detections(detections: Sequence[tuple[EvalScene, np.ndarray]], threshold: float) -> MethodResult:
+    """Pixel and object scores of detection masks, summed over the scenes (and false positives on confounders)."""
     total = SceneScores(PixelCounts(), ObjectCounts())
     confounder_fp = 0
     for scene, detected in detections:
@@ -113,7 +114,8 @@ def _score(detections: Sequence[tuple[EvalScene, np.ndarray]], threshold: float)
     return MethodResult(total, confounder_fp, threshold)
 
 
-def _sweep(scores: Sequence[tuple[EvalScene, np.ndarray]], thresholds: np.ndarray) -> ThresholdSweep:
+def sweep_thresholds(scores: Sequence[tuple[EvalScene, np.ndarray]], thresholds: np.ndarray) -> ThresholdSweep:
+    """Pixel counts at every threshold, on the scorable pixels of every scene (`.best()` picks the F1-best)."""
     sweep = ThresholdSweep(thresholds)
     for scene, score in scores:
         sweep.update(score, scene.label, valid=~scene.excluded)
@@ -126,7 +128,10 @@ def baseline_score_maps(scenes: Sequence[EvalScene], method: str) -> list[tuple[
     ]
 
 
-def _detect(score_maps: Sequence[tuple[EvalScene, np.ndarray]], threshold: float) -> list[tuple[EvalScene, np.ndarray]]:
+def thresholded(
+    score_maps: Sequence[tuple[EvalScene, np.ndarray]], threshold: float
+) -> list[tuple[EvalScene, np.ndarray]]:
+    """Score maps -> detection masks (NaN: not detected)."""
     return [(s, np.nan_to_num(score, nan=-np.inf) >= threshold) for s, score in score_maps]
 
 
@@ -157,17 +162,17 @@ def evaluate(
         maps = [(s, np.where(s.excluded, 0.0, model_probability(loaded, s.reflectance))) for s in test_scenes]
         seconds = time.perf_counter() - start
         threshold = loaded.card.threshold
-        result = _score(_detect(maps, threshold), threshold).as_dict()
-        result["oracle"] = _sweep(maps, np.linspace(0.01, 0.99, 99)).best()[1].as_dict()
+        result = score_detections(thresholded(maps, threshold), threshold).as_dict()
+        result["oracle"] = sweep_thresholds(maps, np.linspace(0.01, 0.99, 99)).best()[1].as_dict()
         result["seconds"] = seconds
         report["methods"]["model"] = result
     for method in BASELINES:
         maps = baseline_score_maps(test_scenes, method)
-        oracle_threshold, _ = _sweep(maps, INDEX_THRESHOLDS).best()
-        entry = {"oracle": _score(_detect(maps, oracle_threshold), oracle_threshold).as_dict()}
+        oracle_threshold, _ = sweep_thresholds(maps, INDEX_THRESHOLDS).best()
+        entry = {"oracle": score_detections(thresholded(maps, oracle_threshold), oracle_threshold).as_dict()}
         if val_scenes:
-            val_threshold, _ = _sweep(baseline_score_maps(val_scenes, method), INDEX_THRESHOLDS).best()
-            entry["validation_threshold"] = _score(_detect(maps, val_threshold), val_threshold).as_dict()
+            val_threshold, _ = sweep_thresholds(baseline_score_maps(val_scenes, method), INDEX_THRESHOLDS).best()
+            entry["validation_threshold"] = score_detections(thresholded(maps, val_threshold), val_threshold).as_dict()
         report["methods"][method] = entry
     return report
 
@@ -197,11 +202,11 @@ F1_TOLERANCE = 0.0
 def pick_threshold(loaded: Any, val_scenes: Sequence[EvalScene], tolerance: float = F1_TOLERANCE) -> dict[str, Any]:
     """The model's threshold from validation scenes, scored exactly as the test is (engine mask applied)."""
     maps = [(s, np.where(s.excluded, 0.0, model_probability(loaded, s.reflectance))) for s in val_scenes]
-    sweep = _sweep(maps, MODEL_THRESHOLDS)
+    sweep = sweep_thresholds(maps, MODEL_THRESHOLDS)
     f1 = sweep.f1()
     chosen = int(np.flatnonzero(f1 >= f1.max() - tolerance)[0])
     threshold = float(sweep.thresholds[chosen])
-    result = _score(_detect(maps, threshold), threshold).as_dict()
+    result = score_detections(thresholded(maps, threshold), threshold).as_dict()
     return {"threshold": threshold, "best_f1": float(f1.max()), "tolerance": tolerance, "validation": result}
 
 
