@@ -9,14 +9,17 @@ reference table (`sargasses/data/reference_spectra.csv`) is an estimate document
 One file per step, in the order a scene is made:
 - `scene.py`: `make_scene` draws every component from its own random stream, in a fixed order, and assembles them;
 - `identity.py`: the grid, tile, date and product name;
-- `water.py`: water masses and fronts, and the share of each pixel that floating matter takes;
-- `rafts.py`: Sargassum windrows and mats;
-- `confounders.py`: land, turbid water, slicks, whitecaps, ships, clouds, glint, nodata, detector stripes;
-- `coast.py`: the shore of that land: beaches with surf and waterline mixtures, marsh and tidal channels, tidal
+- `surfaces/water.py`: water masses and fronts, and the share of each pixel that floating matter takes;
+- `surfaces/rafts.py`: Sargassum windrows and mats;
+- `surfaces/confounders.py`: land, turbid water, slicks, whitecaps, ships, clouds, glint, nodata, detector stripes;
+- `surfaces/coast.py`: the shore of that land: beaches with surf and waterline mixtures, marsh and tidal channels, tidal
   flats, shallow bottoms, lakes, rivers, fields and roads;
 - `mixing.py`: the layers (`layers.py`) mixed into reflectance band by band, with sensor noise;
 - `labels.py`: the labelling rule, the label mask, per-pixel classes and statistics;
 - `writing.py`: GeoTIFFs and JSON on disk;
+- `surfaces/lookalikes.py`: floating green algae the default model mistakes for Sargassum (fine-tuning tests);
+- beside the Sentinel-2 scenes: `planting.py` (rafts planted into real scenes), `atmosphere.py` (L2A -> L1C),
+  `olci_product.py` (Sentinel-3 OLCI .SEN3 products), `cli.py` (`sargasses synth`);
 - shared by the steps: `spectra.py` (class spectra, sensor noise, band timing), `fields.py` (noise and smoothing),
   `strokes.py` (sub-pixel strokes rendered as coverage).
 """

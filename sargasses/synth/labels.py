@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from sargasses.synth.coast import KIND
 from sargasses.synth.fields import shift
 from sargasses.synth.layers import Layers
 from sargasses.synth.spectra import BAND_INDEX, BAND_TIME_S
 from sargasses.synth.strokes import Patch
+from sargasses.synth.surfaces.coast import KIND
 
 # --- Labelling rule (docs/dataset.md, "Labels") -------------------------------------------------------------------
 # A pixel is Sargassum when at least POSITIVE_COVERAGE of its area is covered: at 20 % a mat of average brightness

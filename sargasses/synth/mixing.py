@@ -8,8 +8,6 @@ import math
 import numpy as np
 
 from sargasses.reading.sensors import DEFAULT_BANDS, SENTINEL2_L2A
-from sargasses.synth.coast import END_MEMBERS, SURFACES
-from sargasses.synth.confounders import ship_patch
 from sargasses.synth.fields import shift
 from sargasses.synth.layers import Layers
 from sargasses.synth.spectra import (
@@ -24,6 +22,8 @@ from sargasses.synth.spectra import (
     SPECTRAL_JITTER,
     WET_FACTOR,
 )
+from sargasses.synth.surfaces.coast import END_MEMBERS, SURFACES
+from sargasses.synth.surfaces.confounders import ship_patch
 
 
 def mix_bands(layers: Layers, jitter_rng, noise_rng, noise_scale: float) -> np.ndarray:

@@ -25,8 +25,8 @@ from sargasses.synth.labels import (
     POSITIVE_COVERAGE,
     SCORABLE_MIN_COVERAGE,
 )
-from sargasses.synth.rafts import plant_sargassum
 from sargasses.synth.spectra import RED_EDGE_NIR, SPECTRA, SPECTRAL_JITTER
+from sargasses.synth.surfaces.rafts import plant_sargassum
 
 # Sargassum pixels as a share of the scene's open water: clusters of windrows, as in the synthetic scenes
 WATER_SHARE_RANGE = (0.004, 0.02)

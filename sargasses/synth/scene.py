@@ -15,17 +15,6 @@ from rasterio.crs import CRS
 
 from sargasses.errors import SargassesError
 from sargasses.reading.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M, SENTINEL2_L2A
-from sargasses.synth.confounders import (
-    choose_confounders,
-    draw_clouds,
-    draw_detector_stripes,
-    draw_glint,
-    draw_land,
-    draw_nodata,
-    draw_ships,
-    draw_slicks,
-    draw_whitecaps,
-)
 from sargasses.synth.identity import FULL_TILE_SIZE, draw_identity
 from sargasses.synth.labels import (
     POSITIVE_COVERAGE,
@@ -38,10 +27,21 @@ from sargasses.synth.labels import (
 )
 from sargasses.synth.layers import Layers
 from sargasses.synth.mixing import mix_bands
-from sargasses.synth.rafts import plant_sargassum
 from sargasses.synth.spectra import NOISE_SCALE, NOISE_SIGMA
 from sargasses.synth.strokes import Stroke, render
-from sargasses.synth.water import draw_water, share_floating_matter
+from sargasses.synth.surfaces.confounders import (
+    choose_confounders,
+    draw_clouds,
+    draw_detector_stripes,
+    draw_glint,
+    draw_land,
+    draw_nodata,
+    draw_ships,
+    draw_slicks,
+    draw_whitecaps,
+)
+from sargasses.synth.surfaces.rafts import plant_sargassum
+from sargasses.synth.surfaces.water import draw_water, share_floating_matter
 
 GENERATOR_VERSION = "1.1"
 KINDS = ("mixed", "confounders", "clean")

@@ -25,7 +25,7 @@ def write_lookalike_scene(folder: Path, seed: int, size: int = SIZE, count: int 
     from scipy.ndimage import binary_dilation
 
     from sargasses.synth import make_scene, write_scene
-    from sargasses.synth.lookalikes import plant_green_algae
+    from sargasses.synth.surfaces.lookalikes import plant_green_algae
 
     scene = make_scene(seed, size, "clean")
     near_rafts = binary_dilation(scene.label == 1, iterations=8)

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from sargasses.reading.sensors import DEFAULT_BANDS, DEFAULT_RESOLUTION_M
-from sargasses.synth.coast import draw_coast
 from sargasses.synth.fields import fractal, quantile, ramp, shift, smooth_down
 from sargasses.synth.labels import THICK_CLOUD_OPACITY
 from sargasses.synth.spectra import BAND_INDEX, BAND_TIME_S, VARIABILITY
 from sargasses.synth.strokes import STEP_ALONG, Patch, Stroke, render, windrow
+from sargasses.synth.surfaces.coast import draw_coast
 
 _PRESENCE = {  # probability that a scene of this kind holds each confounder
     "mixed": {
