@@ -35,7 +35,9 @@ class Layers:
     aerosol: np.ndarray  # atmospheric-correction residual, about N(0, 1)
     water_gain: float
     floating: Sparse | None = None  # sarg, sarg_bright, sarg_nir, slick, slick_bright, foam (fractions 0-1)
-    land: Sparse | None = None  # frac, veg, kind, beach, wet, bright, inland (water), shallow (bottom): surfaces/coast.py
+    land: Sparse | None = (
+        None  # frac, veg, kind, beach, wet, bright, inland (water), shallow (bottom): surfaces/coast.py
+    )
     turbidity: np.ndarray | None = None
     adjacency: np.ndarray | None = None
     glint: np.ndarray | None = None  # with the band-common part of the wave-facet speckle already applied
