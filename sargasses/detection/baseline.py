@@ -78,12 +78,17 @@ def spectral_index(
             raise SargassesError(f"{method.upper()} needs a band near 1240 nm, which OLCI lacks; use --method afai")
         profile = SENTINEL3_OLCI
     peak, left, right = (OLCI_INDEX_BANDS if is_olci(band_names) else INDEX_BANDS)[method]
-    r_peak, r_left, r_right = (
-        reflectance[_band_index(band_names, name, method)].astype(np.float32) for name in (peak, left, right)
-    )
+    r_peak, r_left, r_right = (reflectance[_band_index(band_names, name, method)] for name in (peak, left, right))
     w_peak, w_left, w_right = (profile.band(name).wavelength_nm for name in (peak, left, right))
-    slope = (w_peak - w_left) / (w_right - w_left)
-    return r_peak - (r_left + (r_right - r_left) * np.float32(slope))
+    return line_height(r_peak, r_left, r_right, w_peak, w_left, w_right)
+
+
+def line_height(
+    peak: np.ndarray, left: np.ndarray, right: np.ndarray, w_peak: float, w_left: float, w_right: float
+) -> np.ndarray:
+    """How far the peak band stands above the straight line between the left and right bands (AFAI, FAI)."""
+    peak, left, right = (np.asarray(band, dtype=np.float32) for band in (peak, left, right))
+    return peak - (left + (right - left) * np.float32((w_peak - w_left) / (w_right - w_left)))
 
 
 def afai(reflectance: np.ndarray, band_names: Sequence[str]) -> np.ndarray:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from sargasses.detection.baseline import BACKGROUND_WINDOW, median_background
+from sargasses.detection.baseline import BACKGROUND_WINDOW, line_height, median_background
 
 AFAI_NM = (748.0, 667.0, 869.0)  # peak, left and right of the AFAI baseline (Wang & Hu 2016)
 BAND_TOLERANCE_NM = 20.0  # a band this close to an AFAI wavelength stands in for it
@@ -52,10 +52,16 @@ def afai_bands(band_names: Sequence[str], wavelengths: Sequence[float | None]) -
 
 
 def afai_line(reflectance: np.ndarray, bands: tuple[int, int, int], wavelengths: Sequence[float]) -> np.ndarray:
-    """The peak band's height above the line between the two others (AFAI on the given bands)."""
-    peak, left, right = (reflectance[i].astype(np.float32) for i in bands)
-    w_peak, w_left, w_right = (wavelengths[i] for i in bands)
-    return peak - (left + (right - left) * np.float32((w_peak - w_left) / (w_right - w_left)))
+    """AFAI on the given bands: the peak band's height above the line between the two others."""
+    peak, left, right = bands
+    return line_height(
+        reflectance[peak],
+        reflectance[left],
+        reflectance[right],
+        wavelengths[peak],
+        wavelengths[left],
+        wavelengths[right],
+    )
 
 
 def full_cover_afai(bands: tuple[int, int, int], wavelengths: Sequence[float]) -> float:

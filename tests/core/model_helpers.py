@@ -55,6 +55,20 @@ def make_card(
     return ModelCard(**values)
 
 
+def small_halfunet_card(**fields: Any) -> ModelCard:
+    """The 10-band HalfUNet-8 card the model-file tests share (64 px tiles), with `fields` on top."""
+    return make_card(
+        "HalfUNet",
+        {"num_filters": 8, "autopad_enabled": True},
+        mean=[0.05 * i for i in range(10)],
+        std=[0.1 + 0.01 * i for i in range(10)],
+        tile_size=64,
+        tile_overlap=8,
+        threshold=0.4,
+        **fields,
+    )
+
+
 def red_edge_weights(
     card: ModelCard, gain: float = 200.0, rise: float = 0.05, high: str = "B07", low: str = "B04"
 ) -> dict[str, Any]:

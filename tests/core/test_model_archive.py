@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from model_helpers import make_card, save_legacy_model_file
+from model_helpers import save_legacy_model_file, small_halfunet_card
 
 from sargasses.errors import SargassesError
 from sargasses.model_archive import MANIFEST, read_model_archive, write_model_archive
@@ -31,15 +31,7 @@ MARKER = Path("/tmp/sargasses_pwned_by_model_archive")
 
 @pytest.fixture(scope="module")
 def card():
-    return make_card(
-        "HalfUNet",
-        {"num_filters": 8, "autopad_enabled": True},
-        mean=[0.05 * i for i in range(10)],
-        std=[0.1 + 0.01 * i for i in range(10)],
-        tile_size=64,
-        tile_overlap=8,
-        threshold=0.4,
-    )
+    return small_halfunet_card()
 
 
 @pytest.fixture(scope="module")

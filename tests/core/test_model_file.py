@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_helpers import make_card, red_edge_weights, save_legacy_model_file
+from model_helpers import make_card, red_edge_weights, save_legacy_model_file, small_halfunet_card
 
 from sargasses.errors import SargassesError
 from sargasses.model_file import (
@@ -25,17 +25,7 @@ from sargasses.model_file import (
 
 @pytest.fixture(scope="module")
 def card() -> ModelCard:
-    return make_card(
-        "HalfUNet",
-        {"num_filters": 8, "autopad_enabled": True},
-        mean=[0.05 * i for i in range(10)],
-        std=[0.1 + 0.01 * i for i in range(10)],
-        tile_size=64,
-        tile_overlap=8,
-        threshold=0.4,
-        metrics={"val_f1": 0.8},
-        trained_on="synthetic seeds 0-9",
-    )
+    return small_halfunet_card(metrics={"val_f1": 0.8}, trained_on="synthetic seeds 0-9")
 
 
 @pytest.fixture(scope="module")
