@@ -16,6 +16,13 @@ class ExportError(Exception):
     pass
 
 
+def attribute_indexes(layer: QgsVectorLayer) -> list[int]:
+    """The layer's fields to write elsewhere: all but a GeoPackage's feature id (a field in QGIS), which a shapefile
+    would get as a column beside `id`."""
+    keys = set(layer.dataProvider().pkAttributeIndexes()) if layer.dataProvider() is not None else set()
+    return [i for i, field in enumerate(layer.fields()) if not (i in keys and field.name() == "fid")]
+
+
 def export_layer(layer: QgsVectorLayer, path: str | Path, kind: str) -> Path:
     """Write `layer` to `path` as `kind` ("shp" or "gpkg"); the caller asked before overwriting."""
     driver, _ = FORMATS[kind]
@@ -28,10 +35,7 @@ def export_layer(layer: QgsVectorLayer, path: str | Path, kind: str) -> Path:
     options.layerName = path.stem
     options.actionOnExistingFile = QgsVectorFileWriter.ActionOnExistingFile.CreateOrOverwriteFile
     if kind == "shp":
-        # A GeoPackage's feature id is a field in QGIS: a shapefile would get it as a column beside `id`.
-        keys = set(layer.dataProvider().pkAttributeIndexes()) if layer.dataProvider() is not None else set()
-        fields = layer.fields()
-        options.attributes = [i for i in range(fields.count()) if not (i in keys and fields.at(i).name() == "fid")]
+        options.attributes = attribute_indexes(layer)
     result = QgsVectorFileWriter.writeAsVectorFormatV3(
         layer, str(path), QgsProject.instance().transformContext(), options
     )

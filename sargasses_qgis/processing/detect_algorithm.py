@@ -41,6 +41,7 @@ from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M, METHODS
 from ..paths import bundled_model, icon_path
 from ..raster_input import InputError, automatic_plan, layer_file
 from ..results import covered_area_km2, raft_area_km2, style_rafts, summary_text
+from ..vector_export import attribute_indexes
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 # The threshold is a probability: the core takes it strictly between 0 and 1; the dock's field and this
@@ -313,16 +314,12 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
 
 
 def sink_fields(rafts: QgsVectorLayer) -> tuple[QgsFields, list[int]]:
-    """The rafts' fields for any destination, and the indexes they come from: without the GeoPackage's feature id
-    (a shapefile would get it as a column beside `id`), text no wider than a shapefile's 254 characters."""
-    keys = set(rafts.dataProvider().pkAttributeIndexes())
-    fields, kept = QgsFields(), []
-    for index, source in enumerate(rafts.fields()):
-        if index in keys and source.name() == "fid":
-            continue
-        field = QgsField(source)
+    """The rafts' fields for any destination, and the indexes they come from: those an export keeps
+    (vector_export.attribute_indexes), text no wider than a shapefile's 254 characters."""
+    fields, kept = QgsFields(), attribute_indexes(rafts)
+    for index in kept:
+        field = QgsField(rafts.fields().at(index))
         if not field.isNumeric() and not 0 < field.length() <= 254:  # text (and dates: a width is harmless)
             field.setLength(254)
         fields.append(field)
-        kept.append(index)
     return fields, kept
