@@ -65,7 +65,7 @@ build() {
     local partial=$dir.partial
     rm -rf "$partial"
     mkdir -p "$ROOT"
-    echo "qgis_chroot: building $suite in $partial (about 10 minutes)..."
+    echo "qgis_chroot: building $suite in $partial (about 3 minutes)..."
     debootstrap --variant=minbase --include=ca-certificates "$suite" "$partial" "$MIRROR"
     copy_host_network_config "$partial"
     trap unmount_all EXIT
@@ -100,12 +100,14 @@ print(*{os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirna
     for prefix in $prefixes; do
         if [ "$prefix" != "$REPO" ]; then mounts+=("$prefix:ro"); fi
     done
+    build "$suite"
     echo "qgis_chroot: QGIS suite in $suite ($(chroot "$ROOT/$suite" dpkg-query -W -f '${Version}' qgis 2>/dev/null))"
     run "$suite" "cd '$REPO/tests/qgis' && PYTHONPATH='$REPO' QT_QPA_PLATFORM=offscreen SARGASSES_PYTHON='$engine' \
         $TEST_VENV/bin/python -m pytest ${PYTEST_ARGS:-}" "${mounts[@]}"
 }
 
 [ "$(id -u)" = 0 ] || die "chroots need root (debootstrap, mount, chroot)"
+trap 'exit 130' INT TERM HUP # so that the EXIT trap unmounts on Ctrl-C or a CI timeout too
 case ${1:-} in
 build) build "${2:?suite}" ;;
 run) run "${2:?suite}" "${*:3}" ;;
