@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command inside a Debian chroot that has a newer QGIS (trixie: 3.40, sid: 3.44), building the chroot first
 # when it is missing. Chroots live outside the repository (SARGASSES_CHROOTS, default /var/cache/sargasses/chroots)
-# and are reused; /proc, /dev, /dev/pts and /tmp are mounted for the command and always unmounted again (trap).
+# and are reused; /proc, /dev, /dev/pts and a /tmp of its own are mounted for the command and always unmounted
+# again (trap), the /tmp removed.
 #
 #   scripts/qgis_chroot.sh build SUITE          build the chroot if it is missing (about 3 minutes)
 #   scripts/qgis_chroot.sh run SUITE CMD...     run CMD (bash -c) in it, as root
@@ -18,6 +19,7 @@ PACKAGES=qgis,python3-qgis,qgis-providers,xvfb,python3-venv,python3-pip,git,make
 TEST_VENV=/opt/sargasses-qgis-venv # QGIS's Python with the test tools, as the host's .venv-qgis
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 MOUNTED=()
+SCRATCH= # this run's /tmp, removed with the mounts
 
 die() { echo "qgis_chroot: $*" >&2; exit 1; }
 
@@ -27,6 +29,8 @@ unmount_all() {
         umount "${MOUNTED[i]}" 2>/dev/null || umount -l "${MOUNTED[i]}" || echo "qgis_chroot: could not unmount ${MOUNTED[i]}" >&2
     done
     MOUNTED=()
+    if [ -n "$SCRATCH" ]; then rm -rf "$SCRATCH"; fi
+    SCRATCH=
 }
 
 bind() { # bind SOURCE TARGET [ro]
@@ -36,14 +40,17 @@ bind() { # bind SOURCE TARGET [ro]
     if [ "${3:-}" = ro ]; then mount -o remount,bind,ro "$2"; fi
 }
 
-mount_system() { # The kernel and scratch trees apt, QGIS and pytest need.
+mount_system() { # The kernel trees apt, QGIS and pytest need, and a /tmp of this run's own.
     local dir=$1
     mkdir -p "$dir/proc"
     mount -t proc proc "$dir/proc"
     MOUNTED+=("$dir/proc")
     bind /dev "$dir/dev"
     bind /dev/pts "$dir/dev/pts"
-    bind /tmp "$dir/tmp"
+    # Not the host's /tmp: pytest sessions there (other checkouts, another chroot) prune each other's folders.
+    SCRATCH=$(mktemp -d "$ROOT/tmp.XXXXXX")
+    chmod 1777 "$SCRATCH"
+    bind "$SCRATCH" "$dir/tmp"
 }
 
 copy_host_network_config() { # The host's apt settings for its mirror/proxy and its certificates (a proxy's CA).
