@@ -58,7 +58,7 @@ GPU_ENGINE = EngineChoice(
     5600,
     116,
 )
-_PYTHON_NAMES = ("python3.13", "python3.12", "python3.11", "python3.10", "python3", "python")
+_PYTHON_NAMES = ("python3.14", "python3.13", "python3.12", "python3.11", "python3.10", "python3", "python")
 _PROBE = "import sys, venv, ensurepip; print(sys.version_info[0], sys.version_info[1], sys.prefix != sys.base_prefix)"
 
 
