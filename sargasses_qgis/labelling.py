@@ -72,8 +72,11 @@ class LabelCounts:
     not_sargassum: int = 0
     looked_at: int = 0
 
+    def total(self) -> int:
+        return self.sargassum + self.false_positive + self.not_sargassum
+
     def text(self) -> str:
-        if not (self.sargassum or self.false_positive or self.not_sargassum):
+        if not self.total():
             return "no labels yet"
         return (
             f"{self.scenes} scene{'s' if self.scenes != 1 else ''}: {self.sargassum} Sargassum, "

@@ -99,8 +99,8 @@ def test_mark_draw_and_finetune_from_the_dock(plugin, dock, coast, qgis_iface) -
     assert any(m.startswith("epoch 4/4") for m in messages), messages
     new_model = Path(task.report["output"])
     assert new_model.is_file() and new_model.parent.name == "sargasses_models"
-    assert dock.model_path() == str(new_model)
-    assert dock.model_combo.findData("default") >= 0  # the parent stays in the list
+    assert dock.model_box.model_path() == str(new_model)
+    assert dock.model_box.model_combo.findData("default") >= 0  # the parent stays in the list
     assert "F1" in dock.finetune_box.status_label.text()
     assert task.report["trained_on"]["false_positive"] > 0
     assert hashlib.sha256(store.read_bytes()).hexdigest() == digest  # the fine-tune only read the labels
