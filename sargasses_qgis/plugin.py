@@ -13,6 +13,7 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
+from . import labelling
 from .engine_client import shared_engine
 from .paths import icon_path
 from .processing.provider import SargassesProvider
@@ -40,6 +41,7 @@ class SargassesPlugin:
     # ------------------------------------------------------------------ GUI
     def initGui(self) -> None:
         self.initProcessing()
+        labelling.register_functions()
         window = self.iface.mainWindow()
         icon = QIcon(icon_path())
         self.run_action = QAction(icon, "Detect Sargassum rafts…", window)
@@ -108,6 +110,7 @@ class SargassesPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        labelling.unregister_functions()
         self.engine.shutdown()
 
     # ------------------------------------------------------------------ actions
