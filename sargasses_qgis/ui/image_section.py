@@ -28,6 +28,7 @@ class ImageSection(QGroupBox):
         super().__init__("Image")
         self.iface = iface
         self.picked_by_hand = False
+        self._picked_id = ""
         self.layer_combo = QgsMapLayerComboBox()
         self.layer_combo.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.layer_combo.setAllowEmptyLayer(True)
@@ -64,6 +65,7 @@ class ImageSection(QGroupBox):
         project = QgsProject.instance()
         project.layersAdded.connect(self._layers_added)
         project.layersWillBeRemoved.connect(self._layers_removed)
+        project.cleared.connect(self._forget_pick)  # a new or opened project: follow its images
         if self.iface is not None:
             self.iface.currentLayerChanged.connect(self.follow)
         self._update_colours()
@@ -80,6 +82,7 @@ class ImageSection(QGroupBox):
         with contextlib.suppress(TypeError):
             project.layersAdded.disconnect(self._layers_added)
             project.layersWillBeRemoved.disconnect(self._layers_removed)
+            project.cleared.disconnect(self._forget_pick)
         if self.iface is not None:
             with contextlib.suppress(TypeError):
                 self.iface.currentLayerChanged.disconnect(self.follow)
@@ -100,7 +103,12 @@ class ImageSection(QGroupBox):
             self.layer_combo.setLayer(layer)
 
     def _picked(self, _index: int) -> None:
-        self.picked_by_hand = self.layer_combo.currentLayer() is not None
+        layer = self.layer_combo.currentLayer()
+        self.picked_by_hand = layer is not None
+        self._picked_id = layer.id() if layer is not None else ""
+
+    def _forget_pick(self) -> None:
+        self.picked_by_hand, self._picked_id = False, ""
 
     def _layers_added(self, layers: list) -> None:
         rasters = [layer for layer in layers if isinstance(layer, QgsRasterLayer)]
@@ -108,9 +116,8 @@ class ImageSection(QGroupBox):
             self.follow(rasters[-1])
 
     def _layers_removed(self, layer_ids: list[str]) -> None:
-        current = self.layer_combo.currentLayer()
-        if current is not None and current.id() in layer_ids:
-            self.picked_by_hand = False  # the chosen image is gone: follow the active one again
+        if self._picked_id in layer_ids:
+            self._forget_pick()  # the chosen image is gone: follow the active one again
 
     def _changed(self, layer) -> None:
         self.level_combo.setCurrentIndex(0)  # another image: its own level, unless the user says
