@@ -239,8 +239,10 @@ def add_raster(path: Path, iface, name: str = "scene"):
 
 def choose_layer(dock, layer, method: str) -> None:
     """Pick the layer and the method in the dock, and wait for the engine's answer about the model."""
-    dock.layer_combo.setLayer(layer)
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("default" if method == "model" else method))
+    dock.image_box.layer_combo.setLayer(layer)
+    dock.model_box.model_combo.setCurrentIndex(
+        dock.model_box.model_combo.findData("default" if method == "model" else method)
+    )
     dock.refresh_engine()
     assert wait_for(lambda: not dock.info_pending, 120), "the engine did not answer"
 
@@ -251,7 +253,7 @@ def run_and_wait(dock, timeout: float = 300.0):
     dock.runFinished.connect(finished.append)
     try:
         task = dock.run()
-        assert task is not None, dock.status_label.text()
+        assert task is not None, dock.run_box.status_label.text()
         assert wait_for(lambda: bool(finished), timeout), "the run did not finish"
     finally:
         dock.runFinished.disconnect(finished.append)

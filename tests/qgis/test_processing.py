@@ -228,9 +228,12 @@ def test_processing_and_dock_thresholds_agree(plugin, dock) -> None:
     0 < threshold < 1."""
     algorithm = QgsApplication.processingRegistry().algorithmById("sargasses:detect")
     parameter = algorithm.parameterDefinition("THRESHOLD")
-    assert (parameter.minimum(), parameter.maximum()) == (dock.threshold.minimum(), dock.threshold.maximum())
+    assert (parameter.minimum(), parameter.maximum()) == (
+        dock.options_box.threshold.minimum(),
+        dock.options_box.threshold.maximum(),
+    )
     assert parameter.minimum() > 0.0 and parameter.maximum() < 1.0
-    assert parameter.metadata()["widget_wrapper"]["decimals"] == dock.threshold.decimals() == 3
+    assert parameter.metadata()["widget_wrapper"]["decimals"] == dock.options_box.threshold.decimals() == 3
     from qgis.core import QgsProcessingContext
 
     for fine in (0.016, 0.001, 0.999):
