@@ -259,6 +259,7 @@ def plot(path: Path, recalls: list[dict]) -> None:
             xscale="log", xlabel="fractional cover of the raft's pixels (%)", title=f"{level}: planted in real water"
         )
         ax.set_xticks([100 * c for c in COVERS], [f"{100 * c:g}" for c in COVERS])
+        ax.minorticks_off()
     axes[0].set_ylabel("pixel recall")
     axes[1].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
