@@ -6,6 +6,9 @@ QGIS's own Python: the environment is created by another Python >= 3.10 (found o
 without --system-site-packages, and pip runs inside it. Runs as a QgsTask: progress in the task bar (packages
 fetched, then megabytes written against the engine's measured size), pip's output line by line for the dialog,
 Cancel kills pip, removes the half-made environment and ends the task as cancelled, not failed.
+
+A new engine is built beside the one in place (`engine.new`) and takes its place only once it answers as an
+engine: a cancelled or failed install leaves the engine the user had untouched.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .paths import ENGINE_MARKER, bundled_core, installed_engine_dir, venv_pytho
 
 MIN_PYTHON = (3, 10)
 FETCH_SHARE = 0.35  # of pip's step: fetching packages (by count); the rest is writing them (by megabytes)
+TORCH_CPU_INDEX_VAR = "SARGASSES_TORCH_CPU_INDEX"
 SIZE_POLL_S = 1.0  # how often the environment's size is measured while pip writes it
 
 
@@ -46,6 +50,7 @@ class EngineChoice:
     download_mb: int
     disk_mb: int
     packages: int  # distributions pip installs: for the progress bar
+    cpu_torch: bool = False  # PyTorch's CPU build, from the index the user set (settings.torch_cpu_index)
 
 
 CPU_ENGINE = EngineChoice("cpu", "engine", "CPU engine", "ONNX Runtime, rasterio and GDAL; no PyTorch", 160, 600, 20)
@@ -58,7 +63,19 @@ GPU_ENGINE = EngineChoice(
     5600,
     116,
 )
-_PYTHON_NAMES = ("python3.13", "python3.12", "python3.11", "python3.10", "python3", "python")
+# The full engine where no NVIDIA GPU is seen: PyTorch's CPU build, no CUDA libraries. Its sizes are not measured
+# (0: the question says so): this project's machines reach no index that serves it.
+CPU_FULL_ENGINE = EngineChoice(
+    "full_cpu",
+    "full",
+    "full engine, CPU build",
+    "PyTorch's CPU build, Lightning and mfai: detection and fine-tuning on the CPU",
+    0,
+    0,
+    GPU_ENGINE.packages,
+    cpu_torch=True,
+)
+_PYTHON_NAMES = ("python3.14", "python3.13", "python3.12", "python3.11", "python3.10", "python3", "python")
 _PROBE = "import sys, venv, ensurepip; print(sys.version_info[0], sys.version_info[1], sys.prefix != sys.base_prefix)"
 
 
@@ -157,6 +174,19 @@ class PipProgress:
         return f"Installing {self.installing} packages: {size_mb:.0f} of about {self.engine.disk_mb} MB written"
 
 
+def _sizes(engine: EngineChoice) -> str:
+    if not engine.disk_mb:
+        return f"about {engine.packages} packages, size not measured"
+    return f"about {engine.packages} packages, {engine.download_mb} MB to download, {engine.disk_mb} MB on disk"
+
+
+def torch_cpu_index() -> str:
+    """The package index of PyTorch's CPU builds, as the user set it (docs/qgis_plugin.md); "" when not set."""
+    from . import settings
+
+    return os.environ.get(TORCH_CPU_INDEX_VAR, "").strip() or settings.torch_cpu_index()
+
+
 def find_base_python() -> str:
     """A Python >= 3.10 with venv and ensurepip: on PATH first, else the system's python3."""
     seen: set[str] = set()
@@ -240,6 +270,8 @@ class EngineInstallTask(QgsTask):
     ):
         super().__init__(f"Sargasses: installing the detection engine ({engine.title})", _task_flags())
         self.target = Path(target or installed_engine_dir())
+        self.staging = self.target.with_name(f"{self.target.name}.new")  # built here, moved into place once it works
+        self.had_engine = (self.target / ENGINE_MARKER).is_file()
         self.source = source or bundled_core()
         self.base_python = base_python
         self.engine = engine
@@ -263,57 +295,92 @@ class EngineInstallTask(QgsTask):
             self._say(f"Done in {self.seconds:.0f} s: the detection engine is {self.python}")
             return True
         except Exception as exc:
-            _remove_soon(self.target)
+            _remove_soon(self.staging)
+            kept = f"the engine you had is kept ({self.target})" if self.had_engine else "nothing was installed"
             if self.isCanceled():
                 self.cancelled = True
                 self.error = "cancelled"
-                self.setDescription("Sargasses: engine installation cancelled, nothing installed")
-                self._say(f"Cancelled: nothing was installed (the unfinished environment {self.target} is removed)")
+                self.setDescription(f"Sargasses: engine installation cancelled, {kept}")
+                self._say(f"Cancelled: {kept} (the unfinished environment {self.staging} is removed)")
                 return True
             self.error = str(exc)
             log_error(f"engine installation failed: {exc}")
-            self._say(f"Failed: {self.error}. Removing the unfinished environment {self.target}")
+            self._say(f"Failed: {self.error}. Removing the unfinished environment {self.staging}; {kept}")
             return False
+
+    def outcome_text(self) -> str:
+        """What the user has after the task, in one line for the dialog."""
+        if self.cancelled:
+            return "Cancelled: the engine you had is kept." if self.had_engine else "Cancelled: nothing was installed."
+        return "Installed: the detection engine is ready."
 
     def _install(self) -> None:
         if self.source is None:
             raise InstallError("this plugin has no bundled core package to install (the zip is incomplete)")
         base = self.base_python or find_base_python()
         self._say(f"Python used to create the environment: {base}")
-        if self.target.exists():
-            self._say(f"Removing the previous engine {self.target}")
-            shutil.rmtree(self.target)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self._say(f"Creating the virtual environment {self.target}")
-        self._run([base, "-m", "venv", str(self.target)], 0.0, 0.04)
-        python = str(venv_python(self.target))
+        if self.staging.exists():
+            _remove_soon(self.staging)  # an earlier install that did not finish
+        self.staging.parent.mkdir(parents=True, exist_ok=True)
+        self._say(f"Creating the virtual environment {self.staging}")
+        self._run([base, "-m", "venv", str(self.staging)], 0.0, 0.04)
         engine = self.engine
         self._say(
-            f"Installing the {engine.title} ({engine.holds}): {Path(self.source).name}[{engine.extra}], about "
-            f"{engine.packages} packages, {engine.download_mb} MB to download, {engine.disk_mb} MB on disk"
+            f"Installing the {engine.title} ({engine.holds}): {Path(self.source).name}[{engine.extra}], {_sizes(engine)}"
         )
-        requirement = f"{self.source}[{engine.extra}]"
-        self._run(
-            [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", requirement],
-            0.04,
-            0.97,
-            pip=PipProgress(engine, folder_mb(self.target)),
-        )
+        self._run(self.pip_command(), 0.04, 0.97, pip=PipProgress(engine, folder_mb(self.staging)))
         self._say("Checking the new engine")
+        version = self._check(str(venv_python(self.staging)))
+        marker = {"version": version, "engine": engine.key, "source": str(self.source)}
+        marker["created"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        (self.staging / ENGINE_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+        old = self._take_place()
+        self.python = str(venv_python(self.target))
+        try:
+            self._check(self.python)  # it answers from its new place too
+        except InstallError:
+            _remove_soon(self.target)
+            if old is not None:
+                old.rename(self.target)
+            raise
+        if old is not None:
+            _remove_soon(old)
+        self.setProgress(100.0)
+        log_info(f"detection engine installed: {self.python} (sargasses {version})")
+
+    def pip_command(self) -> list[str]:
+        """pip in the new environment, installing the core package with the engine's extra."""
+        python = str(venv_python(self.staging))
+        command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
+        index = torch_cpu_index()
+        if self.engine.cpu_torch and index:
+            command += ["--extra-index-url", index]  # its torch "+cpu" builds outrank the plain ones
+        return [*command, f"{self.source}[{self.engine.extra}]"]
+
+    def _check(self, python: str) -> str:
         forget_checks()
         version, problem = check_python(python)
         if problem:
             raise InstallError(f"the new environment does not work: {problem}")
-        marker = {
-            "version": version,
-            "engine": self.engine.key,
-            "source": str(self.source),
-            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        }
-        (self.target / ENGINE_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
-        self.python = python
-        self.setProgress(100.0)
-        log_info(f"detection engine installed: {python} (sargasses {version})")
+        return version
+
+    def _take_place(self) -> Path | None:
+        """The checked new engine takes the place of the one there; the old one's new name (None: there was none),
+        removed once the new one answers from its place."""
+        if self.isCanceled():
+            raise InstallError("cancelled")
+        old = None
+        if self.target.exists():
+            old = self.target.with_name(f"{self.target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+            self.target.rename(old)
+        try:
+            self.staging.rename(self.target)
+        except OSError:
+            if old is not None:
+                old.rename(self.target)
+            raise
+        self._say(f"The new engine is in place: {self.target}")
+        return old
 
     def _run(self, command: list[str], start: float, end: float, pip: PipProgress | None = None) -> None:
         """Run a step, streaming its output; progress between `start` and `end` (pip: as PipProgress says)."""
@@ -342,7 +409,7 @@ class EngineInstallTask(QgsTask):
 
             def watch() -> None:
                 while not done.wait(SIZE_POLL_S):
-                    show(pip.written(folder_mb(self.target)))
+                    show(pip.written(folder_mb(self.staging)))
 
             watcher = threading.Thread(target=watch, name="sargasses-install-size", daemon=True)
             watcher.start()

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qgis.core import (
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsEditorWidgetSetup,
+    QgsExpression,
     QgsExpressionContextUtils,
     QgsFeature,
     QgsFeatureRequest,
@@ -35,14 +37,17 @@ from qgis.core import (
     QgsFields,
     QgsGeometry,
     QgsProject,
+    QgsRasterLayer,
     QgsVectorFileWriter,
     QgsVectorLayer,
     QgsWkbTypes,
+    qgsfunction,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType, QVariant
 
 from . import settings
 from .log import log_info
+from .raster_input import layer_file
 from .results import RESULT_PROPERTY, apply_style
 
 LABELS_FILE = "sargasses_labels.gpkg"
@@ -72,8 +77,11 @@ class LabelCounts:
     not_sargassum: int = 0
     looked_at: int = 0
 
+    def total(self) -> int:
+        return self.sargassum + self.false_positive + self.not_sargassum
+
     def text(self) -> str:
-        if not (self.sargassum or self.false_positive or self.not_sargassum):
+        if not self.total():
             return "no labels yet"
         return (
             f"{self.scenes} scene{'s' if self.scenes != 1 else ''}: {self.sargassum} Sargassum, "
@@ -93,7 +101,9 @@ def labels_path(project: QgsProject | None = None) -> Path:
 def _fields(names: tuple[str, ...]) -> QgsFields:
     fields = QgsFields()
     for name in names:
-        fields.append(QgsField(name, QVariant.String))
+        # QGIS 3.38 takes a QMetaType (the QVariant form is deprecated, gone in Qt6); 3.22 only knows QVariant's.
+        text = QMetaType.Type.QString if Qgis.versionInt() >= 33800 else QVariant.String  # qt6: ok (3.22 only)
+        fields.append(QgsField(name, text))
     return fields
 
 
@@ -204,9 +214,9 @@ def _configure_fields(layer: QgsVectorLayer) -> None:
     from qgis.core import QgsDefaultValue
 
     fields = layer.fields()
-    defaults = {
-        "scene": f"@{SCENE_VARIABLE}",
-        "date": f"@{DATE_VARIABLE}",
+    defaults = {  # the scene under the drawn polygon, not the last run's (that may be another place)
+        "scene": f"{SCENE_UNDER}($geometry, 'scene')",
+        "date": f"{SCENE_UNDER}($geometry, 'date')",
         "author": "@user_full_name",
         "created": "format_date(now(), 'yyyy-MM-ddThh:mm:ss')",
     }
@@ -218,6 +228,51 @@ def _configure_fields(layer: QgsVectorLayer) -> None:
         index = fields.indexOf(name)
         if index >= 0:
             layer.setDefaultValueDefinition(index, QgsDefaultValue(expression))
+
+
+# --------------------------------------------------------------------------- the scene under a drawn polygon
+SCENE_UNDER = "sargasses_scene_under"  # an expression function: the defaults of a drawn label's scene and date
+
+
+def scene_under(geometry: QgsGeometry, project: QgsProject | None = None) -> tuple[str, str]:
+    """(scene, date) of the image under a polygon in the labels' CRS: the run whose searched area overlaps it
+    most, else a raster file of the project under it (no date known); ("", "") when no image is under it."""
+    project = project or QgsProject.instance()
+    if geometry is None or geometry.isEmpty():
+        return "", ""
+    runs = [layer for layer in project.mapLayers().values() if is_markable(layer)]
+    best, best_overlap = ("", ""), -1.0
+    for layer in runs:
+        area = QgsGeometry.fromWkt(str(layer.customProperty(AREA_PROPERTY)))
+        if area.intersects(geometry) and area.intersection(geometry).area() > best_overlap:
+            best_overlap = area.intersection(geometry).area()
+            best = (str(layer.customProperty(SCENE_PROPERTY)), str(layer.customProperty(DATE_PROPERTY) or ""))
+    if best_overlap >= 0:
+        return best
+    to_store = QgsCoordinateReferenceSystem(STORE_CRS)
+    for layer in project.mapLayers().values():
+        path = layer_file(layer) if isinstance(layer, QgsRasterLayer) else None
+        if path:
+            extent = QgsCoordinateTransform(layer.crs(), to_store, project).transformBoundingBox(layer.extent())
+            if QgsGeometry.fromRect(extent).intersects(geometry):
+                return str(Path(path).absolute()), ""
+    return "", ""
+
+
+@qgsfunction(args="auto", group="Sargasses", register=False, usesgeometry=True)
+def sargasses_scene_under(geometry, which, feature, parent):
+    """The scene (or date, `which` = 'date') of the image under the geometry: the defaults of a drawn label."""
+    scene, date = scene_under(geometry)
+    return (date if which == "date" else scene) or None
+
+
+def register_functions() -> None:
+    """The plugin's expression functions (once QGIS has loaded it; unregistered when it unloads)."""
+    QgsExpression.registerFunction(sargasses_scene_under)
+
+
+def unregister_functions() -> None:
+    QgsExpression.unregisterFunction(SCENE_UNDER)
 
 
 # --------------------------------------------------------------------------- runs and marks
@@ -320,8 +375,6 @@ def _detection_copies(labels: QgsVectorLayer, prefix: str) -> dict[str, int]:
 
 
 def _quoted(text: str) -> str:
-    from qgis.core import QgsExpression
-
     return QgsExpression.quotedValue(text)
 
 

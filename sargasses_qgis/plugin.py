@@ -1,4 +1,5 @@
-"""The plugin object QGIS holds: actions (toolbar, Raster menu, layer context menu), dock, options page, provider.
+"""The plugin object QGIS holds: actions (its own toolbar, Raster menu, layer context menu), dock, options page,
+provider. The toolbar is its own: QGIS hides the Raster toolbar in a new profile, and the button must be seen.
 
 UI lives in ui/, background work in tasks (detection_task.py, engine_installer.py), Processing in processing/.
 """
@@ -12,6 +13,7 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
+from . import labelling
 from .engine_client import shared_engine
 from .paths import icon_path
 from .processing.provider import SargassesProvider
@@ -39,6 +41,7 @@ class SargassesPlugin:
     # ------------------------------------------------------------------ GUI
     def initGui(self) -> None:
         self.initProcessing()
+        labelling.register_functions()
         window = self.iface.mainWindow()
         icon = QIcon(icon_path())
         self.run_action = QAction(icon, "Detect Sargassum rafts…", window)
@@ -46,7 +49,11 @@ class SargassesPlugin:
         self.run_action.setToolTip("Sargasses: find Sargassum rafts on the active image")
         self.run_action.setCheckable(True)
         self.run_action.toggled.connect(self._toggle_dock)
-        self.iface.addRasterToolBarIcon(self.run_action)
+        self.toolbar = self.iface.addToolBar("Sargasses")
+        self.toolbar.setObjectName("SargassesToolbar")
+        self.toolbar.setToolTip("Sargasses: find Sargassum rafts")
+        self.toolbar.addAction(self.run_action)
+        self.toolbar.setVisible(True)
         self.iface.addPluginToRasterMenu(MENU, self.run_action)
 
         self.install_action = QAction("Install detection engine…", window)
@@ -89,7 +96,8 @@ class SargassesPlugin:
             for action in self.actions:
                 self.iface.removePluginRasterMenu(MENU, action)
             if self.actions:
-                self.iface.removeRasterToolBarIcon(self.run_action)
+                self.toolbar.removeAction(self.run_action)
+                self.toolbar.deleteLater()  # takes it off the main window
             for action in self.layer_actions:
                 self.iface.removeCustomActionForLayerType(action)
             if self.options_factory is not None:
@@ -102,6 +110,7 @@ class SargassesPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        labelling.unregister_functions()
         self.engine.shutdown()
 
     # ------------------------------------------------------------------ actions
@@ -124,12 +133,12 @@ class SargassesPlugin:
         elif self.dock is not None:
             self.dock.hide()
 
-    def show_installer(self, engine=None) -> None:
-        """Ask first (what, how big, CPU or GPU engine), then install with the dialog showing progress; `engine`
-        (an EngineChoice) skips the question: the fine-tune's offer of the full engine, already asked."""
+    def show_installer(self, full: bool = False) -> None:
+        """Ask first (what, how big, CPU or GPU engine; `full`: an engine with PyTorch, for fine-tuning), then
+        install with the dialog showing progress. The engine in place stays until the new one works."""
         from .ui.installer_dialog import InstallerDialog, ask_engine
 
-        engine = engine or ask_engine(self.iface.mainWindow())
+        engine = ask_engine(self.iface.mainWindow(), full=full)
         if engine is None:
             return
         dialog = InstallerDialog(self.iface.mainWindow(), on_installed=self._engine_installed)

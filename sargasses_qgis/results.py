@@ -16,6 +16,11 @@ PROBABILITIES_STYLE = "probabilities.qml"
 RESULT_PROPERTY = "sargasses/run"  # custom property on result layers: the layer context menu's export acts on them
 
 
+def is_result(layer) -> bool:
+    """A layer this plugin added: the rafts, probabilities or cover of a run."""
+    return bool(layer.customProperty(RESULT_PROPERTY))
+
+
 def add_result_layers(
     outcome: DetectionOutcome, run_name: str, project: QgsProject | None = None
 ) -> tuple[QgsLayerTreeGroup, QgsVectorLayer, QgsRasterLayer | None]:

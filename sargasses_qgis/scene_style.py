@@ -1,4 +1,5 @@
-"""Showing a Sentinel-2 layer as people expect: true colour (B04, B03, B02), stretched for a dark sea."""
+"""Showing a Sentinel-2 layer as people expect: natural colour (B04, B03, B02), or the false colour rafts stand out
+in (near infrared as red: floating vegetation is bright there, the sea dark), stretched for a dark sea."""
 
 from __future__ import annotations
 
@@ -7,24 +8,38 @@ from qgis.core import Qgis, QgsContrastEnhancement, QgsMultiBandColorRenderer, Q
 from .band_matching import band_label, label_names
 
 SEA_REFLECTANCE_MAX = 0.12  # reflectance; digital numbers are stretched to 10000 times this
+# Red, green, blue of each rendering, the first band found of each tuple.
+RENDERINGS = {
+    "natural": (("B04",), ("B03",), ("B02",)),
+    "false": (("B8A", "B08"), ("B04",), ("B03",)),
+}
 
 
-def show_true_colour(layer: QgsRasterLayer) -> bool:
-    """Red, green, blue from the bands named B04, B03, B02; False (nothing changed) when they are not there."""
+def rendering_bands(layer: QgsRasterLayer, rendering: str) -> tuple[int, int, int] | None:
+    """The layer's band numbers for red, green and blue of `rendering`, or None when its bands are not named so."""
     labels = {i: band_label(layer.bandName(i)) for i in range(1, layer.bandCount() + 1)}
-    found = {}
-    for band in ("B04", "B03", "B02"):
-        found[band] = next((i for i, label in labels.items() if label_names(label, band)), None)
-    if None in found.values():
+    found = []
+    for names in RENDERINGS[rendering]:
+        match = next((i for name in names for i, label in labels.items() if label_names(label, name)), None)
+        if match is None:
+            return None
+        found.append(match)
+    return found[0], found[1], found[2]
+
+
+def show_rendering(layer: QgsRasterLayer, rendering: str) -> bool:
+    """Render the layer as `rendering` ("natural" or "false"); False (nothing changed) when its bands are missing."""
+    bands = rendering_bands(layer, rendering)
+    if bands is None:
         return False
     provider = layer.dataProvider()
-    renderer = QgsMultiBandColorRenderer(provider, found["B04"], found["B03"], found["B02"])
+    renderer = QgsMultiBandColorRenderer(provider, *bands)
     setters = (
         renderer.setRedContrastEnhancement,
         renderer.setGreenContrastEnhancement,
         renderer.setBlueContrastEnhancement,
     )
-    for band, setter in zip(found.values(), setters, strict=True):
+    for band, setter in zip(bands, setters, strict=True):
         enhancement = QgsContrastEnhancement(provider.dataType(band))
         enhancement.setContrastEnhancementAlgorithm(
             QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum
@@ -37,3 +52,8 @@ def show_true_colour(layer: QgsRasterLayer) -> bool:
     layer.setRenderer(renderer)
     layer.triggerRepaint()
     return True
+
+
+def show_true_colour(layer: QgsRasterLayer) -> bool:
+    """Red, green, blue from the bands named B04, B03, B02; False (nothing changed) when they are not there."""
+    return show_rendering(layer, "natural")

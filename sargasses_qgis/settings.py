@@ -28,6 +28,11 @@ def set_engine_python(path: str) -> None:
     _set("engine_python", path.strip())
 
 
+def torch_cpu_index() -> str:
+    """The package index of PyTorch's CPU builds, for a full engine without a GPU; "" when not set."""
+    return str(_get("torch_cpu_index", "")).strip()
+
+
 def results_dir() -> Path:
     """Where runs write their layers; a persistent folder so saved projects keep their layers."""
     value = str(_get("results_dir", "")).strip()

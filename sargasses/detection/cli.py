@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
         help="process only this box (raster CRS)",
     )
+    p.add_argument(
+        "--sensor",
+        help="the input's sensor and level when the file does not say it, e.g. sentinel2_l1c (default: from the "
+        "file's tags and band names, Sentinel-2 L2A when they do not tell)",
+    )
     p.add_argument("--land", metavar="FILE", help="land mask: vector (polygons = land) or raster (non-zero = land)")
     p.add_argument("--simplify", type=float, metavar="M", help="simplify polygons with this tolerance (metres)")
     p.add_argument("--no-background", action="store_true", help="afai/fai: do not subtract the median background")

@@ -30,7 +30,7 @@ SAMPLE_STEP = 4  # the range check looks at every 4th row and column of each til
 def _open(options: DetectOptions, bands: list[str] | None, resolution: float | None) -> Any:
     from sargasses.reading.scene import open_scene
 
-    return open_scene(options.input, bands=bands, resolution=resolution)
+    return open_scene(options.input, bands=bands, resolution=resolution, sensor=options.sensor)
 
 
 def open_checked_scene(options: DetectOptions, card: Any) -> Any:

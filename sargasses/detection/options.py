@@ -53,6 +53,7 @@ class DetectOptions:
     background: bool = True  # afai/fai: subtract the median background
     pixel_units: bool = False  # a raster without a CRS: measure in pixels instead of refusing it
     coverage: str | None = None  # GeoTIFF path: fractional cover of each pixel (detection/coverage.py)
+    sensor: str | None = None  # the input's sensor profile ("sentinel2_l1c"): for files that do not say their level
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> DetectOptions:
@@ -105,6 +106,10 @@ def check_options(options: DetectOptions) -> None:
         raise SargassesError(f"--threshold {options.threshold} must lie between 0 and 1 (a probability)")
     if options.min_area is not None and options.min_area < 0:
         raise SargassesError("--min-area must be 0 or more (square metres)")
+    if options.sensor is not None:
+        from sargasses.reading.sensors import get_profile
+
+        get_profile(options.sensor)  # an unknown name: the error lists the known ones
     if options.simplify is not None and options.simplify < 0:
         raise SargassesError("--simplify must be 0 or more (metres)")
     if options.tile_size is not None and options.tile_size < 32:

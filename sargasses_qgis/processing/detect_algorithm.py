@@ -12,10 +12,12 @@ from typing import Any
 
 from qgis.core import (
     QgsApplication,
+    QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsFeatureSink,
     QgsField,
     QgsFields,
+    QgsGeometry,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
@@ -31,51 +33,49 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingUtils,
+    QgsRectangle,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtGui import QIcon
 
+from ..detect_request import DEVICES, THRESHOLD_DECIMALS, THRESHOLD_RANGE, DetectRequest, threshold_problem
 from ..detection_run import DetectionCancelled, DetectionJob, execute
 from ..engine_client import EngineError, shared_engine
+from ..labelling import remember_run
 from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M, METHODS
-from ..paths import bundled_model, icon_path
+from ..paths import icon_path
 from ..raster_input import InputError, automatic_plan, layer_file
-from ..results import covered_area_km2, raft_area_km2, style_rafts, summary_text
+from ..results import RESULT_PROPERTY, covered_area_km2, raft_area_km2, style_rafts, summary_text
+from ..sensor_names import LEVELS
 from ..vector_export import attribute_indexes
-
-DEVICES = ["auto", "cpu", "cuda", "mps"]
-# The threshold is a probability: the core takes it strictly between 0 and 1; the dock's field and this
-# parameter both offer 0.001 to 0.999, to the third decimal (AFAI's 0.016 can be typed).
-THRESHOLD_RANGE = (0.001, 0.999)
-THRESHOLD_DECIMALS = 3
-
-
-def threshold_problem(value: float) -> str:
-    """Why `value` cannot be the probability threshold ("" when it can), in the words of the Processing dialog."""
-    low, high = THRESHOLD_RANGE
-    if low <= value <= high:
-        return ""
-    return (
-        f"Probability threshold {value:g} is not a probability strictly between 0 and 1: give a number from "
-        f"{low:g} to {high:g}, or leave it empty for the model's own."
-    )
 
 
 class RaftsStyler(QgsProcessingLayerPostProcessorInterface):
-    """Styles the rafts as the dock does, once QGIS has loaded the output into the project (main thread)."""
+    """Once QGIS has loaded the rafts into the project (main thread): the dock's style, a name that says which
+    scene and date, and the run's scene, date and area on the layer, so that its rafts can be marked."""
+
+    def __init__(self, scene: str, date: str, area: QgsGeometry, area_crs: QgsCoordinateReferenceSystem) -> None:
+        super().__init__()
+        self.scene, self.date, self.area, self.area_crs = scene, date, area, area_crs
 
     def postProcessLayer(self, layer, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> None:
-        if isinstance(layer, QgsVectorLayer):
-            style_rafts(layer)
+        if not isinstance(layer, QgsVectorLayer):
+            return
+        style_rafts(layer)
+        stem = Path(self.scene).stem if self.scene else ""
+        layer.setName(" · ".join(part for part in ("Sargassum rafts", stem, self.date) if part))
+        layer.setCustomProperty(RESULT_PROPERTY, f"Processing · {layer.name()} · {dt.datetime.now():%H:%M:%S}")
+        if self.scene:
+            remember_run(layer, self.scene, self.date, self.area, self.area_crs)
 
 
-_STYLER: list[RaftsStyler] = []  # one, kept alive here: QGIS holds only a C++ pointer to it
+_STYLERS: list[RaftsStyler] = []  # kept alive here: QGIS holds only a C++ pointer to each
 
 
-def rafts_styler() -> RaftsStyler:
-    if not _STYLER:
-        _STYLER.append(RaftsStyler())
-    return _STYLER[0]
+def rafts_styler(scene: str, date: str, area: QgsGeometry, area_crs: QgsCoordinateReferenceSystem) -> RaftsStyler:
+    del _STYLERS[:-16]  # those of runs long loaded
+    _STYLERS.append(RaftsStyler(scene, date, area, area_crs))
+    return _STYLERS[-1]
 
 
 class DetectAlgorithm(QgsProcessingAlgorithm):
@@ -90,6 +90,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
     COVERAGE = "COVERAGE"
     COVERED_KM2 = "COVERED_KM2"
     DEVICE = "DEVICE"
+    LEVEL = "LEVEL"
     RAFT_COUNT = "RAFT_COUNT"
     AREA_KM2 = "AREA_KM2"
 
@@ -102,7 +103,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
     def shortHelpString(self) -> str:
         """Plain text: the Processing dialog shows it as a paragraph, qgis_process prints it as it is (no HTML)."""
         return (
-            "Finds Sargassum rafts on a multispectral image (Sentinel-2 L2A bands B02-B12 by default) with a "
+            "Finds Sargassum rafts on a multispectral image (by default Sentinel-2 bands B02-B12, Level-2A or Level-1C) with a "
             "deep-learning segmentation model and returns them as polygons with their area, length, mean "
             "probability, date and sensor.\n\n"
             "Model: a sargasses model file; empty for the bundled default model.\n"
@@ -111,6 +112,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             "model's own.\n"
             "Minimum area: smaller rafts are dropped (m²).\n"
             "Extent: only this part of the image.\n"
+            "Level: what the image is when its file does not say (a GeoTIFF without tags is read as Level-2A).\n"
             "Probabilities: also write the probability raster.\n"
             "Fractional cover: also write how much of each pixel the rafts cover (0-1), for images whose pixels are "
             "larger than the rafts (Sentinel-3 OLCI, 300 m); the covered area is their sum.\n\n"
@@ -162,6 +164,11 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         )
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Area (empty: the whole image)", optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=DEVICES, defaultValue=0))
+        level = QgsProcessingParameterEnum(
+            self.LEVEL, "Level of the image", options=[label for _, label in LEVELS], defaultValue=0
+        )
+        level.setFlags(level.flags() | level.FlagAdvanced)
+        self.addParameter(level)
         self.addParameter(
             QgsProcessingParameterFeatureSink(
                 self.OUTPUT, "Sargassum rafts", QgsProcessing.SourceType.TypeVectorPolygon
@@ -212,47 +219,43 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         card = info["model"]["card"]
         return list(card["band_names"]), float(card["gsd_m"])
 
-    def processAlgorithm(
-        self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
-    ) -> dict[str, Any]:
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        if layer is None or not layer.isValid():
-            raise QgsProcessingException("The input image cannot be read: choose a raster layer or file.")
-        method = METHODS[self.parameterAsEnum(parameters, self.METHOD, context)]
-        model = self.parameterAsFile(parameters, self.MODEL, context)
-        if method == "model" and not model and bundled_model() is not None:
-            model = str(bundled_model())
+    def _request(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, layer
+    ) -> tuple[DetectRequest, QgsRectangle | None]:
+        """The user's parameters as the engine request the dock builds too (detect_request.py), and the area."""
         area = None
         if parameters.get(self.EXTENT):
             area = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
-        options: dict[str, Any] = {
-            "method": method,
-            "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-            "overwrite": True,  # the engine writes into this run's own temporary folder
-        }
+        min_area = None
         if parameters.get(self.MIN_AREA) not in (None, ""):  # empty: the engine's default, 3 pixels
-            options["min_area"] = self.parameterAsDouble(parameters, self.MIN_AREA, context)
-        if method == "model" and model:
-            options["model"] = model
-        threshold = self._threshold(parameters, context)  # checked again: a caller may skip checkParameterValues
-        if threshold is not None:
-            options["threshold"] = threshold
-        if area is not None:
-            options["extent"] = [area.xMinimum(), area.yMinimum(), area.xMaximum(), area.yMaximum()]
-        probabilities = None
-        if parameters.get(self.PROBABILITIES):
-            probabilities = self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context) or None
-        coverage = None
-        if parameters.get(self.COVERAGE):
-            coverage = self.parameterAsOutputLayer(parameters, self.COVERAGE, context) or None
-        if coverage:
-            options["coverage"] = coverage
+            min_area = self.parameterAsDouble(parameters, self.MIN_AREA, context)
+        request = DetectRequest(
+            method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+            device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+            model=self.parameterAsFile(parameters, self.MODEL, context) or None,
+            threshold=self._threshold(parameters, context),  # checked again: a caller may skip the check
+            min_area=min_area,
+            extent=area,
+            sensor=LEVELS[self.parameterAsEnum(parameters, self.LEVEL, context)][0] or None,
+        )
+        return request, area
 
+    def _raster_output(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str | None:
+        if not parameters.get(name):
+            return None
+        return self.parameterAsOutputLayer(parameters, name, context) or None
+
+    def _detect(self, layer, request: DetectRequest, area, outputs: dict[str, str | None], feedback) -> Any:
+        """Run the engine on the layer; the outcome. Errors become QgsProcessingException in plain words."""
+        options = {**request.detect_options(), "overwrite": True}  # the engine writes into this run's own folder
+        if outputs["coverage"]:
+            options["coverage"] = outputs["coverage"]
         manager = shared_engine()
         try:
-            model_bands, gsd = self._model_bands(manager, layer, method, options.get("model"))
+            model_bands, gsd = self._model_bands(manager, layer, request.method, request.model_file())
             plan = automatic_plan(layer, model_bands, gsd, area)
             work_dir = Path(QgsProcessingUtils.tempFolder()) / f"sargasses_{dt.datetime.now():%Y%m%d_%H%M%S_%f}"
+            probabilities = outputs["probabilities"]
             job = DetectionJob(
                 layer_name=layer.name(),
                 plan=plan,
@@ -261,15 +264,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 output=work_dir / "rafts.gpkg",
                 probabilities=Path(probabilities) if probabilities else None,
             )
-            last = [""]
-
-            def progress(fraction: float, message: str) -> None:
-                feedback.setProgress(100.0 * fraction)
-                if message != last[0]:
-                    last[0] = message
-                    feedback.pushInfo(message)
-
-            outcome = execute(job, manager, progress, feedback.isCanceled, feedback)
+            return execute(job, manager, _progress_to(feedback), feedback.isCanceled, feedback)
         except DetectionCancelled as exc:
             raise QgsProcessingException(f"Cancelled: {exc}") from None
         except (EngineError, InputError) as exc:
@@ -278,6 +273,8 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             if QgsApplication.instance() is not None and QgsApplication.instance().platform() == "qgis_process":
                 manager.shutdown()  # one run per process: do not leave the engine behind
 
+    def _copy_to_sink(self, outcome, parameters: dict[str, Any], context, feedback) -> tuple[str, int, Any]:
+        """The engine's rafts into the algorithm's sink: (its id, how many rafts, their CRS)."""
         rafts = QgsVectorLayer(str(outcome.output), "rafts", "ogr")
         if not rafts.isValid():
             raise QgsProcessingException(f"The engine's output {outcome.output} cannot be read.")
@@ -294,23 +291,53 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             copy.setAttributes([feature.attribute(i) for i in kept])
             sink.addFeature(copy, QgsFeatureSink.Flag.FastInsert)
             count += 1
+        return dest_id, count, rafts.crs()
+
+    def processAlgorithm(
+        self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> dict[str, Any]:
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None or not layer.isValid():
+            raise QgsProcessingException("The input image cannot be read: choose a raster layer or file.")
+        request, area = self._request(parameters, context, layer)
+        outputs = {
+            "probabilities": self._raster_output(parameters, self.PROBABILITIES, context),
+            "coverage": self._raster_output(parameters, self.COVERAGE, context),
+        }
+        outcome = self._detect(layer, request, area, outputs, feedback)
+        dest_id, count, _ = self._copy_to_sink(outcome, parameters, context, feedback)
         if context.willLoadLayerOnCompletion(dest_id):
-            context.layerToLoadOnCompletionDetails(dest_id).setPostProcessor(rafts_styler())
-        area_km2 = raft_area_km2(outcome.summary)
+            searched = QgsGeometry.fromRect(area if area is not None else layer.extent())
+            scene = str(outcome.summary.get("input") or "")
+            date = str(outcome.summary.get("acquisition_date") or "")
+            styler = rafts_styler(str(Path(scene).absolute()) if scene else "", date, searched, layer.crs())
+            context.layerToLoadOnCompletionDetails(dest_id).setPostProcessor(styler)
         feedback.pushInfo(summary_text(outcome) + ".")
         for warning in outcome.warnings:
             feedback.pushWarning(f"Warning: {warning}")
         results: dict[str, Any] = {
             self.OUTPUT: dest_id,
             self.RAFT_COUNT: count,
-            self.AREA_KM2: area_km2,
+            self.AREA_KM2: raft_area_km2(outcome.summary),
             self.COVERED_KM2: covered_area_km2(outcome.summary),
         }
-        if probabilities:
-            results[self.PROBABILITIES] = probabilities
-        if coverage:
-            results[self.COVERAGE] = coverage
+        for key, name in ((self.PROBABILITIES, "probabilities"), (self.COVERAGE, "coverage")):
+            if outputs[name]:
+                results[key] = outputs[name]
         return results
+
+
+def _progress_to(feedback: QgsProcessingFeedback):
+    """The run's progress as Processing shows it: the bar, and each new message once in the log."""
+    last = [""]
+
+    def progress(fraction: float, message: str) -> None:
+        feedback.setProgress(100.0 * fraction)
+        if message != last[0]:
+            last[0] = message
+            feedback.pushInfo(message)
+
+    return progress
 
 
 def sink_fields(rafts: QgsVectorLayer) -> tuple[QgsFields, list[int]]:

@@ -18,6 +18,8 @@ from .. import labelling
 from ..engine_client import EngineManager
 from ..finetune_task import NEEDS_TORCH, FinetuneJob, FinetuneTask, new_model_path, report_text
 from ..log import log_info, log_warning
+from . import messages
+from .text import html, html_wrapping_paths
 
 DEFAULT_EPOCHS = 8
 
@@ -27,6 +29,7 @@ class FinetuneBox(QgsCollapsibleGroupBox):
 
     modelCreated = pyqtSignal(str)
     finetuneFinished = pyqtSignal(object)
+    needsFullEngine = pyqtSignal()  # the engine has no PyTorch: the dock offers the full engine's installer
 
     def __init__(
         self,
@@ -34,14 +37,13 @@ class FinetuneBox(QgsCollapsibleGroupBox):
         manager: EngineManager,
         model_path: Callable[[], str | None],
         device: Callable[[], str],
-        plugin=None,
     ) -> None:
         super().__init__("Your coast: labels and fine-tune")
         self.setObjectName("sargassesFinetuneBox")
         self.setSaveCollapsedState(False)
         self.iface = iface
         self.manager = manager
-        self.plugin = plugin
+        self._torch_message = None  # the message bar's offer of the full engine, taken off once stale
         self._model_path = model_path
         self._device = device
         self.task: FinetuneTask | None = None
@@ -109,7 +111,7 @@ class FinetuneBox(QgsCollapsibleGroupBox):
     def refresh(self) -> None:
         path = self.labels_path()
         counts = labelling.count_labels(path)
-        self.labels_label.setText(f"Labels: {counts.text()}<br><small>{_wrap(str(path))}</small>")
+        self.labels_label.setText(f"Labels: {counts.text()}<br><small>{html_wrapping_paths(str(path))}</small>")
         self.labels_label.setToolTip(str(path))
 
     def mark_active(self, kind: str) -> int:
@@ -144,13 +146,15 @@ class FinetuneBox(QgsCollapsibleGroupBox):
             return None
         path = self.labels_path()
         counts = labelling.count_labels(path)
-        if counts.sargassum == 0:
+        if not counts.total():
             self._say(
-                "No Sargassum labels yet: run a detection, mark its rafts (false positive or Sargassum) or draw "
-                "missed ones, then fine-tune.",
+                "No labels yet: run a detection, then mark its rafts (false positive or Sargassum) or draw the "
+                "ones it missed, then fine-tune.",
                 Qgis.MessageLevel.Warning,
             )
             return None
+        messages.pop(self.iface, self._torch_message)  # a new try: an earlier "needs PyTorch" is stale
+        self._torch_message = None
         for layer in QgsProject.instance().mapLayers().values():  # unsaved edits of the labels are not seen
             if layer.customProperty(labelling.STORE_PROPERTY) and layer.isEditable() and layer.isModified():
                 layer.commitChanges(False)
@@ -185,7 +189,7 @@ class FinetuneBox(QgsCollapsibleGroupBox):
         if task.report is not None:
             text, worse = report_text(task.report)
             self.progress.setValue(100)
-            self.status_label.setText(_html(text))
+            self.status_label.setText(html(text))
             log_info(f"fine-tune: {task.report}")
             self._say(
                 text.splitlines()[0] + (" — it got worse somewhere, see the dock." if worse else "."),
@@ -196,9 +200,9 @@ class FinetuneBox(QgsCollapsibleGroupBox):
         else:
             self.progress.setValue(0)
             message = task.error[:1].upper() + task.error[1:]
-            self.status_label.setText(f"<span style='color:#b00020'>{_html(message)}</span>")
+            self.status_label.setText(f"<span style='color:#b00020'>{html(message)}</span>")
             log_warning(message)
-            if task.error_kind == NEEDS_TORCH and self.plugin is not None:
+            if task.error_kind == NEEDS_TORCH:
                 self._offer_installer(message)
             elif task.error_kind != "cancelled":
                 self._say(message, Qgis.MessageLevel.Critical)
@@ -207,27 +211,12 @@ class FinetuneBox(QgsCollapsibleGroupBox):
     # ------------------------------------------------------------------ messages
     def _say(self, text: str, level, status: bool = True) -> None:
         if status:
-            self.status_label.setText(_html(text))
-        if self.iface is not None:
-            self.iface.messageBar().pushMessage("Sargasses", text, level, 8)
+            self.status_label.setText(html(text))
+        messages.push(self.iface, text, level, 8)
 
     def _offer_installer(self, text: str) -> None:
-        """Fine-tuning needs PyTorch: offer the full engine (the installer's GPU engine, which runs on a CPU too)."""
-        from ..engine_installer import GPU_ENGINE
-
-        bar = self.iface.messageBar()
-        widget = bar.createMessage("Sargasses", text)
-        button = QPushButton(
-            f"Install the full engine with PyTorch (about {GPU_ENGINE.disk_mb / 1000:.0f} GB)…", widget
+        """Fine-tuning needs PyTorch: offer the full engine (the installer asks which build first)."""
+        messages.pop(self.iface, self._torch_message)
+        self._torch_message = messages.push_with_button(
+            self.iface, text, "Install the full engine with PyTorch…", self.needsFullEngine, Qgis.MessageLevel.Warning
         )
-        button.clicked.connect(lambda: self.plugin.show_installer(GPU_ENGINE))
-        widget.layout().addWidget(button)
-        bar.pushWidget(widget, Qgis.MessageLevel.Warning, 0)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
-
-
-def _wrap(path: str) -> str:
-    return _html(path).replace("/", "/\u200b")

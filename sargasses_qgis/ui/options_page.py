@@ -37,7 +37,7 @@ class SargassesOptionsPage(QgsOptionsPageWidget):
         check = QPushButton("Check engine")
         check.clicked.connect(self.check)
         install = QPushButton("Install detection engine…")
-        install.clicked.connect(plugin.show_installer if plugin is not None else lambda: None)
+        install.clicked.connect(lambda: plugin.show_installer() if plugin is not None else None)
         buttons = QHBoxLayout()
         buttons.addWidget(check)
         buttons.addWidget(install)

@@ -17,8 +17,11 @@ SIZE = 256
 LOOKALIKES = 12
 
 
-def write_lookalike_scene(folder: Path, seed: int, size: int = SIZE, count: int = LOOKALIKES) -> dict:
-    """A clean synthetic scene (rafts on open sea) with green algae planted away from its rafts, on disk.
+def write_lookalike_scene(
+    folder: Path, seed: int, size: int = SIZE, count: int = LOOKALIKES, kind: str = "clean"
+) -> dict:
+    """A clean synthetic scene (rafts on open sea; kind "confounders": no rafts) with green algae planted away from
+    its rafts, on disk.
 
     Returns the paths (image, label: the truth, lookalikes: a .npy mask of the algae) and the planted patch count.
     """
@@ -27,7 +30,7 @@ def write_lookalike_scene(folder: Path, seed: int, size: int = SIZE, count: int 
     from sargasses.synth import make_scene, write_scene
     from sargasses.synth.surfaces.lookalikes import plant_green_algae
 
-    scene = make_scene(seed, size, "clean")
+    scene = make_scene(seed, size, kind)
     near_rafts = binary_dilation(scene.label == 1, iterations=8)
     water = (scene.label == 0) & ~near_rafts & ~np.isnan(scene.reflectance).any(axis=0)
     planted = plant_green_algae(scene.reflectance, water, np.random.default_rng(seed), count)
@@ -66,9 +69,12 @@ def detections_on(detections: Path, image: Path, mask: np.ndarray) -> np.ndarray
     return hit[1:]
 
 
-def mark_like_a_user(store: Path, image: Path, detections: Path, lookalikes: np.ndarray, date: str) -> dict:
+def mark_like_a_user(
+    store: Path, image: Path, detections: Path, lookalikes: np.ndarray, date: str, none_are_rafts: bool = False
+) -> dict:
     """What the plugin writes when a user marks the detections on green algae as false positives: the run's area
-    as looked at, the run's detections copied as Sargassum, and the marked ones turned into false positives."""
+    as looked at, the run's detections copied as Sargassum, and the marked ones turned into false positives
+    (`none_are_rafts`: every detection marked, a clean day's "none of these are rafts")."""
     import geopandas as gpd
     import rasterio
     from shapely.geometry import box
@@ -77,6 +83,8 @@ def mark_like_a_user(store: Path, image: Path, detections: Path, lookalikes: np.
 
     frame = gpd.read_file(detections)
     on_algae = detections_on(detections, image, lookalikes)
+    if none_are_rafts:
+        on_algae[:] = True
     labels = gpd.GeoDataFrame(
         {
             "scene": str(image),

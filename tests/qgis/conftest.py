@@ -172,7 +172,25 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
 
 
 @pytest.fixture(scope="session")
-def plugin(qgis_iface, qgis_processing, engine_python, tmp_path_factory: pytest.TempPathFactory):
+def layer_tree_view(qgis_iface):
+    """QGIS's real view of the project's layer tree, as the interface's layerTreeView(): pytest-qgis's stand-in
+    interface has none (it answers a MagicMock), and Processing's post-processing adds its result layers through it
+    from QGIS 3.44."""
+    from qgis.core import QgsLayerTreeModel, QgsProject
+    from qgis.gui import QgsLayerTreeView
+
+    model = QgsLayerTreeModel(QgsProject.instance().layerTreeRoot())
+    view = QgsLayerTreeView()
+    view.setModel(model)
+    qgis_iface.layerTreeView = lambda: view
+    yield view
+    del qgis_iface.layerTreeView
+    view.setModel(None)
+    del model
+
+
+@pytest.fixture(scope="session")
+def plugin(qgis_iface, layer_tree_view, qgis_processing, engine_python, tmp_path_factory: pytest.TempPathFactory):
     """The plugin as QGIS starts it (classFactory, initGui), with SARGASSES_PYTHON as its engine.
 
     pytest-qgis gives the tests their own settings folder (.qgis-settings here); the plugin's keys start empty.
@@ -221,8 +239,10 @@ def add_raster(path: Path, iface, name: str = "scene"):
 
 def choose_layer(dock, layer, method: str) -> None:
     """Pick the layer and the method in the dock, and wait for the engine's answer about the model."""
-    dock.layer_combo.setLayer(layer)
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("default" if method == "model" else method))
+    dock.image_box.layer_combo.setLayer(layer)
+    dock.model_box.model_combo.setCurrentIndex(
+        dock.model_box.model_combo.findData("default" if method == "model" else method)
+    )
     dock.refresh_engine()
     assert wait_for(lambda: not dock.info_pending, 120), "the engine did not answer"
 
@@ -233,7 +253,7 @@ def run_and_wait(dock, timeout: float = 300.0):
     dock.runFinished.connect(finished.append)
     try:
         task = dock.run()
-        assert task is not None, dock.status_label.text()
+        assert task is not None, dock.run_box.status_label.text()
         assert wait_for(lambda: bool(finished), timeout), "the run did not finish"
     finally:
         dock.runFinished.disconnect(finished.append)

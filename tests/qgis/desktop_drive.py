@@ -14,7 +14,7 @@ import traceback
 
 from qgis.core import QgsApplication, QgsProject
 from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QSplitter, QTextEdit
+from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QSplitter, QTextEdit, QToolBar
 from qgis.utils import iface, plugins
 
 SCENE = os.environ["SARGASSES_E2E_SCENE"]
@@ -60,7 +60,11 @@ def open_scene():
 
     report["true_colour"] = show_true_colour(layer)
     iface.mapCanvas().setExtent(layer.extent())
-    actions = [a for a in iface.rasterToolBar().actions() if a.objectName() == "sargassesDetectAction"]
+    actions = [
+        a
+        for a in iface.mainWindow().findChild(QToolBar, "SargassesToolbar").actions()
+        if a.objectName() == "sargassesDetectAction"
+    ]
     report["toolbar_action"] = bool(actions)
     actions[0].trigger()  # the toolbar button
     report["steps"].append("toolbar action")
@@ -71,7 +75,9 @@ def open_scene():
 
 def wait_for_engine():
     dock = plugins["sargasses_qgis"].dock
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("default" if METHOD == "model" else METHOD))
+    dock.model_box.model_combo.setCurrentIndex(
+        dock.model_box.model_combo.findData("default" if METHOD == "model" else METHOD)
+    )
     later(wait_for_card, 300)
 
 
@@ -80,17 +86,17 @@ def wait_for_card():
     if dock.info_pending and time.monotonic() - state["started"] < 120:
         later(wait_for_card, 300)
         return
-    report["engine"] = dock.engine_label.text()
-    report["device"] = dock.device_label.text()
-    report["card"] = dock.card_label.text()
+    report["engine"] = dock.engine_box.engine_label.text()
+    report["device"] = dock.options_box.device_label.text()
+    report["card"] = dock.model_box.card_label.text()
     dock.runFinished.connect(lambda task: later(lambda: finished(task), 500))
-    dock.run_button.click()
+    dock.run_box.run_button.click()
     report["steps"].append("run")
 
 
 def finished(task):
     dock = plugins["sargasses_qgis"].dock
-    report["status"] = dock.status_label.text()
+    report["status"] = dock.run_box.status_label.text()
     report["error"] = task.error or None
     if task.outcome is not None:
         rafts = dock.last_layer

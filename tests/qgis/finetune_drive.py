@@ -13,7 +13,7 @@ import traceback
 
 from qgis.core import QgsApplication, QgsFeatureRequest, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayerUtils
 from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QDockWidget, QScrollArea
+from qgis.PyQt.QtWidgets import QDockWidget, QScrollArea, QToolBar
 from qgis.utils import iface, plugins
 
 SCENES = json.loads(os.environ["SARGASSES_E2E_SCENES"])
@@ -61,7 +61,11 @@ def start():
     for widget in window.findChildren(QDockWidget):
         if widget.objectName() == "Browser":
             widget.hide()
-    [action] = [a for a in iface.rasterToolBar().actions() if a.objectName() == "sargassesDetectAction"]
+    [action] = [
+        a
+        for a in iface.mainWindow().findChild(QToolBar, "SargassesToolbar").actions()
+        if a.objectName() == "sargassesDetectAction"
+    ]
     action.trigger()
     iface.mainWindow().resizeDocks([dock()], [430], Qt.Orientation.Horizontal)
     dock().finetune_box.setCollapsed(False)
@@ -74,7 +78,7 @@ def next_scene():
 
     layer = iface.addRasterLayer(scene["image"], f"Sentinel-2 {scene['date']}")
     show_true_colour(layer)
-    dock().layer_combo.setLayer(layer)
+    dock().image_box.layer_combo.setLayer(layer)
     later(wait_for_card, 300)
 
 
@@ -83,7 +87,7 @@ def wait_for_card():
         later(wait_for_card, 300)
         return
     state["connection"] = dock().runFinished.connect(lambda task: later(lambda: detected(task), 300))
-    dock().run_button.click()
+    dock().run_box.run_button.click()
 
 
 def detected(task):
@@ -173,8 +177,8 @@ def tuned(task):
     report["finetune_error"] = task.error or None
     report["report"] = task.report
     report["status"] = box.status_label.text()
-    report["model_path"] = dock().model_path()
-    report["model_choice"] = dock().model_combo.currentText()
+    report["model_path"] = dock().model_box.model_path()
+    report["model_choice"] = dock().model_box.model_combo.currentText()
     later(lambda: (shot("qgis_finetune_done.png"), finish(task.error or None)), 1000)
 
 

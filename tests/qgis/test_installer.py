@@ -133,7 +133,7 @@ def test_the_dock_button_asks_before_anything_is_installed(dock, monkeypatch, tm
 
     tasks_before = len(QgsApplication.taskManager().tasks())
     QTimer.singleShot(20, answer)
-    dock.install_button.click()
+    dock.engine_box.install_button.click()
     assert seen and "CPU engine" in seen[0] and str(tmp_path / "engine") in seen[0]
     assert len(QgsApplication.taskManager().tasks()) == tasks_before
     assert not (tmp_path / "engine").exists()

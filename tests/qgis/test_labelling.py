@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, add_raster, choose_layer, run_and_wait, wait_for
-from qgis.core import QgsFeatureRequest, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayer, QgsVectorLayerUtils
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFeatureRequest,
+    QgsGeometry,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+    QgsVectorLayerUtils,
+)
 
 from sargasses_qgis import labelling
 
@@ -43,6 +52,15 @@ def _select_on(rafts: QgsVectorLayer, centres_xy: list, tolerance_m: float = 60.
         ids |= {f.id() for f in rafts.getFeatures(QgsFeatureRequest().setFilterRect(box))}
     rafts.selectByIds(sorted(ids))
     return sorted(ids)
+
+
+def _draw(labels: QgsVectorLayer, xy: list, crs) -> QgsFeature:
+    """A square drawn 200 m off `xy` (in `crs`, the map's), as the digitizing tool makes it: in the labels' CRS,
+    with the layer's default values."""
+    x, y = xy
+    square = QgsGeometry.fromRect(QgsRectangle(x + 200, y + 200, x + 260, y + 260))
+    square.transform(QgsCoordinateTransform(crs, labels.crs(), QgsProject.instance()))
+    return QgsVectorLayerUtils.createFeature(labels, square, {}, labels.createExpressionContext())
 
 
 def _kinds(path: Path) -> dict[str, int]:
@@ -76,13 +94,14 @@ def test_mark_draw_and_finetune_from_the_dock(plugin, dock, coast, qgis_iface) -
     # every detection of a marked run is in the labels: the rest as Sargassum
     assert _kinds(store)["sargassum"] > 0
 
-    # Drawing a missed raft: the new polygon gets the last run's scene and date, and kind Sargassum.
+    # Drawing a missed raft: the new polygon gets the scene and date under it (not the last run's, when it is
+    # drawn on an earlier scene), and kind Sargassum.
     labels = dock.finetune_box.open_labels()
     assert labels.name() == labelling.LABELS_NAME and labels.isEditable()
-    x, y = coast[-1]["centres_xy"][0]
-    square = QgsGeometry.fromRect(QgsRectangle(x + 200, y + 200, x + 260, y + 260))
-    drawn = QgsVectorLayerUtils.createFeature(labels, square, {}, labels.createExpressionContext())
-    assert drawn["kind"] == "sargassum" and drawn["scene"] == str(Path(coast[-1]["image"]))
+    for scene in (coast[0], coast[-1]):
+        drawn = _draw(labels, scene["centres_xy"][0], dock.last_layer.crs())
+        assert drawn["kind"] == "sargassum" and drawn["scene"] == str(Path(scene["image"]))
+        assert drawn["date"] == scene["date"]
     assert labels.addFeature(drawn) and labels.commitChanges()
     digest = hashlib.sha256(store.read_bytes()).hexdigest()
 
@@ -99,8 +118,8 @@ def test_mark_draw_and_finetune_from_the_dock(plugin, dock, coast, qgis_iface) -
     assert any(m.startswith("epoch 4/4") for m in messages), messages
     new_model = Path(task.report["output"])
     assert new_model.is_file() and new_model.parent.name == "sargasses_models"
-    assert dock.model_path() == str(new_model)
-    assert dock.model_combo.findData("default") >= 0  # the parent stays in the list
+    assert dock.model_box.model_path() == str(new_model)
+    assert dock.model_box.model_combo.findData("default") >= 0  # the parent stays in the list
     assert "F1" in dock.finetune_box.status_label.text()
     assert task.report["trained_on"]["false_positive"] > 0
     assert hashlib.sha256(store.read_bytes()).hexdigest() == digest  # the fine-tune only read the labels

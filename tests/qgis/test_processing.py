@@ -150,8 +150,10 @@ def test_algorithm_in_a_model(plugin, scene, tmp_path: Path) -> None:
     buffer.setDependencies([])
     model.addChildAlgorithm(buffer)
     target = tmp_path / "zones.gpkg"
-    result = processing.run(model, {"scene": str(scene.tif), "buffer:zones": str(target)})
-    zones = QgsVectorLayer(result["buffer:zones"], "zones", "ogr")
+    # The model's own name for its output: "buffer:zones" up to QGIS 3.38, "zones" from 3.40.
+    (zones_name,) = [parameter.name() for parameter in model.destinationParameterDefinitions()]
+    result = processing.run(model, {"scene": str(scene.tif), zones_name: str(target)})
+    zones = QgsVectorLayer(result[zones_name], "zones", "ogr")
     assert zones.isValid() and zones.featureCount() == 1  # dissolved
     assert zones.crs().authid() == "EPSG:32620"
     # 50 m around rafts covers more than the rafts, and lies inside the scene.
@@ -226,9 +228,12 @@ def test_processing_and_dock_thresholds_agree(plugin, dock) -> None:
     0 < threshold < 1."""
     algorithm = QgsApplication.processingRegistry().algorithmById("sargasses:detect")
     parameter = algorithm.parameterDefinition("THRESHOLD")
-    assert (parameter.minimum(), parameter.maximum()) == (dock.threshold.minimum(), dock.threshold.maximum())
+    assert (parameter.minimum(), parameter.maximum()) == (
+        dock.options_box.threshold.minimum(),
+        dock.options_box.threshold.maximum(),
+    )
     assert parameter.minimum() > 0.0 and parameter.maximum() < 1.0
-    assert parameter.metadata()["widget_wrapper"]["decimals"] == dock.threshold.decimals() == 3
+    assert parameter.metadata()["widget_wrapper"]["decimals"] == dock.options_box.threshold.decimals() == 3
     from qgis.core import QgsProcessingContext
 
     for fine in (0.016, 0.001, 0.999):

@@ -40,7 +40,7 @@ def log_messages():
 def test_run_adds_styled_rafts_matching_the_planted_ones(plugin, scene, qgis_iface, dock, engine_device) -> None:
     layer = add_raster(scene.tif, qgis_iface)
     choose_layer(dock, layer, scene.method)
-    dock.probabilities_check.setChecked(True)
+    dock.options_box.probabilities_check.setChecked(True)
     task = run_and_wait(dock)
     assert task.outcome is not None, task.error
     rafts = dock.last_layer
@@ -58,7 +58,7 @@ def test_run_adds_styled_rafts_matching_the_planted_ones(plugin, scene, qgis_ifa
     # The summary in the message bar: rafts, km², device, time.
     success = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Success)
     assert success and all(word in success[-1] for word in ("rafts", "km²", device_word(engine_device), " s"))
-    dock.probabilities_check.setChecked(False)
+    dock.options_box.probabilities_check.setChecked(False)
 
 
 def test_second_run_uses_the_warm_engine(scene, qgis_iface, dock) -> None:
@@ -105,13 +105,13 @@ def test_cancel_stops_the_engine_within_a_second(big_scene, qgis_iface, dock) ->
     task = dock.run()
     assert wait_for(lambda: task.progress() > 10, 120), "the run did not start"
     cancelled_at = time.perf_counter()
-    dock.cancel_button.click()
+    dock.run_box.cancel_button.click()
     assert wait_for(lambda: bool(finished), 10)
     took = time.perf_counter() - cancelled_at
     assert took < 1.0, f"cancel took {took:.2f} s"
     assert finished[0].error_kind == "cancelled" and finished[0].outcome is None
     assert len(QgsProject.instance().layerTreeRoot().children()) == groups_before  # nothing added
-    assert dock.run_button.isEnabled() and not dock.cancel_button.isEnabled()
+    assert dock.run_box.run_button.isEnabled() and not dock.run_box.cancel_button.isEnabled()
     # The engine stopped its run (it did not need killing) and serves the next one.
     client = dock.manager.current()
     assert client is not None
@@ -128,11 +128,11 @@ def test_export_to_shapefile_and_geopackage(scene, qgis_iface, dock, tmp_path: P
     choose_layer(dock, layer, scene.method)
     task = run_and_wait(dock)
     count = dock.last_layer.featureCount()
-    assert dock.export_shp_button.isEnabled()
+    assert dock.run_box.export_shp_button.isEnabled()
     for kind, name in (("shp", "exported.shp"), ("gpkg", "exported.gpkg")):
         target = tmp_path / name
         monkeypatch.setattr(export_dialog.QFileDialog, "getSaveFileName", lambda *a, t=target, **k: (str(t), ""))
-        (dock.export_shp_button if kind == "shp" else dock.export_gpkg_button).click()
+        (dock.run_box.export_shp_button if kind == "shp" else dock.run_box.export_gpkg_button).click()
         assert target.exists()
         source = ogr.Open(str(target))  # read back by OGR, not by QGIS
         ogr_layer = source.GetLayer(0)
@@ -164,12 +164,12 @@ def test_selected_polygons_bound_the_search(scene, qgis_iface, dock) -> None:
     areas.dataProvider().addFeatures([feature])
     QgsProject.instance().addMapLayer(areas)
     areas.selectAll()
-    dock.area_combo.setCurrentIndex(dock.area_combo.findData("polygons"))
-    dock.polygon_combo.setLayer(areas)
+    dock.area_box.area_combo.setCurrentIndex(dock.area_box.area_combo.findData("polygons"))
+    dock.area_box.polygon_combo.setLayer(areas)
     try:
         task = run_and_wait(dock)
     finally:
-        dock.area_combo.setCurrentIndex(0)
+        dock.area_box.area_combo.setCurrentIndex(0)
     assert task.outcome is not None, task.error
     rafts = dock.last_layer
     assert 0 < rafts.featureCount() < task.outcome.summary["rafts"] + 1
@@ -225,18 +225,22 @@ def test_missing_engine_offers_the_installer(scene, qgis_iface, dock, monkeypatc
     try:
         layer = add_raster(scene.tif, qgis_iface)
         choose_layer(dock, layer, "afai")
-        assert dock.engine_problem and dock.install_button.isVisibleTo(dock)
-        assert "not set up" in dock.engine_label.text()
+        assert dock.engine_problem and dock.engine_box.install_button.isVisibleTo(dock)
+        assert "not set up" in dock.engine_box.engine_label.text()
         task = run_and_wait(dock)
         assert task.error_kind == "no_engine"
         assert "/nonexistent/bin/python does not exist" in task.error
         item = qgis_iface.messageBar().currentItem()
         assert "not set up" in item.text()
         # Said once, not three times: the engine line says what to do, the status line what was tried.
-        assert "not set up" in dock.engine_label.text() and "not set up" not in dock.status_label.text()
-        assert "/nonexistent/bin/python does not exist" in dock.status_label.text().replace("\u200b", "")
+        assert (
+            "not set up" in dock.engine_box.engine_label.text() and "not set up" not in dock.run_box.status_label.text()
+        )
+        assert "/nonexistent/bin/python does not exist" in dock.run_box.status_label.text().replace("\u200b", "")
         assert "Install detection engine" not in item.text()  # the message bar's button says it
-        assert any(b.text() == "Install detection engine…" for b in item.findChildren(type(dock.install_button)))
+        assert any(
+            b.text() == "Install detection engine…" for b in item.findChildren(type(dock.engine_box.install_button))
+        )
         assert any("not set up" in m for m in log_messages)
     finally:
         settings.set_engine_python("")
@@ -255,7 +259,7 @@ def test_layer_held_in_memory_is_written_to_a_geotiff_first(scene, qgis_iface, d
         assert layer.isValid()
         QgsProject.instance().addMapLayer(layer)
         choose_layer(dock, layer, scene.method)
-        mapping, automatic = dock.mapping()
+        mapping, automatic = dock.bands_box.mapping()
         assert automatic and [s.label for s in mapping.values()] == list(mapping)
         task = run_and_wait(dock)
         assert task.job.plan.kind == "export"
@@ -280,7 +284,7 @@ def test_virtual_raster_without_the_bands_is_refused(scene, qgis_iface, dock) ->
     QgsProject.instance().addMapLayer(layer)
     choose_layer(dock, layer, "afai")
     assert dock.run() is None
-    assert "lacks the band(s) B02" in dock.status_label.text()
+    assert "lacks the band(s) B02" in dock.run_box.status_label.text()
 
 
 def test_the_engines_warnings_reach_the_message_bar(scene, qgis_iface, dock, tmp_path: Path) -> None:
@@ -292,16 +296,16 @@ def test_the_engines_warnings_reach_the_message_bar(scene, qgis_iface, dock, tmp
     assert any("infinite values" in w for w in task.outcome.warnings)
     warnings = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
     assert warnings and "infinite values" in warnings[-1] and "rafts" in warnings[-1]
-    assert "Warning: " in dock.status_label.text()
+    assert "Warning: " in dock.run_box.status_label.text()
 
 
 def test_dock_runs_a_model_trained_the_original_way(otci, qgis_iface, dock) -> None:
     """An OTCI RGB GeoTIFF with a model trained by configs/original_otci_halfunet.yaml: its red, green and blue
     bands go to the model, and the planted rafts come back in the project."""
     layer = add_raster(Path(otci["tif"]), qgis_iface, "otci")
-    dock.layer_combo.setLayer(layer)
-    dock.model_combo.setCurrentIndex(dock.model_combo.findData("file"))
-    dock.model_file.setFilePath(otci["model"])
+    dock.image_box.layer_combo.setLayer(layer)
+    dock.model_box.model_combo.setCurrentIndex(dock.model_box.model_combo.findData("file"))
+    dock.model_box.model_file.setFilePath(otci["model"])
     dock.refresh_engine()
     assert wait_for(lambda: not dock.info_pending, 120), "the engine did not answer"
     task = run_and_wait(dock)
@@ -315,11 +319,11 @@ def test_the_fractional_cover_raster_and_area_from_the_dock(scene, qgis_iface, d
     """The cover raster joins the run's group, and the message bar gives the covered area beside the polygons'."""
     layer = add_raster(scene.tif, qgis_iface)
     choose_layer(dock, layer, scene.method)
-    dock.coverage_check.setChecked(True)
+    dock.options_box.coverage_check.setChecked(True)
     try:
         task = run_and_wait(dock)
     finally:
-        dock.coverage_check.setChecked(False)
+        dock.options_box.coverage_check.setChecked(False)
     assert task.outcome is not None, task.error
     summary = task.outcome.summary
     assert 0 < summary["covered_area_km2"] <= summary["total_area_km2"]
