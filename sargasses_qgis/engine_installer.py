@@ -75,7 +75,7 @@ CPU_FULL_ENGINE = EngineChoice(
     GPU_ENGINE.packages,
     cpu_torch=True,
 )
-_PYTHON_NAMES = ("python3.13", "python3.12", "python3.11", "python3.10", "python3", "python")
+_PYTHON_NAMES = ("python3.14", "python3.13", "python3.12", "python3.11", "python3.10", "python3", "python")
 _PROBE = "import sys, venv, ensurepip; print(sys.version_info[0], sys.version_info[1], sys.prefix != sys.base_prefix)"
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qgis.core import (
+    Qgis,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsEditorWidgetSetup,
@@ -42,7 +43,7 @@ from qgis.core import (
     QgsWkbTypes,
     qgsfunction,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType, QVariant
 
 from . import settings
 from .log import log_info
@@ -100,7 +101,9 @@ def labels_path(project: QgsProject | None = None) -> Path:
 def _fields(names: tuple[str, ...]) -> QgsFields:
     fields = QgsFields()
     for name in names:
-        fields.append(QgsField(name, QVariant.String))
+        # QGIS 3.38 takes a QMetaType (the QVariant form is deprecated, gone in Qt6); 3.22 only knows QVariant's.
+        text = QMetaType.Type.QString if Qgis.versionInt() >= 33800 else QVariant.String  # qt6: ok (3.22 only)
+        fields.append(QgsField(name, text))
     return fields
 
 

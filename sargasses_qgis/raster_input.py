@@ -296,7 +296,8 @@ def _export_provider(plan: InputPlan, path: Path, feedback: QgsFeedback | None) 
         raise InputError("the layer's data cannot be read for export; save it as a GeoTIFF and use that")
     writer = QgsRasterFileWriter(str(path))
     writer.setOutputFormat("GTiff")
-    writer.setCreateOptions(["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"])
+    set_options = getattr(writer, "setCreationOptions", writer.setCreateOptions)  # renamed in 3.44
+    set_options(["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"])
     crs = QgsCoordinateReferenceSystem.fromWkt(grid.crs_wkt)
     block_feedback = feedback if isinstance(feedback, QgsRasterBlockFeedback) else QgsRasterBlockFeedback()
     if feedback is not None and block_feedback is not feedback:

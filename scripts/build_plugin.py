@@ -75,7 +75,9 @@ def build_wheel(out_dir: Path) -> Path:
         if model.is_file():
             (src / "sargasses" / "_bundled").mkdir()
             shutil.copy2(model, src / "sargasses" / "_bundled" / model.name)
-        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp, str(src)]
+        # An isolated build: pip fetches the setuptools pyproject.toml asks for, since QGIS's Python may have none
+        # (venvs of Python 3.12+, Debian 13) or one too old for its SPDX licence (Debian 12's 66).
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp, str(src)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"build_plugin: building the core wheel failed:\n{done.stdout}\n{done.stderr}")

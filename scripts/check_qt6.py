@@ -9,6 +9,8 @@ What it flags (the Qt5/Qt6-neutral subset is what remains):
   the Qt it was built with);
 - unscoped enum members on Qt and QGIS classes (`Qt.AlignLeft`, `QSizePolicy.Expanding`, `Qgis.Warning`): PyQt6
   only knows the scoped form (`Qt.AlignmentFlag.AlignLeft`), which PyQt5 5.11+ and QGIS 3.22 accept too;
+- QVariant's type constants (`QVariant.String`): deprecated from QGIS 3.38, which takes `QMetaType.Type.QString`;
+  a fallback for QGIS 3.22, behind a version test, carries `# qt6: ok`;
 - `exec_` and `print_` (gone in PyQt6: use `exec`);
 - classes and modules removed in Qt6 (QRegExp, QDesktopWidget, QString, qApp, QtWebKit, ...), `.desktop()`,
   `QLayout.setMargin`, `signal[str]` overload indexing, compiled resources (resources_rc).
@@ -32,9 +34,8 @@ PRAGMA = "# qt6: ok"
 
 QT_CLASS = re.compile(r"^(Qt|Qgis|Q[A-Z]\w*|Qgs[A-Z]\w*)$")
 CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")  # QGIS_VERSION, TEMPORARY_OUTPUT: class constants, not enum members
-# Classes whose attributes are reached unscoped on purpose: QgsMapLayerType is itself a scoped enum (enum class);
-# QVariant.Int and friends are kept working on Qt6 by QGIS's own qgis.PyQt.QtCore (QgsField takes them on 3.22).
-UNSCOPED_OK = {"QgsMapLayerType", "QVariant"}
+# Classes whose attributes are reached unscoped on purpose: QgsMapLayerType is itself a scoped enum (enum class).
+UNSCOPED_OK = {"QgsMapLayerType"}
 FORBIDDEN_MODULES = ("PyQt4", "PyQt5", "PyQt6", "PySide2", "PySide6", "sip")
 REMOVED_MODULES = ("QtWebKit", "QtWebKitWidgets", "QtMultimedia", "QtScript", "QtXmlPatterns")
 REMOVED_NAMES = {
@@ -146,6 +147,13 @@ def _attribute_problems(node: ast.Attribute, parent: ast.AST | None) -> Iterator
         yield (*where, REMOVED_NAMES[node.attr])
         return
     value = node.value
+    if isinstance(value, ast.Name) and value.id == "QVariant" and node.attr[:1].isupper():
+        yield (
+            *where,
+            f"QVariant.{node.attr}: QVariant's types are deprecated from QGIS 3.38 and gone in Qt6: use "
+            f"QMetaType.Type (behind a version test where QGIS 3.22 must get QVariant.{node.attr})",
+        )
+        return
     if not (isinstance(value, ast.Name) and QT_CLASS.match(value.id)) or value.id in UNSCOPED_OK:
         return
     if not node.attr[:1].isupper() or CONSTANT.match(node.attr):

@@ -27,6 +27,7 @@ One file per step, in the order a scene is made:
 from sargasses.synth.identity import FULL_TILE_SIZE
 from sargasses.synth.labels import (
     CLASS_CODES,
+    MAX_POSITIVE_SHARE,
     POSITIVE_COVERAGE,
     SCORABLE_MIN_COVERAGE,
     THICK_CLOUD_OPACITY,
@@ -42,6 +43,7 @@ __all__ = [
     "ESTIMATED_SPECTRA",
     "FULL_TILE_SIZE",
     "KINDS",
+    "MAX_POSITIVE_SHARE",
     "POSITIVE_COVERAGE",
     "SCORABLE_MIN_COVERAGE",
     "THICK_CLOUD_OPACITY",

@@ -23,7 +23,7 @@ from sargasses.synth.labels import (
     LABEL_IGNORE,
     LABEL_POSITIVE,
     POSITIVE_COVERAGE,
-    SCORABLE_MIN_COVERAGE,
+    label_from_coverage,
 )
 from sargasses.synth.spectra import RED_EDGE_NIR, SPECTRA, SPECTRAL_JITTER
 from sargasses.synth.surfaces.rafts import plant_sargassum
@@ -93,9 +93,7 @@ def plant_rafts(
             raft *= mean_nir[where]
         raft *= 1 + SPECTRAL_JITTER * rng.standard_normal(raft.shape[0]).astype(np.float32)
         out[b][where] += coverage[where] * t[b] * (raft - SPECTRA["water"][b])
-    label = np.zeros(shape, np.uint8)
-    label[coverage >= SCORABLE_MIN_COVERAGE] = LABEL_IGNORE
-    label[coverage >= POSITIVE_COVERAGE] = LABEL_POSITIVE
+    label = label_from_coverage(coverage)
     label[np.isnan(background).any(axis=0)] = LABEL_IGNORE
     return PlantedScene(out, label, coverage)
 

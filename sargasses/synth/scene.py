@@ -43,7 +43,7 @@ from sargasses.synth.surfaces.confounders import (
 from sargasses.synth.surfaces.rafts import plant_sargassum
 from sargasses.synth.surfaces.water import draw_water, share_floating_matter
 
-GENERATOR_VERSION = "1.1"
+GENERATOR_VERSION = "1.2"
 KINDS = ("mixed", "confounders", "clean")
 
 

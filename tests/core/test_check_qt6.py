@@ -41,11 +41,12 @@ dialog.exec_()
 screen = QApplication.desktop()
 layout.setMargin(0)
 combo.activated[str].connect(print)
+field_type = QVariant.Int
 """
 
 GOOD_SNIPPET = """
 from collections import deque
-from qgis.PyQt.QtCore import Qt, QVariant
+from qgis.PyQt.QtCore import QMetaType, Qt, QVariant
 from qgis.PyQt.QtWidgets import QSizePolicy, QDialogButtonBox
 from qgis.core import Qgis, QgsMapLayerProxyModel, QgsMapLayerType, QgsVectorFileWriter
 
@@ -56,7 +57,8 @@ combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
 bar.pushMessage("x", "y", Qgis.MessageLevel.Warning)
 options = QgsVectorFileWriter.SaveVectorOptions()
 kind = QgsMapLayerType.VectorLayer
-field_type = QVariant.Int
+field_type = QMetaType.Type.Int
+old_type = QVariant.Int  # qt6: ok (QGIS 3.22, behind a version test)
 version = Qgis.QGIS_VERSION_INT
 names = {getattr(Qgis.DataType, n): n for n in ("Byte",)}  # qt6: ok
 lines: deque[str] = deque()
@@ -84,6 +86,7 @@ def messages(source: str) -> list[str]:
         "QApplication.desktop() is removed",
         "setMargin() is removed",
         "activated[str]",
+        "QVariant.Int: QVariant's types are deprecated",
     ],
 )
 def test_each_qt5_only_construct_is_flagged(construct: str) -> None:

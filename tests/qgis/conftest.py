@@ -172,7 +172,25 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
 
 
 @pytest.fixture(scope="session")
-def plugin(qgis_iface, qgis_processing, engine_python, tmp_path_factory: pytest.TempPathFactory):
+def layer_tree_view(qgis_iface):
+    """QGIS's real view of the project's layer tree, as the interface's layerTreeView(): pytest-qgis's stand-in
+    interface has none (it answers a MagicMock), and Processing's post-processing adds its result layers through it
+    from QGIS 3.44."""
+    from qgis.core import QgsLayerTreeModel, QgsProject
+    from qgis.gui import QgsLayerTreeView
+
+    model = QgsLayerTreeModel(QgsProject.instance().layerTreeRoot())
+    view = QgsLayerTreeView()
+    view.setModel(model)
+    qgis_iface.layerTreeView = lambda: view
+    yield view
+    del qgis_iface.layerTreeView
+    view.setModel(None)
+    del model
+
+
+@pytest.fixture(scope="session")
+def plugin(qgis_iface, layer_tree_view, qgis_processing, engine_python, tmp_path_factory: pytest.TempPathFactory):
     """The plugin as QGIS starts it (classFactory, initGui), with SARGASSES_PYTHON as its engine.
 
     pytest-qgis gives the tests their own settings folder (.qgis-settings here); the plugin's keys start empty.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -176,7 +175,9 @@ def _install_and_detect(wheel: Path, target: Path, scene, tmp_path: Path) -> Non
     size_mb = folder_mb(target)  # as du -sm counts it
     print(f"CPU engine: {size_mb:.0f} MB on disk")
     assert size_mb <= 600 and abs(size_mb - CPU_ENGINE.disk_mb) < 0.05 * CPU_ENGINE.disk_mb, size_mb
-    assert os.path.realpath(python) != os.path.realpath(sys.executable)
+    # Its own environment, whichever Python it was made from (on a plain Debian that is QGIS's own python3).
+    prefix = subprocess.run([str(python), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True)
+    assert Path(prefix.stdout.strip()).resolve() == target.resolve(), prefix
     client = EngineClient(str(python))
     client.start()
     try:

@@ -150,8 +150,10 @@ def test_algorithm_in_a_model(plugin, scene, tmp_path: Path) -> None:
     buffer.setDependencies([])
     model.addChildAlgorithm(buffer)
     target = tmp_path / "zones.gpkg"
-    result = processing.run(model, {"scene": str(scene.tif), "buffer:zones": str(target)})
-    zones = QgsVectorLayer(result["buffer:zones"], "zones", "ogr")
+    # The model's own name for its output: "buffer:zones" up to QGIS 3.38, "zones" from 3.40.
+    (zones_name,) = [parameter.name() for parameter in model.destinationParameterDefinitions()]
+    result = processing.run(model, {"scene": str(scene.tif), zones_name: str(target)})
+    zones = QgsVectorLayer(result[zones_name], "zones", "ogr")
     assert zones.isValid() and zones.featureCount() == 1  # dissolved
     assert zones.crs().authid() == "EPSG:32620"
     # 50 m around rafts covers more than the rafts, and lies inside the scene.
