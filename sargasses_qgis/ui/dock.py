@@ -66,6 +66,7 @@ class SargassesDock(QgsDockWidget):
         self._info_generation = 0
         self._answered_generation = 0
         self._no_engine_message = None  # the message bar item offering the installer
+        self._keep_visible: QWidget | None = None  # shown again after the next card is read
         self._relay = _Relay()
         self._relay.info.connect(self._on_info)
         self._relay.failed.connect(self._on_info_failed)
@@ -369,10 +370,18 @@ class SargassesDock(QgsDockWidget):
         position = self.scroll.verticalScrollBar().value()
         self.model_box.card_label.updateGeometry()
         self.scroll.widget().layout().activate()
-        QTimer.singleShot(0, lambda: self.scroll.verticalScrollBar().setValue(position))
+        keep, self._keep_visible = self._keep_visible, None
+
+        def restore() -> None:
+            self.scroll.verticalScrollBar().setValue(position)
+            if keep is not None:  # a fine-tune's result: its new model's card moved it
+                self.scroll.ensureWidgetVisible(keep)
+
+        QTimer.singleShot(100, restore)  # once Qt has laid the taller card out (a posted layout request)
 
     def _keep_in_view(self, widget: QWidget) -> None:
-        """After the sections changed height (a new model chosen, its card read): show `widget` again."""
+        """Show `widget` now, and again once the sections changed height (a new model chosen, its card read)."""
+        self._keep_visible = widget
         QTimer.singleShot(0, lambda: self.scroll.ensureWidgetVisible(widget))
 
     # ------------------------------------------------------------------ messages and export

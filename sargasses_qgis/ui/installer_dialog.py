@@ -72,6 +72,8 @@ def _question_lines(gpu_name: str, full: bool, engines: list[EngineChoice]) -> l
         )
     if (folder / ENGINE_MARKER).is_file():
         lines.append("The engine installed there now is kept and used until the new one is installed and works.")
+    else:
+        lines.append("Nothing you have now is removed: an engine set in the settings or SARGASSES_PYTHON stays.")
     lines.append("QGIS stays usable while it installs; Cancel stops it and removes what was half made.")
     return lines
 

@@ -63,7 +63,7 @@ def test_first_week_in_the_real_desktop(engine_python, tmp_path: Path) -> None:
     assert report["toolbar_visible"]  # 6: seen in a fresh profile (the Raster toolbar is hidden there)
     assert report["first_layer"] == "yesterday" and report["dock_layer_after_adding"] == "today"  # 2
     assert report["card_height"][0] >= report["card_height"][1] - 2 and "Scores" in report["card"]  # 5
-    assert "is kept and used until the new one" in report["question"]  # 1: asked, the engine stays
+    assert "Nothing you have now is removed" in report["question"]  # 1: asked; the engine in use stays
     assert report["installer_right"] <= 1366  # 5: Cancel and Close on the screen
     assert report["marked"] == report["detections"] > 0 and report["finetune_started"]  # 4
     assert report["report"]["trained_on"]["sargassum"] == 0 and report["report"]["trained_on"]["false_positive"] > 0
