@@ -187,7 +187,9 @@ def test_default_model_finds_rafts_on_a_synthetic_scene(tmp_path):
     assert detect(paths["image"], "-o", out, "-q") == 0
     frame = gpd.read_file(out)
     burned = rasterize(((g, 1) for g in frame.geometry), out_shape=scene.label.shape, transform=scene.transform)
-    assert object_counts(burned.astype(bool), scene.label).recall >= 0.8
+    # the rafts of 20 % cover and more; fainter ones are scored by benchmarks/detection_limit.py
+    dense = np.where(scene.coverage >= 0.2, 1, np.where(scene.label == 1, 255, scene.label)).astype(np.uint8)
+    assert object_counts(burned.astype(bool), dense).recall >= 0.8
 
 
 # --------------------------------------------------------------------------- bad input
