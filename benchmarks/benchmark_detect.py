@@ -376,7 +376,8 @@ def work_inference(scene: str, model_path: str) -> dict[str, Any]:
     import rasterio
     from rasterio.windows import Window
 
-    from sargasses.detection.run import GDAL_CACHE_MB, cached_scorer
+    from sargasses.detection.model_cache import cached_scorer
+    from sargasses.detection.run import GDAL_CACHE_MB
     from sargasses.detection.tiled_loop import RunStats, run_tiles
     from sargasses.detection.tiling import tile_grid
     from sargasses.model_file import read_card

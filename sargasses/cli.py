@@ -19,7 +19,7 @@ COMMANDS = {
     "convert-model": ("sargasses.training.convert_model", "rewrite an old .pt model file as a .sargasses file"),
     "finetune": ("sargasses.training.finetune", "fine-tune a model file on the labels GeoPackage of the QGIS plugin"),
     "evaluate": (
-        "sargasses.evaluation.evaluate",
+        "sargasses.evaluation.cli",
         "score a model file against the AFAI / FAI baselines on labelled scenes",
     ),
     "engine": ("sargasses.engine.server", "serve detections to the QGIS plugin over stdin/stdout (JSON lines)"),

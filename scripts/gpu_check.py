@@ -128,7 +128,7 @@ def torch_scorer(model: Path, device: Any, half: bool) -> Any:
 @contextlib.contextmanager
 def scorer_in_run(scorer: Any):
     """run_detection with this scorer instead of the one its cache would choose (the rest of the run unchanged)."""
-    from sargasses.detection import run as detect
+    from sargasses.detection import method as detect
 
     original = detect.cached_scorer
     detect.cached_scorer = lambda path, device, backend: scorer

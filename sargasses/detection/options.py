@@ -4,16 +4,14 @@ the command line's or an engine request's values (`DetectOptions.from_mapping`).
 from __future__ import annotations
 
 import math
-import os
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from sargasses.checked_values import checked
 from sargasses.errors import SargassesError
-from sargasses.evaluation.metrics import MIN_RAFT_PIXELS
+from sargasses.raft_size import MIN_RAFT_PIXELS
 
 METHODS = ("model", "afai", "fai")
 BACKENDS = ("auto", "torch", "onnx")
@@ -80,12 +78,6 @@ class UnknownOptions(SargassesError):
     def __init__(self, names: list[str]) -> None:
         super().__init__(f"unknown option(s) {', '.join(names)}")
         self.names = names
-
-
-def summary_path(output: str | os.PathLike) -> Path:
-    """`rafts.shp` -> `rafts.summary.json`, beside the output."""
-    output = Path(output)
-    return output.with_name(f"{output.stem}.summary.json")
 
 
 def _check_finite(options: DetectOptions) -> None:

@@ -145,6 +145,58 @@ def _reader(
         out.put(exc)
 
 
+class _Blender:
+    """The blending buffer, one tile-row high: tiles are added in reading order; rows that are final leave as strips."""
+
+    def __init__(self, grid: TileGrid) -> None:
+        self.grid = grid
+        # the tiles' extent: the scene's, or more on a side shorter than a tile (its one tile is rounded up)
+        height, width = (spans[-1][0] + spans[-1][1] for spans in (grid.rows, grid.cols))
+        self.weights = {shape: blend_weights(*shape, grid.overlap) for shape in grid.shapes}
+        self.row_sums = weight_sums(grid.rows, height, grid.overlap)
+        self.col_sums = weight_sums(grid.cols, width, grid.overlap)[: grid.width]
+        self.acc = np.zeros((grid.tile_h, width), np.float32)  # sum of score * weight; NaN where a tile gave no score
+        self.codes = np.full((grid.tile_h, width), NODATA, np.uint8)  # nodata, land, cloud bits: a byte a pixel
+        self.current = 0  # tile-row index whose rows the buffer holds
+
+    def place(self, tile: _Tile, score: np.ndarray | None) -> Iterator[Strip]:
+        """Blend one tile (its score None when it was not run); the rows above a new tile row leave first."""
+        grid = self.grid
+        while tile.index != self.current:  # a new tile row: the rows above it are final
+            top, bottom = grid.rows[self.current][0], min(grid.rows[self.current + 1][0], grid.height)
+            yield from self._finish(top, bottom)
+            self.current += 1
+        h, w = tile.nodata.shape
+        r = tile.row - grid.rows[self.current][0]
+        rows = slice(r, r + h)
+        cols = slice(tile.col, tile.col + w)
+        self.codes[rows, cols] = tile.codes
+        if score is not None:  # a baseline's NaN (where excluded) stays NaN
+            self.acc[rows, cols] += score * self.weights[h, w]
+
+    def finish(self) -> Iterator[Strip]:
+        """The rows of the last tile row."""
+        yield from self._finish(self.grid.rows[self.current][0], self.grid.height)
+
+    def _finish(self, top: int, bottom: int) -> Iterator[Strip]:
+        """Rows [top, bottom) leave the buffer (which starts at `top`) in strips of at most STRIP_ROWS rows,
+        then the buffer moves up. Short strips keep every per-strip temporary small, whatever the width."""
+        n = bottom - top
+        w = self.grid.width
+        th = self.grid.tile_h
+        for r0 in range(0, n, STRIP_ROWS):
+            r1 = min(n, r0 + STRIP_ROWS)
+            score = self.acc[r0:r1, :w] / self.row_sums[top + r0 : top + r1, None]
+            score /= self.col_sums
+            c = self.codes[r0:r1, :w]
+            strip = Strip(top + r0, score, (c & NODATA) != 0, (c & LAND) != 0, (c & CLOUD) != 0)
+            score[strip.excluded] = np.nan  # not scored: nodata, land, cloud
+            yield strip
+        for buffer, fill in ((self.acc, 0.0), (self.codes, NODATA)):
+            buffer[: th - n] = buffer[n:] if n < th else buffer[:0]
+            buffer[max(th - n, 0) :] = fill
+
+
 def run_tiles(
     grid: TileGrid,
     read_tile: ReadTile,
@@ -166,110 +218,101 @@ def run_tiles(
     stats.tiles = grid.count
     for shape in grid.shapes:
         scorer.prepare(*shape)
-    # the tiles' extent: the scene's, or more on a side shorter than a tile (its one tile is rounded up)
-    height, width = (spans[-1][0] + spans[-1][1] for spans in (grid.rows, grid.cols))
-    th = grid.tile_h
-    weights = {shape: blend_weights(*shape, grid.overlap) for shape in grid.shapes}
-    row_sums = weight_sums(grid.rows, height, grid.overlap)
-    col_sums = weight_sums(grid.cols, width, grid.overlap)[: grid.width]
-    acc = np.zeros((th, width), np.float32)  # sum of score * weight; NaN where a tile gave no score
-    codes = np.full((th, width), NODATA, np.uint8)  # nodata, land and cloud bits: a byte a pixel, not three
-    buffers = (acc, codes)
-    fills = (0.0, NODATA)
+    blender = _Blender(grid)
+    done = 0
+    reader = _read_ahead(grid, read_tile, scorer.band_names, batch_size, read_land, read_flags, scorer.parallel, stats)
+    with contextlib.closing(_scored(reader, scorer, cancel, stats)) as batches:
+        for item, run, scores in batches:
+            stats.batches += bool(run)
+            stats.tiles_run += len(run)
+            stats.tiles_skipped += sum(t.empty for t in item)
+            stats.tiles_no_water += sum(t.no_water and not t.empty for t in item)
+            by_tile = {id(t): s for t, s in zip(run, scores if scores is not None else [], strict=False)}
+            for tile in item:
+                yield from blender.place(tile, by_tile.get(id(tile)))
+                if on_tile is not None:
+                    on_tile(tile.row, tile.col, tile.reflectance, tile.nodata)
+            done += len(item)
+            if progress is not None:
+                progress(done, grid.count)
+    yield from blender.finish()
 
-    def finish(top: int, bottom: int) -> Iterator[Strip]:
-        """Rows [top, bottom) leave the buffer (which starts at `top`) in strips of at most STRIP_ROWS rows,
-        then the buffer moves up. Short strips keep every per-strip temporary small, whatever the width."""
-        n = bottom - top
-        w = grid.width
-        for r0 in range(0, n, STRIP_ROWS):
-            r1 = min(n, r0 + STRIP_ROWS)
-            score = acc[r0:r1, :w] / row_sums[top + r0 : top + r1, None]
-            score /= col_sums
-            c = codes[r0:r1, :w]
-            strip = Strip(top + r0, score, (c & NODATA) != 0, (c & LAND) != 0, (c & CLOUD) != 0)
-            score[strip.excluded] = np.nan  # not scored: nodata, land, cloud
-            yield strip
-        for buffer, fill in zip(buffers, fills, strict=True):
-            buffer[: th - n] = buffer[n:] if n < th else buffer[:0]
-            buffer[max(th - n, 0) :] = fill
+
+@contextlib.contextmanager
+def _read_ahead(
+    grid: TileGrid,
+    read_tile: ReadTile,
+    band_names: Sequence[str],
+    batch_size: int,
+    read_land: ReadLand | None,
+    read_flags: ReadFlags | None,
+    parallel: int,
+    stats: RunStats,
+) -> Iterator[queue.Queue]:
+    """The queue the reader thread (_reader) fills with batches of tiles, a few batches ahead; stopped on exit."""
+    tiles: queue.Queue = queue.Queue(maxsize=parallel + 1)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_reader,
+        args=(grid, read_tile, band_names, batch_size, read_land, read_flags, tiles, stop, stats),
+        name="sargasses-tile-reader",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield tiles
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                tiles.get(timeout=0.05)
+        thread.join()
+
+
+def _scored(
+    reader: contextlib.AbstractContextManager[queue.Queue],
+    scorer: Scorer,
+    cancel: threading.Event | None,
+    stats: RunStats,
+) -> Iterator[tuple[list[_Tile], list[_Tile], np.ndarray | None]]:
+    """(batch, its tiles that were run, their scores), in reading order; `scorer.parallel` batches scored at once
+    on a pool of threads. Tiles with no open water are not run."""
 
     def timed_score(run: list[_Tile]) -> tuple[np.ndarray | None, float]:
         started = time.perf_counter()
         scores = scorer.score(_stack([t.reflectance for t in run]), _stack([t.excluded for t in run])) if run else None
         return scores, time.perf_counter() - started
 
-    def place(item: list[_Tile], run: list[_Tile], job: Future) -> Iterator[Strip]:
-        """Blend a scored batch into the buffer, in reading order; rows that are final leave as strips."""
-        nonlocal current, done
+    def placed(item: list[_Tile], run: list[_Tile], job: Future) -> tuple[list[_Tile], list[_Tile], np.ndarray | None]:
         scores, seconds = job.result()
         stats.model_s += seconds
-        stats.batches += bool(run)
-        stats.tiles_run += len(run)
-        stats.tiles_skipped += sum(t.empty for t in item)
-        stats.tiles_no_water += sum(t.no_water and not t.empty for t in item)
-        by_tile = {id(t): s for t, s in zip(run, scores if scores is not None else [], strict=False)}
-        for tile in item:
-            while tile.index != current:  # a new tile row: the rows above it are final
-                top, bottom = grid.rows[current][0], min(grid.rows[current + 1][0], grid.height)
-                yield from finish(top, bottom)
-                current += 1
-            h, w = tile.nodata.shape
-            r = tile.row - grid.rows[current][0]
-            rows = slice(r, r + h)
-            cols = slice(tile.col, tile.col + w)
-            codes[rows, cols] = tile.codes
-            if on_tile is not None:
-                on_tile(tile.row, tile.col, tile.reflectance, tile.nodata)
-            score = by_tile.get(id(tile))
-            if score is not None:  # a baseline's NaN (where excluded) stays NaN
-                acc[rows, cols] += score * weights[h, w]
-        done += len(item)
-        if progress is not None:
-            progress(done, grid.count)
+        return item, run, scores
 
-    # Batches are scored `scorer.parallel` at a time on a pool of threads, and placed in reading order.
     pool = ThreadPoolExecutor(scorer.parallel, thread_name_prefix="sargasses-model") if scorer.parallel > 1 else None
     in_flight: collections.deque[tuple[list[_Tile], list[_Tile], Future]] = collections.deque()
-    tiles: queue.Queue = queue.Queue(maxsize=scorer.parallel + 1)
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=_reader,
-        args=(grid, read_tile, scorer.band_names, batch_size, read_land, read_flags, tiles, stop, stats),
-        name="sargasses-tile-reader",
-        daemon=True,
-    )
-    thread.start()
-    done = 0
-    current = 0  # tile-row index whose rows the buffer holds
     try:
-        while True:
-            waiting = time.perf_counter()
-            item = tiles.get()
-            stats.wait_s += time.perf_counter() - waiting
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            if cancel is not None and cancel.is_set():
-                raise DetectionCancelled("detection cancelled; nothing was written")
-            run = [t for t in item if not t.no_water]
-            if pool is not None:
-                job = pool.submit(timed_score, run)
-            else:
-                job = Future()
-                job.set_result(timed_score(run))
-            in_flight.append((item, run, job))
-            if len(in_flight) >= scorer.parallel:
-                yield from place(*in_flight.popleft())
-        while in_flight:
-            yield from place(*in_flight.popleft())
-        yield from finish(grid.rows[current][0], grid.height)
+        with reader as tiles:
+            while True:
+                waiting = time.perf_counter()
+                item = tiles.get()
+                stats.wait_s += time.perf_counter() - waiting
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                if cancel is not None and cancel.is_set():
+                    raise DetectionCancelled("detection cancelled; nothing was written")
+                run = [t for t in item if not t.no_water]
+                if pool is not None:
+                    job = pool.submit(timed_score, run)
+                else:
+                    job = Future()
+                    job.set_result(timed_score(run))
+                in_flight.append((item, run, job))
+                if len(in_flight) >= scorer.parallel:
+                    yield placed(*in_flight.popleft())
+            while in_flight:
+                yield placed(*in_flight.popleft())
     finally:
-        stop.set()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        while thread.is_alive():  # unblock a reader waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                tiles.get(timeout=0.05)
-        thread.join()

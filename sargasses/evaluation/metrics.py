@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from sargasses.raft_size import MIN_RAFT_PIXELS
+
 IGNORE_LABEL = 255
-MIN_RAFT_PIXELS = 3
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 

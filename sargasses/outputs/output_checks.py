@@ -5,12 +5,31 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Protocol
 
-from sargasses.detection.options import DetectOptions, summary_path
 from sargasses.errors import SargassesError
 
 
-def check_outputs(options: DetectOptions, model_path: Path | None = None) -> dict[str, Path]:
+class OutputRequest(Protocol):
+    """What the checks read of a run's options (detection.options.DetectOptions has these): the outputs asked
+    for, and the inputs none of them may be."""
+
+    input: str
+    output: str
+    probabilities: str | None
+    coverage: str | None
+    quicklook: str | None
+    land: str | None
+    overwrite: bool
+
+
+def summary_path(output: str | os.PathLike) -> Path:
+    """`rafts.shp` -> `rafts.summary.json`, beside the output."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.summary.json")
+
+
+def check_outputs(options: OutputRequest, model_path: Path | None = None) -> dict[str, Path]:
     """Every output path, checked before any work: format known, distinct, writable, absent unless overwrite, and
     none of them an input of the run (even with overwrite)."""
     from sargasses.outputs.vector_output import check_target, check_writable, output_files
@@ -62,7 +81,7 @@ def _raster_files(path: Path, depth: int = 0) -> list[Path]:
 
 
 def _protected(
-    options: DetectOptions, model_path: Path | None
+    options: OutputRequest, model_path: Path | None
 ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """(files, folders) no output may be or be inside, each with what it is to the run."""
     source = Path(options.input).resolve()
@@ -87,7 +106,7 @@ def _protected(
     return files, folders
 
 
-def _check_not_inputs(options: DetectOptions, outputs: dict[str, Path], model_path: Path | None) -> None:
+def _check_not_inputs(options: OutputRequest, outputs: dict[str, Path], model_path: Path | None) -> None:
     """No output may replace a file the run reads, even with --overwrite: that would destroy the user's data."""
     from sargasses.outputs.vector_output import output_files
 

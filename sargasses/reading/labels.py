@@ -174,17 +174,11 @@ def fit_label_to_scene(mask: np.ndarray, height: int, width: int, path: Path) ->
     return mask[:height, :width]
 
 
-def read_label(
-    path: Path, scene, all_touched: bool = False, class_column: str | None = "class", key: str | None = None
-) -> np.ndarray:
-    """The label of `scene` from any supported label file, as uint8 0/1/255 on the scene grid; `key` names the
-    scene in a labels file of many scenes (the QGIS plugin's, sargasses.training.label_store)."""
+def read_label(path: Path, scene, all_touched: bool = False, class_column: str | None = "class") -> np.ndarray:
+    """The label of `scene` from any supported label file, as uint8 0/1/255 on the scene grid (a labels file of
+    many scenes, the QGIS plugin's, is read by sargasses.training.label_store.read_item_label)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if key is not None:
-        from sargasses.training.label_store import rasterize_store
-
-        return rasterize_store(path, key, scene, all_touched=all_touched)
     if suffix in VECTOR_LABEL_EXTENSIONS:
         return rasterize_vector_label(path, scene, all_touched=all_touched, class_column=class_column)
     if suffix == NPZ_EXTENSION:

@@ -23,9 +23,10 @@ import torch
 from torch.utils.data import BatchSampler, Dataset, Sampler
 
 from sargasses.errors import SargassesError
-from sargasses.reading.labels import IGNORE, LabelledScene, read_label
+from sargasses.reading.labels import IGNORE, LabelledScene
 from sargasses.reading.sensors import SensorProfile
 from sargasses.synth.atmosphere import random_atmosphere, to_top_of_atmosphere
+from sargasses.training.label_store import read_item_label
 
 # Typical open-ocean surface reflectance against wavelength (nm), from the water class of the MARIDA means
 # (Kikaki et al. 2022): the centre of the data a Sargassum model sees. Bands are normalized as
@@ -101,7 +102,7 @@ class SceneStore:
                 reflectance = scene.read() if preload else None
                 label = None
                 if item.label is not None:
-                    label = read_label(item.label, scene, options.all_touched, options.class_column, item.label_key)
+                    label = read_item_label(item, scene, options.all_touched, options.class_column)
                     if reflectance is not None:
                         label = np.where(np.isnan(reflectance).any(axis=0), IGNORE, label).astype(np.uint8)
                 self.labels.append(label)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from sargasses.errors import SargassesError
-from sargasses.reading.labels import IGNORE, LabelledScene, burn_polygons
+from sargasses.reading.labels import IGNORE, LabelledScene, burn_polygons, read_label
 
 LABELS_LAYER, LOOKED_AT_LAYER = "labels", "looked_at"
 KINDS = ("sargassum", "false_positive", "not_sargassum")
@@ -169,6 +169,16 @@ def labelled_scenes(path: str | Path) -> list[LabelledScene]:
         LabelledScene(image=s.image, label=path, group=s.date or s.image.stem, label_key=str(s.image))
         for s in store_scenes(path)
     ]
+
+
+def read_item_label(
+    item: LabelledScene, scene: Any, all_touched: bool = False, class_column: str | None = "class"
+) -> np.ndarray:
+    """The label of a labelled scene: from the labels store when the item names its scene there (label_key),
+    from its own label file otherwise (reading.labels.read_label)."""
+    if item.label_key is not None:
+        return rasterize_store(item.label, item.label_key, scene, all_touched=all_touched)
+    return read_label(item.label, scene, all_touched, class_column)
 
 
 def rasterize_store(path: str | Path, scene_key: str, scene: Any, all_touched: bool = False) -> np.ndarray:

@@ -109,7 +109,7 @@ def test_the_labels_file_is_only_read(loop) -> None:
 
 
 def test_evaluate_compares_two_model_files_on_the_labels(loop, tmp_path: Path, capsys) -> None:
-    from sargasses.evaluation.evaluate import main
+    from sargasses.evaluation.cli import main
 
     report = tmp_path / "compare.json"
     code = main(
