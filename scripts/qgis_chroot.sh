@@ -68,7 +68,13 @@ copy_host_network_config() { # The host's apt settings for its mirror/proxy and 
 build() {
     local suite=$1 dir=$ROOT/$1
     [ -f "$dir/.sargasses-ready" ] && return 0
-    command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
+    if ! command -v debootstrap >/dev/null; then
+        command -v apt-get >/dev/null || die "debootstrap is missing: install it with your package manager"
+        echo "Installing debootstrap from Debian..."
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; } \
+            || die "debootstrap could not be installed: apt-get install debootstrap"
+    fi
     local partial=$dir.partial
     rm -rf "$partial"
     mkdir -p "$ROOT"
