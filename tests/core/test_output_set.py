@@ -332,3 +332,24 @@ def test_a_probability_raster_cut_short_by_a_full_disk_never_takes_its_name(tmp_
         finally:
             subprocess.run(["umount", str(disk)], check=False)
     assert failed  # the scan met the full disk
+
+
+def test_a_run_without_overwrite_removes_no_file_of_the_users(scenes, tmp_path, capsys):
+    """A folder holding only r.shp.xml (the user's metadata) and r.qpj: a new r.shp is written beside them, and
+    both stay as they were (they were deleted as an old shapefile's index files)."""
+    (tmp_path / "r.shp.xml").write_text("<metadata>the user's notes</metadata>\n")
+    (tmp_path / "r.qpj").write_text('PROJCS["WGS 84 / UTM zone 20N"]\n')
+    before = digests(tmp_path)
+    assert detect(scenes["small"], "-o", tmp_path / "r.shp", "--model", scenes["bright"], "-q") == 0
+    after = digests(tmp_path)
+    assert {name: after[name] for name in before} == before
+    assert len(gpd.read_file(tmp_path / "r.shp")) == 6
+
+
+def test_overwrite_removes_an_old_shapefiles_index_files(scenes, tmp_path):
+    """With --overwrite over an old r.shp, its index (.qpj here) goes with it: it would not match the new file."""
+    assert detect(scenes["small"], "-o", tmp_path / "r.shp", "--model", scenes["bright"], "-q") == 0
+    (tmp_path / "r.qpj").write_text('PROJCS["an old projection"]\n')
+    args = ("-o", tmp_path / "r.shp", "--model", scenes["bright"], "--overwrite", "-q")
+    assert detect(scenes["small"], *args) == 0
+    assert not (tmp_path / "r.qpj").exists() and len(gpd.read_file(tmp_path / "r.shp")) == 6
