@@ -25,13 +25,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import held_out
 import numpy as np
 from scipy import ndimage
 
 from sargasses.detection.baseline import DEFAULT_THRESHOLDS, baseline_scores
 from sargasses.evaluation.evaluate import INDEX_THRESHOLDS, model_probability
-from sargasses.evaluation.metrics import MIN_RAFT_PIXELS
 from sargasses.model_file import load_model_file
+from sargasses.raft_size import MIN_RAFT_PIXELS
 from sargasses.reading.masking import exclusion_mask
 from sargasses.reading.scene import open_scene
 from sargasses.reading.sensors import DEFAULT_BANDS
@@ -39,7 +40,6 @@ from sargasses.synth.atmosphere import ATLANTIC, band_wavelengths, to_top_of_atm
 from sargasses.synth.planting import open_water
 from sargasses.synth.spectra import NOISE_SIGMA, SPECTRA, SPECTRAL_JITTER
 
-ROOT = Path(__file__).resolve().parent.parent
 BANDS = list(DEFAULT_BANDS)
 PIXEL_KM = 0.02
 COVERS = (0.02, 0.05, 0.10, 0.15, 0.20, 0.30, 0.50, 0.80)
@@ -268,15 +268,11 @@ def plot(path: Path, recalls: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", type=Path, default=ROOT / "resources" / "default_model.sargasses")
-    p.add_argument("--scenes", type=Path, default=ROOT / "data" / "real" / "test")
-    p.add_argument("--seeds", type=int, default=2, help="plantings (raft geometries) per scene and level")
-    p.add_argument("--json", type=Path, help="also write every figure here")
+    held_out.add_arguments(p, 2, "plantings (raft geometries) per scene and level")
     p.add_argument("--plot", type=Path, help="also draw recall against cover (PNG)")
     args = p.parse_args(argv)
-    files = sorted(args.scenes.glob("*.tif"))
+    files = held_out.scene_files(args.scenes)
     if not files:
-        print(f"no scenes in {args.scenes}: run scripts/build_real_scenes.py first", file=sys.stderr)
         return 1
     loaded = load_model_file(args.model)
     scored, clean, thresholds = run(loaded, files, args.seeds)

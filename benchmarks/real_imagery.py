@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+import held_out
 import numpy as np
 from scipy import ndimage
 
@@ -42,7 +43,6 @@ from sargasses.synth.atmosphere import ATLANTIC, band_wavelengths, to_top_of_atm
 from sargasses.synth.planting import open_water, plant_rafts
 from sargasses.synth.spectra import SPECTRA
 
-ROOT = Path(__file__).resolve().parent.parent
 BANDS = list(DEFAULT_BANDS)
 COAST_PX = 2  # a raft within this many pixels of land or of a non-water pixel is "on the coast"
 PLANTED_WATER_SHARE = 0.01
@@ -94,15 +94,11 @@ def clean_scene_row(name: str, level: str, reflectance: np.ndarray, maps: dict[s
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", type=Path, default=ROOT / "resources" / "default_model.sargasses")
-    p.add_argument("--scenes", type=Path, default=ROOT / "data" / "real" / "test")
-    p.add_argument("--seeds", type=int, default=20, help="plantings per scene and level (default 20)")
-    p.add_argument("--json", type=Path, help="also write every figure here")
+    held_out.add_arguments(p, 20, "plantings per scene and level (default 20)")
     p.add_argument("--figure", type=Path, help="also draw one planting of each held-out scene at L1C (PNG)")
     args = p.parse_args(argv)
-    files = sorted(args.scenes.glob("*.tif"))
+    files = held_out.scene_files(args.scenes)
     if not files:
-        print(f"no scenes in {args.scenes}: run scripts/build_real_scenes.py first", file=sys.stderr)
         return 1
     loaded = load_model_file(args.model)
     model_threshold = loaded.card.threshold

@@ -282,6 +282,11 @@ def _check_weights(card: ModelCard, state_dict: dict[str, Any]) -> dict[str, Any
     for key, value in state_dict.items():
         if not isinstance(value, torch.Tensor):
             raise SargassesError(f"state_dict entry {key!r} is not a tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise SargassesError(
+                f"weight {key!r} holds NaN or infinite values: a network with them gives no probabilities; "
+                "use another model file, or train it again (a lower learning rate)"
+            )
     try:
         network.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:

@@ -35,6 +35,17 @@ class Scorer:
         """Called once the tile shape is known (ONNX needs it to export its graph)."""
 
 
+def finite_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """A model's probabilities, refused if any is NaN or infinite: its input is finite everywhere (nodata as 0),
+    so a NaN comes from the model itself (a NaN weight); passed on, it would read as "0 rafts"."""
+    if not np.isfinite(probabilities).all():
+        raise SargassesError(
+            "the model gave NaN (not-a-number) probabilities: the model file is broken (a NaN weight?); "
+            "use another model file, or export or fine-tune it again"
+        )
+    return probabilities
+
+
 class TorchScorer(Scorer):
     """A loaded model file's module on a torch device; channels-last memory on CPU, fp16 autocast on GPU."""
 
@@ -93,7 +104,7 @@ class TorchScorer(Scorer):
             return np.concatenate(
                 [self.score(batch[:half], excluded[:half]), self.score(batch[half:], excluded[half:])]
             )
-        return y[:, 0].float().cpu().numpy()
+        return finite_probabilities(y[:, 0].float().cpu().numpy())
 
 
 class OnnxScorer(Scorer):
@@ -127,7 +138,7 @@ class OnnxScorer(Scorer):
 
     def score(self, batch: np.ndarray, excluded: np.ndarray) -> np.ndarray:
         (y,) = self.session.run(None, {"reflectance": np.asarray(batch, dtype=np.float32)})
-        return y[:, 0]
+        return finite_probabilities(y[:, 0])
 
 
 class BaselineScorer(Scorer):

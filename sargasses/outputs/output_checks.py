@@ -137,9 +137,10 @@ def output_targets(outputs: dict[str, Path]) -> tuple[list[Path], list[Path]]:
 
 
 def stale_parts(output: Path) -> list[Path]:
-    """An old shapefile's index files, wrong for the new one: they go when the new set is renamed into place."""
+    """An old shapefile's index files, wrong for the new one: they go when the new set is renamed into place.
+    Only when there is an old shapefile (so only with --overwrite): without one, such files are the user's own."""
     from sargasses.outputs.vector_output import STALE_SHAPEFILE_PARTS, vector_driver
 
-    if vector_driver(output) != "ESRI Shapefile":
+    if vector_driver(output) != "ESRI Shapefile" or not output.exists():
         return []
     return [output.with_suffix(s) for s in STALE_SHAPEFILE_PARTS if output.with_suffix(s).exists()]

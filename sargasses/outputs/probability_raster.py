@@ -143,3 +143,16 @@ class ProbabilityRaster:
                     length = check.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=1)
                     if not offset or not length or int(offset) + int(length) > size or int(length) == 0:
                         raise RuntimeError(f"block {x},{y} of the GeoTIFF was not written")
+            self._decode_every_block(check)
+
+    def _decode_every_block(self, check: Any) -> None:
+        """Read every block back: on a full disk a block can be cut short inside the file (its offset and size
+        fit) and fail only to decode (a ZIP checksum), which no look at the tags finds."""
+        from rasterio.windows import Window
+
+        for row in range(0, self.height, BLOCK):
+            try:
+                check.read(1, window=Window(0, row, self.width, min(BLOCK, self.height - row)))
+            except Exception as exc:
+                # write_error names a full disk when it is one
+                raise RuntimeError(f"rows {row}+ of the GeoTIFF do not decode ({exc})") from None

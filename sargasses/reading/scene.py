@@ -415,7 +415,11 @@ def _raster_profile(sensor: str | None, tagged: str | None, labels: list[str | N
 def _wanted_bands(profile: SensorProfile, bands: list[str] | tuple[str, ...] | None) -> list[str]:
     if bands is None:
         return list(DEFAULT_BANDS) if is_sentinel2(profile) else profile.band_names
-    return [profile.canonical_band(b) for b in bands]
+    wanted = [profile.canonical_band(b) for b in bands]
+    twice = sorted({name for name in wanted if wanted.count(name) > 1})
+    if twice:
+        raise SargassesError(f"--bands names {', '.join(twice)} more than once; name each band once")
+    return wanted
 
 
 def _match_bands(profile: SensorProfile, names: list[str], labels: list[str | None], path: Path) -> list[int]:
@@ -423,6 +427,11 @@ def _match_bands(profile: SensorProfile, names: list[str], labels: list[str | No
     found: dict[str, int] = {}
     for index, label in enumerate(labels, start=1):
         name = profile.match_band(label)
+        if name is not None and name in found and name in names:
+            raise SargassesError(
+                f"{path}: bands {found[name]} ({labels[found[name] - 1]}) and {index} ({label}) both say they are "
+                f"{name}; which one is cannot be known: fix the band descriptions in the file"
+            )
         if name is not None and name not in found:
             found[name] = index
     if found:

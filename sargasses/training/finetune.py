@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import threading
@@ -120,8 +121,7 @@ def run_finetune(
         raise SargassesError(f"{output} exists; a fine-tune never replaces a file: choose another name")
     if not output.parent.is_dir():
         raise SargassesError(f"folder {output.parent} does not exist; create it first")
-    if options.epochs < 1:
-        raise SargassesError(f"epochs={options.epochs}: give at least 1")
+    check_options(options)
     parent_path = Path(options.model) if options.model else default_model_path()
     say(0.0, "Reading the labels and the scenes")
     parent = load_model_file(parent_path)
@@ -130,6 +130,7 @@ def run_finetune(
     with tempfile.TemporaryDirectory(prefix="sargasses-rehearsal-") as rehearsal_dir:
         rehearsal = _rehearsal_scenes(Path(rehearsal_dir), options.rehearsal, card.band_names)
         data, module, trainer = _train(options, parent_path, card, rehearsal, say, cancel)
+    check_learned(module.model)
     trained = [s for s in data.splits.get("train", []) if s.label_key is not None]
     held_back = data.splits.get("val", [])
     train_seconds = time.perf_counter() - started
@@ -188,6 +189,30 @@ def run_finetune(
     report["seconds_total"] = round(time.perf_counter() - started, 1)
     say(1.0, "Done")
     return report
+
+
+def check_options(options: FinetuneOptions) -> None:
+    """Refuse, before any work, the options with which a fine-tune cannot learn: it would write a model that is
+    its parent or worse, reported as fine-tuned."""
+    rate = options.learning_rate
+    if not (math.isfinite(rate) and rate > 0):
+        raise SargassesError(f"learning rate {rate}: give a number above 0 (default 3e-4)")
+    for name in ("epochs", "crops_per_epoch", "batch_size"):
+        if getattr(options, name) < 1:
+            raise SargassesError(f"{name.replace('_', ' ')} {getattr(options, name)}: give at least 1")
+    if not (0 <= options.hold_out < 1):
+        raise SargassesError(f"hold-out {options.hold_out}: give a share of dates from 0 up to (not including) 1")
+
+
+def check_learned(network: Any) -> None:
+    """Refuse a network whose training diverged (loss NaN): its weights are NaN and it would flag nothing."""
+    arrays = network.state_dict().values()  # parameters and buffers (batch-norm statistics go NaN too)
+    broken = sum(1 for a in arrays if a.is_floating_point() and not bool(a.isfinite().all()))
+    if broken:
+        raise SargassesError(
+            f"the fine-tune diverged (loss NaN; {broken} weight arrays NaN or infinite); no model was written: "
+            "give a lower --learning-rate (default 3e-4)"
+        )
 
 
 def _rehearsal_scenes(folder: Path, count: int, band_names: list[str]) -> list[str]:

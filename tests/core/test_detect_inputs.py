@@ -218,3 +218,28 @@ def test_a_flipped_grid_gives_the_rafts_of_the_upright_one(tmp_path, models, cap
     rc, err, second = detect(capsys, flipped, "-o", tmp_path / "f.gpkg", *args)
     assert rc == 0 and second["rafts"] == first["rafts"], err
     assert _rafts(gpd.read_file(tmp_path / "f.gpkg")) == _rafts(gpd.read_file(tmp_path / "up.gpkg"))
+
+
+# --------------------------------------------------------------------------- duplicate band names
+def test_two_bands_that_say_they_are_the_same_band_are_refused_naming_them(tmp_path, models, capsys, write_raster):
+    """An extra band (B11's values) described "B04" and first: read as B04 it gave 62 rafts for 14, exit 0."""
+    sea = water(40, 40, seed=1)
+    data = np.concatenate([sea[[list(DEFAULT_BANDS).index("B11")]], sea]).astype(np.float32)
+    path = write_raster(tmp_path / "twice.tif", data, descriptions=["B04", *DEFAULT_BANDS])
+    refused(capsys, path, "-o", tmp_path / "r.gpkg", "--model", models["bright"], match="bands 1 (B04) and 4 (B04)")
+
+
+def test_a_band_named_twice_in_bands_is_refused(tmp_path, models, capsys) -> None:
+    scene = one_raft_scene(tmp_path / "scene.tif")
+    bands = ",".join(["B02", *DEFAULT_BANDS[:1], *DEFAULT_BANDS[2:]])  # B02 twice, B03 not at all
+    refused(
+        capsys,
+        scene,
+        "-o",
+        tmp_path / "r.gpkg",
+        "--model",
+        models["bright"],
+        "--bands",
+        bands,
+        match="--bands names B02 more than once",
+    )

@@ -342,3 +342,37 @@ def test_tiles_scored_at_once_are_placed_where_they_belong(parallel, batch_size)
     assert result.shape == (300, 410)
     np.testing.assert_allclose(result, image[0], rtol=1e-5)
     assert scorer.most_at_once == parallel
+
+
+def _nan_model(path, card) -> None:
+    """A model file whose graph and weights hold a NaN (its manifest hashes right, as a damaged export's would):
+    written by hand, since save_model_file refuses NaN weights."""
+    from sargasses.detection.onnx_export import onnx_bytes
+    from sargasses.model_archive import write_model_archive
+    from sargasses.model_file import LoadedModel, build_network, probability_model
+
+    network = build_network(card)
+    with torch.no_grad():
+        next(iter(network.parameters())).view(-1)[0] = float("nan")
+    graph = onnx_bytes(LoadedModel(card=card, module=probability_model(card, network)))
+    weights = {k: v.numpy() for k, v in network.state_dict().items()}
+    write_model_archive(path, card.to_dict(), graph, weights, "test")
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_model_that_gives_nan_is_an_error_never_zero_rafts(scene_with_nodata, tmp_path, backend):
+    from detect_helpers import make_card
+
+    from sargasses.errors import SargassesError
+
+    scene, _ = scene_with_nodata
+    model = tmp_path / "nan.sargasses"
+    _nan_model(model, make_card(tile_size=64, tile_overlap=16))
+    options = DetectOptions(
+        str(scene), str(tmp_path / "out.gpkg"), model=str(model), probabilities=str(tmp_path / "p.tif"), device="cpu"
+    )
+    options.backend = backend
+    # torch refuses the NaN weight as it loads them; ONNX Runtime runs the graph and its NaN output is refused
+    with pytest.raises(SargassesError, match="NaN"):
+        run_detection(options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.sargasses"]  # nothing written, nothing half-written

@@ -293,3 +293,63 @@ def test_a_closed_pipe_gives_no_traceback(scenes, tmp_path):
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert process.returncode == 0
     assert_summary_matches(tmp_path)
+
+
+def _mount_tmpfs(folder: Path, kilobytes: int) -> None:
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {mounted.stderr.decode().strip()}")
+
+
+def test_a_probability_raster_cut_short_by_a_full_disk_never_takes_its_name(tmp_path, capsys):
+    """Sizes scanned so the disk fills inside the last blocks: there GDAL writes a block cut short whose offset and
+    size still fit the file (it fails only to decode). Each run either fails in one line, leaving no p.tif, or
+    leaves a p.tif whose every block decodes."""
+    from sargasses.synth import make_scene
+    from sargasses.synth import write_scene as write_synthetic
+
+    image = write_synthetic(make_scene(11, 512, "mixed"), tmp_path)["image"]
+    failed = 0
+    for kilobytes in range(62, 94, 4):
+        disk = tmp_path / f"disk{kilobytes}"
+        _mount_tmpfs(disk, kilobytes)
+        try:
+            other = tmp_path / f"other{kilobytes}"
+            other.mkdir()
+            rc = detect(image, "-o", other / "r.gpkg", "--probabilities", disk / "p.tif", "-q")
+            err = capsys.readouterr().err
+            if rc == 0:
+                with rasterio.open(disk / "p.tif") as written:
+                    assert written.read(1).shape == (512, 512)  # every block decodes
+            else:
+                line = one_error_line(err)
+                assert rc == 1 and "p.tif" in line and "No space left on device" in line, line
+                assert not (disk / "p.tif").exists() and not list(other.iterdir())
+                failed += 1
+        finally:
+            subprocess.run(["umount", str(disk)], check=False)
+    assert failed  # the scan met the full disk
+
+
+def test_a_run_without_overwrite_removes_no_file_of_the_users(scenes, tmp_path, capsys):
+    """A folder holding only r.shp.xml (the user's metadata) and r.qpj: a new r.shp is written beside them, and
+    both stay as they were (they were deleted as an old shapefile's index files)."""
+    (tmp_path / "r.shp.xml").write_text("<metadata>the user's notes</metadata>\n")
+    (tmp_path / "r.qpj").write_text('PROJCS["WGS 84 / UTM zone 20N"]\n')
+    before = digests(tmp_path)
+    assert detect(scenes["small"], "-o", tmp_path / "r.shp", "--model", scenes["bright"], "-q") == 0
+    after = digests(tmp_path)
+    assert {name: after[name] for name in before} == before
+    assert len(gpd.read_file(tmp_path / "r.shp")) == 6
+
+
+def test_overwrite_removes_an_old_shapefiles_index_files(scenes, tmp_path):
+    """With --overwrite over an old r.shp, its index (.qpj here) goes with it: it would not match the new file."""
+    assert detect(scenes["small"], "-o", tmp_path / "r.shp", "--model", scenes["bright"], "-q") == 0
+    (tmp_path / "r.qpj").write_text('PROJCS["an old projection"]\n')
+    args = ("-o", tmp_path / "r.shp", "--model", scenes["bright"], "--overwrite", "-q")
+    assert detect(scenes["small"], *args) == 0
+    assert not (tmp_path / "r.qpj").exists() and len(gpd.read_file(tmp_path / "r.shp")) == 6

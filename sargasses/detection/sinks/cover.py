@@ -13,12 +13,13 @@ from sargasses.detection.area import DetectionArea
 from sargasses.detection.coverage import CoverEstimator, afai_bands, afai_reader, profile_wavelengths
 from sargasses.detection.detected import DetectedStrip
 from sargasses.detection.method import Method
+from sargasses.detection.sinks.raster import RasterSink
 from sargasses.detection.stage_clock import StageClock
 from sargasses.detection.vectorize import Raft
 from sargasses.outputs.probability_raster import ProbabilityRaster
 
 
-class CoverSink:
+class CoverSink(RasterSink):
     def __init__(
         self, scene: Any, method: Method, area: DetectionArea, staged: Path, final: Path, clock: StageClock
     ) -> None:
@@ -50,15 +51,16 @@ class CoverSink:
             self.covered_m2 += float(np.nansum(strip_cover)) * detected.pixel_area
 
     def close(self, rafts: list[Raft]) -> None:
-        assert self.writer is not None
-        with self.clock("write_s"):
-            self.writer.close()
-            self.writer = None
+        try:
+            super().close(rafts)
+        finally:
+            self._close_reader()
 
     def discard(self) -> None:
-        if self.writer is not None:
-            self.writer.discard()
-            self.writer = None
+        super().discard()
+        self._close_reader()
+
+    def _close_reader(self) -> None:
         if self.close_reader is not None:
             self.close_reader()
             self.close_reader = None

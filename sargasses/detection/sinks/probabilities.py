@@ -8,12 +8,12 @@ from typing import Any
 from sargasses.detection.area import DetectionArea
 from sargasses.detection.detected import DetectedStrip
 from sargasses.detection.method import Method
+from sargasses.detection.sinks.raster import RasterSink
 from sargasses.detection.stage_clock import StageClock
-from sargasses.detection.vectorize import Raft
 from sargasses.outputs.probability_raster import ProbabilityRaster
 
 
-class ProbabilitySink:
+class ProbabilitySink(RasterSink):
     def __init__(
         self, method: Method, area: DetectionArea, crs: Any, staged: Path, final: Path, clock: StageClock
     ) -> None:
@@ -32,13 +32,3 @@ class ProbabilitySink:
         assert self.writer is not None
         with self.clock("write_s"):
             self.writer.add(detected.strip.score)
-
-    def close(self, rafts: list[Raft]) -> None:
-        assert self.writer is not None
-        with self.clock("write_s"):
-            self.writer.close()
-            self.writer = None
-
-    def discard(self) -> None:
-        if self.writer is not None:
-            self.writer.discard()
