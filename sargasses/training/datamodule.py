@@ -56,6 +56,7 @@ class SargassesDataModule(pl.LightningDataModule):
         crops_per_epoch: int = 2000,
         augment: bool = True,
         atmosphere_share: float = 0.0,
+        rehearsal_share: float | None = None,
         all_touched: bool = False,
         class_column: str | None = "class",
         preload: bool = True,
@@ -88,6 +89,8 @@ class SargassesDataModule(pl.LightningDataModule):
             augment: random flips and 90-degree rotations of training crops.
             atmosphere_share: share of surface-reflectance training crops seen through a random atmosphere
                 (top-of-atmosphere, as in L1C; sargasses.synth.atmosphere); 0 keeps them as they are.
+            rehearsal_share: with a `label_store`, the share of training crops taken from `train_images` (the
+                scenes rehearsed beside the labels); None: by their crop counts, as any other scenes.
             all_touched: polygon labels mark every pixel they touch (default: pixels whose centre is inside).
             class_column: polygon attribute holding 0 / 1 / 255 per polygon, when present.
             preload: keep scenes in memory (fast; for small scenes) or read each crop from disk (whole tiles).
@@ -110,6 +113,8 @@ class SargassesDataModule(pl.LightningDataModule):
             raise SargassesError("data.min_positive_share must lie in [0, 1) and data.background_share in [0, 1]")
         if not 0 <= atmosphere_share <= 1:
             raise SargassesError(f"data.atmosphere_share={atmosphere_share}: give a share between 0 and 1")
+        if rehearsal_share is not None and not 0 <= rehearsal_share <= 1:
+            raise SargassesError(f"data.rehearsal_share={rehearsal_share}: give a share between 0 and 1")
         self.splits = self._find_splits()
         self.predict_scenes: list[LabelledScene] = []
         if predict_images is not None:
@@ -217,6 +222,8 @@ class SargassesDataModule(pl.LightningDataModule):
                 hp.background_share,
                 augment=hp.augment,
                 atmosphere_share=hp.atmosphere_share,
+                rehearsed=[hp.label_store is not None and s.label_key is None for s in self.splits["train"]],
+                rehearsal_share=hp.rehearsal_share if hp.label_store is not None else None,
             )
 
     def _loader(self, dataset, shuffle: bool, batch_size: int) -> DataLoader:

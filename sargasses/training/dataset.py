@@ -26,7 +26,7 @@ from sargasses.errors import SargassesError
 from sargasses.reading.labels import IGNORE, LabelledScene
 from sargasses.reading.sensors import SensorProfile
 from sargasses.synth.atmosphere import random_atmosphere, to_top_of_atmosphere
-from sargasses.training.label_store import read_item_label
+from sargasses.training.label_store import marked_false_positives, read_item_label
 
 # Typical open-ocean surface reflectance against wavelength (nm), from the water class of the MARIDA means
 # (Kikaki et al. 2022): the centre of the data a Sargassum model sees. Bands are normalized as
@@ -87,6 +87,7 @@ class SceneStore:
         self.options = options
         self.preload = preload
         self.labels: list[np.ndarray | None] = []
+        self.marked: list[np.ndarray | None] = []  # false positives a user marked (labels-file scenes only)
         self.shapes: list[tuple[int, int]] = []
         self.grids: list[tuple] = []  # (crs, transform) for writing predictions
         self.top_of_atmosphere: list[bool] = []  # L1C scenes: the atmosphere is already in their pixels
@@ -106,6 +107,7 @@ class SceneStore:
                     if reflectance is not None:
                         label = np.where(np.isnan(reflectance).any(axis=0), IGNORE, label).astype(np.uint8)
                 self.labels.append(label)
+                self.marked.append(marked_false_positives(item, scene, options.all_touched))
                 self._images.append(reflectance)
                 self.shapes.append((scene.height, scene.width))
                 self.grids.append((scene.crs, scene.transform))
@@ -186,8 +188,42 @@ def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.
     return np.ascontiguousarray(x), np.ascontiguousarray(y)
 
 
+def _crop_pools(
+    store: SceneStore,
+    crop_size: int,
+    stride: int,
+    min_positive_share: float,
+    min_scorable_share: float,
+    rehearsed: Sequence[bool],
+) -> dict[bool, tuple[np.ndarray, np.ndarray]]:
+    """Crop origins (scene, row, col) on the stride grid, per group (rehearsed or not): (with enough Sargassum or
+    marked false positives, anywhere), every crop at least `min_scorable_share` scorable."""
+    area = crop_size * crop_size
+    found: dict[bool, tuple[list, list]] = {False: ([], []), True: ([], [])}
+    for index, label in enumerate(store.labels):
+        if label is None:
+            raise SargassesError(f"training scene {store.scenes[index].image} has no label")
+        named = label == 1 if store.marked[index] is None else (label == 1) | store.marked[index]
+        rows, cols, pos = _window_sums(named, crop_size, stride)
+        _, _, scorable = _window_sums(label != IGNORE, crop_size, stride)
+        ok = scorable >= min_scorable_share * area
+        keep = ok & (pos >= max(min_positive_share * area, 1))
+        origins = np.stack([np.full(rows.shape, index), rows, cols], 1)
+        found[bool(rehearsed[index])][0].append(origins[keep])
+        found[bool(rehearsed[index])][1].append(origins[ok])
+    empty = np.zeros((0, 3), int)
+    return {g: tuple(np.concatenate(lists) if lists else empty for lists in pair) for g, pair in found.items()}
+
+
 class PositiveCrops(Dataset):
-    """`length` random training crops per epoch, `1 - background_share` of them with enough Sargassum."""
+    """`length` random training crops per epoch, `1 - background_share` of them with enough Sargassum (or of the
+    false positives a user marked: a fine-tune's lesson).
+
+    `rehearsed` marks scenes that are only rehearsed (a fine-tune's synthetic scenes beside the user's labels):
+    `rehearsal_share` of the crops come from them and the rest from the other scenes, whatever the scenes' sizes,
+    so that a few small labelled scenes are not drowned by the rehearsal (positive crops come from the other group
+    when one has no Sargassum: a fine-tune on false positives only).
+    """
 
     def __init__(
         self,
@@ -201,6 +237,8 @@ class PositiveCrops(Dataset):
         augment: bool = True,
         stride: int | None = None,
         atmosphere_share: float = 0.0,
+        rehearsed: Sequence[bool] = (),
+        rehearsal_share: float | None = None,
     ):
         self.store = store
         self.atmosphere_share = atmosphere_share
@@ -208,25 +246,14 @@ class PositiveCrops(Dataset):
         self.mean = np.asarray(normalization["mean"], dtype=np.float32)
         self.std = np.asarray(normalization["std"], dtype=np.float32)
         self.length = length
-        self.min_positive_share = min_positive_share
         self.background_share = background_share
         self.augment = augment
-        stride = stride or max(crop_size // 16, 1)
-        area = crop_size * crop_size
-        positive, anywhere = [], []
-        for index, label in enumerate(store.labels):
-            if label is None:
-                raise SargassesError(f"training scene {store.scenes[index].image} has no label")
-            rows, cols, pos = _window_sums(label == 1, crop_size, stride)
-            _, _, scorable = _window_sums(label != IGNORE, crop_size, stride)
-            ok = scorable >= min_scorable_share * area
-            keep = ok & (pos >= max(min_positive_share * area, 1))
-            scene = np.full(rows.shape, index)
-            positive.append(np.stack([scene, rows, cols], 1)[keep])
-            anywhere.append(np.stack([scene, rows, cols], 1)[ok])
-        self.positive_origins = np.concatenate(positive) if positive else np.zeros((0, 3), int)
-        self.any_origins = np.concatenate(anywhere) if anywhere else np.zeros((0, 3), int)
-        if len(self.positive_origins) == 0:
+        self.rehearsal_share = rehearsal_share
+        rehearsed = list(rehearsed) or [False] * len(store)
+        self.pools = _crop_pools(
+            store, crop_size, stride or max(crop_size // 16, 1), min_positive_share, min_scorable_share, rehearsed
+        )
+        if not any(len(positive) for positive, _ in self.pools.values()):
             total = sum(int((lab == 1).sum()) for lab in store.labels)
             raise SargassesError(
                 f"no {crop_size}x{crop_size} training crop reaches {min_positive_share:.2%} Sargassum pixels "
@@ -238,7 +265,18 @@ class PositiveCrops(Dataset):
         return self.length
 
     def origin(self, rng: np.random.Generator) -> tuple[int, int, int]:
-        pool = self.any_origins if rng.random() < self.background_share else self.positive_origins
+        """(scene, row, col) of a crop: from the rehearsed scenes or the others (`rehearsal_share`; without it,
+        by their crop counts), anywhere (`background_share`) or with enough Sargassum."""
+        groups = [g for g in (False, True) if len(self.pools[g][1])]
+        if self.rehearsal_share is None or len(groups) < 2:
+            positive = np.concatenate([self.pools[g][0] for g in groups])
+            anywhere = np.concatenate([self.pools[g][1] for g in groups])
+        else:
+            group = bool(rng.random() < self.rehearsal_share)
+            positive, anywhere = self.pools[group]
+            if not len(positive):
+                positive = self.pools[not group][0]
+        pool = anywhere if rng.random() < self.background_share or not len(positive) else positive
         scene, row, col = pool[int(rng.integers(len(pool)))]
         return int(scene), int(row), int(col)
 

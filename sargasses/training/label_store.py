@@ -181,6 +181,21 @@ def read_item_label(
     return read_label(item.label, scene, all_touched, class_column)
 
 
+def marked_false_positives(item: LabelledScene, scene: Any, all_touched: bool = False) -> np.ndarray | None:
+    """Where a user marked a detection as a false positive, on the scene's grid (None: not a labels-file scene).
+
+    Why: these few pixels are what a fine-tune is for; training crops are drawn on them as on Sargassum
+    (sargasses.training.dataset.PositiveCrops), or random crops would seldom meet them."""
+    if item.label_key is None:
+        return None
+    labels, _ = read_store(item.label)
+    marked = labels[(labels["scene"].astype(str) == item.label_key) & (labels["kind"] == "false_positive")]
+    mask = np.zeros((scene.height, scene.width), dtype=np.uint8)
+    if len(marked):
+        burn_polygons(marked, np.ones(len(marked)), scene, mask, all_touched, str(item.label))
+    return mask == 1
+
+
 def rasterize_store(path: str | Path, scene_key: str, scene: Any, all_touched: bool = False) -> np.ndarray:
     """The label of one scene on its grid: 255 unscored, 0 looked at or marked not Sargassum, 1 Sargassum (its rim
     of RIM_PX pixels unscored, unless marked as not Sargassum)."""
