@@ -5,7 +5,7 @@
 
 The sources, their licences, products, dates and levels are in sargasses/data/real_scenes.json. Each scene is
 mosaicked, its bands put in the model's order (missing red-edge bands interpolated where the manifest says so),
-scaled to reflectance, warped to its UTM zone at 20 m (average), cut into the manifest's crops and written as
+scaled to reflectance (DN x scale + offset), warped to its UTM zone at 20 m (average), cut into the manifest's crops and written as
 data/real/<split>/<crop>.tif (float32, band names, SENSOR and DATE tags), each under a temporary name then renamed.
 """
 
@@ -29,6 +29,8 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject, tr
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "sargasses" / "data" / "real_scenes.json"
 WAVELENGTH = {"B04": 665, "B05": 705, "B06": 740, "B07": 783, "B08": 842}
+# B12 estimated from B11 where a file lacks it: the B12/B11 ratio of MARIDA's water (0.78) and of sand (0.83)
+B12_OVER_B11 = 0.8
 
 
 def expand(files: str) -> list[str]:
@@ -61,13 +63,18 @@ def model_bands(stack: np.ndarray, scene: dict, names: list[str]) -> np.ndarray:
     nodata = scene.get("nodata")
     valid = np.ones(stack.shape[1:], bool) if nodata is None else (stack != nodata).all(axis=0)
     valid &= np.isfinite(stack).all(axis=0) & (np.abs(stack) < 1e30).all(axis=0)
-    refl = {name: stack[source.index(name)].astype(np.float32) * np.float32(scene["scale"]) for name in source}
+    scale, offset = np.float32(scene["scale"]), np.float32(scene.get("offset", 0.0))
+    refl = {name: stack[source.index(name)].astype(np.float32) * scale + offset for name in source if name in names}
     if "B8A" not in refl:
         refl["B8A"] = refl["B08"]
-    for name in ("B05", "B06", "B07"):
+    if "B12" not in refl:
+        refl["B12"] = np.float32(B12_OVER_B11) * refl["B11"]
+    for name in ("B05", "B06", "B07"):  # between the nearest bands the file has, linearly in wavelength
         if name not in refl:
-            w = (WAVELENGTH[name] - WAVELENGTH["B04"]) / (WAVELENGTH["B08"] - WAVELENGTH["B04"])
-            refl[name] = (1 - w) * refl["B04"] + w * refl["B08"]
+            below = max((b for b in WAVELENGTH if b in refl and WAVELENGTH[b] < WAVELENGTH[name]), key=WAVELENGTH.get)
+            above = min((b for b in WAVELENGTH if b in refl and WAVELENGTH[b] > WAVELENGTH[name]), key=WAVELENGTH.get)
+            w = (WAVELENGTH[name] - WAVELENGTH[below]) / (WAVELENGTH[above] - WAVELENGTH[below])
+            refl[name] = (1 - w) * refl[below] + w * refl[above]
     out = np.stack([refl[name] for name in names])
     out[:, ~valid] = np.nan
     return out

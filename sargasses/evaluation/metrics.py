@@ -105,6 +105,17 @@ def object_counts(detected: np.ndarray, label: np.ndarray, min_pixels: int = MIN
     return ObjectCounts(found=int(np.count_nonzero(big & hit)), total=int(np.count_nonzero(big)))
 
 
+def label_from_cover(label: np.ndarray, coverage: np.ndarray, cover: float) -> np.ndarray:
+    """`label` with the Sargassum pixels of less than `cover` sub-pixel cover left unscored (255).
+
+    Why: synthetic labels name Sargassum from 4 % cover (sargasses.synth.labels), far below what a model finds;
+    a test of a model's rafts judges the rafts it is meant to find, and benchmarks/detection_limit.py the fainter.
+    """
+    label = np.asarray(label)
+    faint = (label == 1) & (np.asarray(coverage) < cover)
+    return np.where(faint, IGNORE_LABEL, label).astype(np.uint8)
+
+
 @dataclass
 class SceneScores:
     """Everything the benchmarks report for one method, added up over a set of scenes."""

@@ -56,12 +56,15 @@ def test_processing_extent_limits_the_search(plugin, scene, tmp_path: Path) -> N
 
     layer = QgsRasterLayer(str(scene.tif), "scene")
     full = layer.extent()
-    # The western half only: every raft found lies in it.
+    # The western half only: every raft found lies in it. The scene's own method (the model when there is one):
+    # AFAI at its default threshold finds 2 of this scene's 58 rafts (generator 1.2 draws fainter ones), none of them
+    # in the western half.
     half = f"{full.xMinimum()},{full.center().x()},{full.yMinimum()},{full.yMaximum()} [EPSG:32620]"
     out = tmp_path / "west.gpkg"
+    method = ["model", "afai", "fai"].index(scene.method)
     result = processing.run(
         "sargasses:detect",
-        {"INPUT": str(scene.tif), "OUTPUT": str(out), "EXTENT": half, "METHOD": 1, "MIN_AREA": 0},
+        {"INPUT": str(scene.tif), "OUTPUT": str(out), "EXTENT": half, "METHOD": method, "MIN_AREA": 0},
     )
     west = QgsVectorLayer(result["OUTPUT"], "west", "ogr")
     assert west.featureCount() > 0
