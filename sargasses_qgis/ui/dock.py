@@ -40,7 +40,7 @@ from .image_section import ImageSection
 from .model_section import ModelSection
 from .options_section import OptionsSection
 from .run_section import RunSection
-from .text import capitalized, error_html, fitting
+from .text import capitalized, error_html, fitting, without_folders
 
 
 class _Relay(QObject):
@@ -280,7 +280,7 @@ class SargassesDock(QgsDockWidget):
             label = self.run_box.status_label
             label.setText(f"{label.text()} Warning: {' '.join(task.outcome.warnings)}")
             first = task.outcome.warnings[0]
-            short = f"{text}. Warning: {fitting(first, max(60, messages.FITS - len(text)))}"
+            short = f"{text}. Warning: {fitting(without_folders(first), max(60, messages.FITS - len(text)))}"
             messages.push(self.iface, f"{text}. Warning: {first}", Qgis.MessageLevel.Warning, 0, short)
         else:
             self._message(f"{text}.", Qgis.MessageLevel.Success, 8)

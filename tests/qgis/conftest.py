@@ -225,6 +225,9 @@ def dock(plugin, qgis_new_project, qgis_iface):
     if plugin.dock.task is not None:
         plugin.dock.task.cancel()
         wait_for(lambda: plugin.dock.task is None, 30)
+    # The dock lives across tests: a test's extra rasters (kept even when it failed) must not join the next run.
+    plugin.dock.options_box.probabilities_check.setChecked(False)
+    plugin.dock.options_box.coverage_check.setChecked(False)
 
 
 def add_raster(path: Path, iface, name: str = "scene"):
