@@ -11,7 +11,15 @@ import os
 import time
 import traceback
 
-from qgis.core import QgsApplication, QgsFeatureRequest, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayerUtils
+from qgis.core import (
+    QgsApplication,
+    QgsCoordinateTransform,
+    QgsFeatureRequest,
+    QgsGeometry,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayerUtils,
+)
 from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtWidgets import QDockWidget, QScrollArea, QToolBar
 from qgis.utils import iface, plugins
@@ -116,19 +124,22 @@ def detected(task):
 
 def draw_missed_raft():
     labels = dock().finetune_box.open_labels()  # editing, with the add-polygon tool on
-    x, y = SCENES[-1]["centres_xy"][0]
-    drawn = QgsVectorLayerUtils.createFeature(
-        labels,
-        QgsGeometry.fromRect(QgsRectangle(x + 300, y + 300, x + 380, y + 340)),
-        {},
-        labels.createExpressionContext(),
-    )
+    x, y = SCENES[-1]["centres_xy"][0]  # in the scene's CRS; the map tool gives the labels' CRS
+    polygon = QgsGeometry.fromRect(QgsRectangle(x + 300, y + 300, x + 380, y + 340))
+    raster = next(n.layer() for n in QgsProject.instance().layerTreeRoot().findLayers() if is_last_scene(n.layer()))
+    polygon.transform(QgsCoordinateTransform(raster.crs(), labels.crs(), QgsProject.instance()))
+    drawn = QgsVectorLayerUtils.createFeature(labels, polygon, {}, labels.createExpressionContext())
+    report["drawn_scene"] = drawn["scene"]  # what the form pre-fills: the scene under the polygon
     labels.addFeature(drawn)
     labels.commitChanges()
     report["labels_text"] = dock().finetune_box.labels_label.text()
     dock().finetune_box.refresh()
     show_only(SCENES[-1], labels)
     later(labelling_shot, 1500)
+
+
+def is_last_scene(layer) -> bool:
+    return layer.source() == SCENES[-1]["image"]
 
 
 def show_only(scene, labels):

@@ -51,6 +51,7 @@ def test_label_and_finetune_in_the_real_desktop(engine_python, tmp_path: Path) -
     report = json.loads(result.read_text())
     assert report.get("error") is None, report
     assert report["marked"] >= 3 * 5, report["steps"]  # the algae the bundled model flagged, marked on each scene
+    assert report["drawn_scene"] == scenes[-1]["image"], report["drawn_scene"]  # the scene under the drawing
     assert report["report"] is not None and report["report"]["trained_on"]["false_positive"] > 0
     assert any(p.startswith("epoch 4/4") for p in report["progress"]), report["progress"]
     assert report["model_path"] == report["report"]["output"] and report["model_choice"].startswith("Fine-tuned")
