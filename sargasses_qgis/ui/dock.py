@@ -189,15 +189,15 @@ class SargassesDock(QgsDockWidget):
         stamp = dt.datetime.now()
         slug = re.sub(r"[^0-9A-Za-z_-]+", "_", layer.name()).strip("_")[:40] or "layer"
         work_dir = _new_folder(settings.results_dir(), f"{stamp:%Y%m%d_%H%M%S}_{slug}")
-        options = self.options_box
+        probabilities, coverage = self.options_box.extra_rasters(work_dir)
         return DetectionJob(
             layer_name=layer.name(),
             plan=plan,
             options=request.detect_options(),
             work_dir=work_dir,
             output=work_dir / "rafts.gpkg",
-            probabilities=work_dir / "probabilities.tif" if options.probabilities_check.isChecked() else None,
-            coverage=work_dir / "coverage.tif" if options.coverage_check.isChecked() else None,
+            probabilities=probabilities,
+            coverage=coverage,
             clip=clip,
             clip_crs=layer.crs() if clip is not None else None,
             run_name=f"Sargassum · {layer.name()} · {stamp:%H:%M:%S}",
