@@ -13,7 +13,7 @@ SENSOR_NAMES = {
 # (engine's `sensor` option, for people): "" lets the engine read it from the file. Short enough for the combo of
 # a 340 px dock (the longer words are in its tooltip).
 LEVELS = [
-    ("", "From the file (else Level-2A)"),
+    ("", "From the file (else L2A)"),
     ("sentinel2_l2a", "Sentinel-2 Level-2A"),
     ("sentinel2_l1c", "Sentinel-2 Level-1C"),
 ]

@@ -50,7 +50,7 @@ def later(step, ms=200):
 def open_scene():
     report["plugin_loaded"] = "sargasses_qgis" in plugins
     window = iface.mainWindow()
-    window.setGeometry(0, 0, 1600, 1000)  # Xvfb has no window manager to maximise it
+    window.setGeometry(QApplication.primaryScreen().geometry())  # the whole screen: Xvfb has no window manager
     for dock in window.findChildren(QDockWidget):
         if dock.objectName() == "Browser":
             dock.hide()  # more room for the map in the screenshot
