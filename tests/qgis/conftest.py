@@ -129,6 +129,7 @@ def run_desktop(
         time.sleep(1.0)
         full_env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
         full_env.update(env, DISPLAY=f":{display}")
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), full_env.get("PYTHONPATH")]))  # drive_steps
         command = [QGIS_DESKTOP, "--noversioncheck", "--nologo", "--profiles-path", str(profiles), "--code", str(drive)]
         return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout)
     finally:

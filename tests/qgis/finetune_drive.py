@@ -9,10 +9,9 @@ Reads its orders from SARGASSES_E2E_* variables and writes what it saw to SARGAS
 import json
 import os
 import time
-import traceback
 
+from drive_steps import detect_action, dock, fill_the_screen, finish, later, report
 from qgis.core import (
-    QgsApplication,
     QgsCoordinateTransform,
     QgsFeatureRequest,
     QgsGeometry,
@@ -21,40 +20,13 @@ from qgis.core import (
     QgsVectorLayerUtils,
 )
 from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QDockWidget, QScrollArea, QToolBar
+from qgis.PyQt.QtWidgets import QScrollArea
 from qgis.utils import iface, plugins
 
 SCENES = json.loads(os.environ["SARGASSES_E2E_SCENES"])
-RESULT = os.environ["SARGASSES_E2E_RESULT"]
 SHOTS = os.environ["SARGASSES_E2E_SHOTS"]  # a folder: labelling.png, finetune_progress.png, finetune_done.png
-report = {"steps": [], "marked": 0, "shots": {}}
+report["marked"] = 0
 state = {"started": time.monotonic(), "index": 0}
-
-
-def finish(error=None):
-    if error:
-        report["error"] = error
-    with open(RESULT, "w", encoding="utf-8") as out:
-        json.dump(report, out, indent=2, default=str)
-    QgsApplication.exit(0 if not error else 1)
-
-
-def guarded(step):
-    def run():
-        try:
-            step()
-        except Exception:
-            finish(traceback.format_exc())
-
-    return run
-
-
-def later(step, ms=200):
-    QTimer.singleShot(ms, guarded(step))
-
-
-def dock():
-    return plugins["sargasses_qgis"].dock
 
 
 def shot(name):
@@ -64,17 +36,8 @@ def shot(name):
 
 
 def start():
-    window = iface.mainWindow()
-    window.setGeometry(0, 0, 1600, 1000)  # Xvfb has no window manager to maximise it
-    for widget in window.findChildren(QDockWidget):
-        if widget.objectName() == "Browser":
-            widget.hide()
-    [action] = [
-        a
-        for a in iface.mainWindow().findChild(QToolBar, "SargassesToolbar").actions()
-        if a.objectName() == "sargassesDetectAction"
-    ]
-    action.trigger()
+    fill_the_screen()  # 1600x1000
+    detect_action().trigger()
     iface.mainWindow().resizeDocks([dock()], [430], Qt.Orientation.Horizontal)
     dock().finetune_box.setCollapsed(False)
     later(next_scene, 300)
