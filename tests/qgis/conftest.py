@@ -138,16 +138,22 @@ def run_desktop(
         xvfb.wait(10)
 
 
+def profile_with_the_zip(tmp_path: Path) -> Path:
+    """A fresh profiles folder with the zip `make plugin` builds unpacked in it, as "Install from ZIP" does."""
+    built = tmp_path / "sargasses_qgis.zip"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "-o", str(built)], check=True)
+    profiles, plugins = desktop_profile(tmp_path)
+    with zipfile.ZipFile(built) as archive:
+        archive.extractall(plugins)
+    return profiles
+
+
 def drive_zip_in_a_fresh_profile(
     tmp_path: Path, drive: str, engine_python: str, scenes: list, screen: str = "1600x1000x24", timeout: float = 300
 ) -> tuple[dict, Path]:
     """`make plugin`'s zip unpacked in a fresh profile, the real desktop running `drive` on `scenes`: (what the
     drive reported, its screenshots folder); fails with QGIS's output when the drive wrote no report."""
-    built = tmp_path / "sargasses_qgis.zip"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "-o", str(built)], check=True)
-    profiles, plugins = desktop_profile(tmp_path)
-    with zipfile.ZipFile(built) as archive:  # what "Install from ZIP" does
-        archive.extractall(plugins)
+    profiles = profile_with_the_zip(tmp_path)
     result, shots = tmp_path / "result.json", tmp_path / "shots"
     shots.mkdir()
     env = {
