@@ -280,8 +280,9 @@ class SargassesDock(QgsDockWidget):
             label = self.run_box.status_label
             label.setText(f"{label.text()} Warning: {' '.join(task.outcome.warnings)}")
             first = task.outcome.warnings[0]
-            short = f"{text}. Warning: {fitting(without_folders(first), max(60, messages.FITS - len(text)))}"
-            messages.push(self.iface, f"{text}. Warning: {first}", Qgis.MessageLevel.Warning, 0, short)
+            head = f"{text}. Warning: "
+            short = head + fitting(without_folders(first), max(60, messages.FITS - len(head)))
+            messages.push(self.iface, head + first, Qgis.MessageLevel.Warning, 0, short)
         else:
             self._message(f"{text}.", Qgis.MessageLevel.Success, 8)
         self.run_box.enable_exports()
