@@ -85,6 +85,13 @@ def read_store(path: str | Path) -> tuple[Any, Any]:
     odd = sorted(set(labels["kind"].astype(str)) - set(KINDS))
     if odd:
         raise SargassesError(f"labels in {path} have unknown kind(s) {', '.join(odd)}; use {', '.join(KINDS)}")
+    for layer, frame in ((LABELS_LAYER, labels), (LOOKED_AT_LAYER, looked)):
+        unnamed = int((frame["scene"].isna() | (frame["scene"].astype(str).str.strip() == "")).sum())
+        if unnamed:  # a polygon drawn where no image was: nothing to learn it from
+            raise SargassesError(
+                f"{unnamed} feature(s) of layer '{layer}' of {path} have no scene: open the file in QGIS and fill "
+                "in their scene (the image file) or delete them"
+            )
     return labels, looked
 
 

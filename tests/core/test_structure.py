@@ -112,8 +112,5 @@ def test_no_long_function_in_synth() -> None:
     assert _long_functions(ROOT / "sargasses" / "synth") == []
 
 
-@pytest.mark.xfail(
-    strict=False, reason="sargasses_qgis/ is split by the helper restructuring the plugin (issue 22 item 2)"
-)
 def test_no_long_function_in_the_plugin() -> None:
     assert _long_functions(ROOT / "sargasses_qgis") == []
