@@ -68,7 +68,7 @@ def write_model_archive(
     path: str | os.PathLike, card: dict[str, Any], graph: bytes, weights: dict[str, np.ndarray], exporter: str
 ) -> Path:
     """Write a model file atomically (a temporary name beside `path`, then a rename)."""
-    from sargasses.atomic import atomic_write
+    from sargasses.atomic import atomic_write, write_error
 
     contents = {
         CARD: (json.dumps(card, indent=2, allow_nan=False) + "\n").encode(),
@@ -89,7 +89,10 @@ def write_model_archive(
                 member = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                 archive.writestr(member, data, compress_type=zipfile.ZIP_DEFLATED)
 
-    return atomic_write(Path(path), write)
+    try:
+        return atomic_write(Path(path), write)
+    except OSError as exc:  # a full disk: one line naming the model file, never zipfile's traceback
+        raise write_error(path, exc) from None
 
 
 def read_model_archive(path: str | os.PathLike, graph: bool = True, weights: bool = False) -> ModelArchive:

@@ -14,6 +14,7 @@ from sargasses.evaluation.evaluate import (
     acceptance,
     card_metrics,
     check_scene_scores,
+    check_scorable,
     evaluate,
     labelled_scenes,
     load_scene,
@@ -86,6 +87,7 @@ def compare_main(args: argparse.Namespace) -> int:
         if models[0].card.band_names != models[1].card.band_names:
             raise SargassesError(f"{paths[0]} and {paths[1]} take different bands; they cannot read the same scenes")
         scenes = [load_scene(item, models[0].card.band_names) for item in labelled_scenes(args.test)]
+        check_scorable(scenes, " ".join(args.test))
     except SargassesError as exc:
         print(f"sargasses: error: {exc}", file=sys.stderr)
         return 1

@@ -26,16 +26,15 @@ import errno
 import json
 import os
 import shutil
-import signal
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sargasses.atomic import fsync_file, fsync_folder, write_error
 from sargasses.errors import SargassesError
+from sargasses.signals import signals_deferred
 
 PREFIX = ".sargasses-"
 SUFFIX = ".part"
@@ -171,24 +170,6 @@ class _Lock:
         self.fd = None
 
 
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[list[int]]:
-    """SIGINT and SIGTERM wait while the block runs (main thread only: elsewhere Python runs no handler anyway)."""
-    caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    wanted = [signal.SIGINT, signal.SIGTERM]
-    previous = {s: signal.getsignal(s) for s in wanted}
-    for s in wanted:
-        signal.signal(s, lambda number, frame: caught.append(number))
-    try:
-        yield caught
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
 class OutputSet:
     """The outputs of one run; use as a context manager, `stage()` each file, then `commit()`.
 
@@ -273,7 +254,7 @@ class OutputSet:
                     continue  # a filesystem without hard links: no rollback for this file
                 backups.append((keep, target))
         done: list[Path] = []
-        with _signals_deferred() as caught:
+        with signals_deferred() as caught:
             try:
                 for target in remove:
                     target.unlink(missing_ok=True)
