@@ -7,6 +7,7 @@ import warnings
 from typing import Any
 
 from sargasses.detection.devices import torch_module
+from sargasses.errors import SargassesError
 
 ONNX_OPSET = 17  # what ONNX Runtime 1.18 and later run; written in each model file's manifest
 
@@ -45,8 +46,22 @@ def onnx_bytes(loaded: Any, sample_size: int = 64, blocked: bool = True) -> byte
     return buffer.getvalue()
 
 
+# How ONNX writes a tensor's external data reference: a key/value entry (field 1, 8 bytes) "location", the file's
+# path. A model file's graph holds all its weights (sargasses.model_archive): one naming a file outside it is
+# hostile (it once pointed at ../../../../etc/passwd), and is refused before ONNX Runtime could open that file.
+EXTERNAL_DATA_KEY = b"\x0a\x08location"
+
+
 def onnx_session(graph: bytes, threads: int) -> Any:
+    """An ONNX Runtime session on a model file's graph; a graph that names files outside it, or that ONNX Runtime
+    cannot load, refused in one line."""
     import onnxruntime as ort
+
+    if EXTERNAL_DATA_KEY in graph:
+        raise SargassesError(
+            "the model file's ONNX graph points to data in other files (external data), which a model file never "
+            "holds: it is refused unread; use a model file made by `sargasses export-model`"
+        )
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -59,4 +74,10 @@ def onnx_session(graph: bytes, threads: int) -> Any:
     # Idle worker threads sleep instead of spinning: the spin would take the core the tile reader needs
     # (measured on 2 cores: the model ran 1.7x faster beside the reader with spinning off; docs/performance.md).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's errors (Fail, InvalidGraph, ...) share no public base class
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise SargassesError(
+            f"ONNX Runtime cannot load the model file's graph ({reason}); export the model file again"
+        ) from None
