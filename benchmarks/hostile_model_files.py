@@ -86,7 +86,9 @@ def measure(tree: Path, model: Path) -> tuple[float, float, str]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tree", type=Path, action="append", help="a source tree to measure (default: this one)")
-    p.add_argument("--inflated-mib", type=int, default=2047, help="what the bomb inflates to (under the old 2 GiB limit)")
+    p.add_argument(
+        "--inflated-mib", type=int, default=2047, help="what the bomb inflates to (under the old 2 GiB limit)"
+    )
     args = p.parse_args()
     trees = args.tree or [ROOT]
     with tempfile.TemporaryDirectory(prefix="sargasses-bombs-") as folder:

@@ -157,9 +157,10 @@ class _Lock:
             if same:  # not a lock file its previous holder removed while we waited for it
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
         self.fd = fd
+        with contextlib.suppress(OSError):  # who holds it, for a waiting run's message: a full disk has no room
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
 
     def release(self) -> None:
         if self.fd is None:
@@ -216,7 +217,9 @@ class OutputSet:
             }
             (staging / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
         except OSError as exc:
-            raise write_error(staging, exc) from None
+            shutil.rmtree(staging, ignore_errors=True)
+            what = ", ".join(str(t) for t in self.targets if _folder(t) == folder)  # the user's names, not ours
+            raise write_error(what or folder, exc) from None
         return staging
 
     def _check_absent(self) -> None:
