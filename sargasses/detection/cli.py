@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 from sargasses.detection.baseline import DEFAULT_THRESHOLDS
-from sargasses.errors import DetectionCancelled, SargassesError
+from sargasses.errors import DetectionCancelled, SargassesError, warnings_in_one_line
 from sargasses.outputs.output_set import InterruptedAfterCommit
 from sargasses.signals import exit_status, terminate_as_interrupt
 
@@ -169,6 +169,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings_in_one_line()
     from sargasses.detection.options import DetectOptions
     from sargasses.detection.run import run_detection
 

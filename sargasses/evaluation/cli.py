@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from sargasses.errors import SargassesError
+from sargasses.errors import SargassesError, warnings_in_one_line
 from sargasses.evaluation.compare import comparison_markdown, model_scores
 from sargasses.evaluation.evaluate import (
     acceptance,
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         "--pick-threshold", type=Path, help="pick the model's threshold on the --val scenes and write it here (JSON)"
     )
     args = parser.parse_args(argv)
+    warnings_in_one_line()
     if args.against:
         return compare_main(args)
     try:
