@@ -108,6 +108,8 @@ def read_model_archive(path: str | os.PathLike, graph: bool = True, weights: boo
             manifest = _manifest(path, archive)
             card = json.loads(_member(path, archive, manifest, CARD))
             graph_data = _member(path, archive, manifest, GRAPH) if graph else None
+            if graph_data is not None:
+                check_self_contained(graph_data, path)
             weight_data = _member(path, archive, manifest, WEIGHTS) if weights else None
     except SargassesError:
         raise
@@ -116,6 +118,21 @@ def read_model_archive(path: str | os.PathLike, graph: bool = True, weights: boo
     if not isinstance(card, dict):
         raise SargassesError(f"{path}: its card is not a JSON object; export the model file again")
     return ModelArchive(path, manifest, card, graph_data, _arrays(path, weight_data) if weight_data else None)
+
+
+# How ONNX writes a tensor's external data reference: a key/value entry (field 1, 8 bytes) "location", the file's
+# path. A model file's graph holds all its weights: one naming a file outside it is hostile (it once pointed at
+# ../../../../etc/passwd), and is refused before ONNX Runtime could open that file.
+EXTERNAL_DATA_KEY = b"\x0a\x08location"
+
+
+def check_self_contained(graph: bytes, what: str | os.PathLike) -> None:
+    """Refuse an ONNX graph that points to data in other files (whatever backend runs the model)."""
+    if EXTERNAL_DATA_KEY in graph:
+        raise SargassesError(
+            f"{what}: its ONNX graph points to data in other files (external data), which a model file never "
+            "holds: it is refused unread; use a model file made by `sargasses export-model`"
+        )
 
 
 def _manifest(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sargasses.detection.devices import torch_module
 from sargasses.errors import SargassesError
+from sargasses.model_archive import check_self_contained
 
 ONNX_OPSET = 17  # what ONNX Runtime 1.18 and later run; written in each model file's manifest
 
@@ -46,22 +47,12 @@ def onnx_bytes(loaded: Any, sample_size: int = 64, blocked: bool = True) -> byte
     return buffer.getvalue()
 
 
-# How ONNX writes a tensor's external data reference: a key/value entry (field 1, 8 bytes) "location", the file's
-# path. A model file's graph holds all its weights (sargasses.model_archive): one naming a file outside it is
-# hostile (it once pointed at ../../../../etc/passwd), and is refused before ONNX Runtime could open that file.
-EXTERNAL_DATA_KEY = b"\x0a\x08location"
-
-
 def onnx_session(graph: bytes, threads: int) -> Any:
     """An ONNX Runtime session on a model file's graph; a graph that names files outside it, or that ONNX Runtime
     cannot load, refused in one line."""
     import onnxruntime as ort
 
-    if EXTERNAL_DATA_KEY in graph:
-        raise SargassesError(
-            "the model file's ONNX graph points to data in other files (external data), which a model file never "
-            "holds: it is refused unread; use a model file made by `sargasses export-model`"
-        )
+    check_self_contained(graph, "the model file")
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
