@@ -10,46 +10,15 @@ refusal. Issue 21, item 7.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHUNK = 1 << 24
-
-
-def write_bomb(path: Path, bomb_member: str, inflated: int) -> Path:
-    """A model file whose `bomb_member` is `inflated` bytes of JSON whitespace (deflate packs it ~1000:1)."""
-    from sargasses.model_archive import CARD, GRAPH, MANIFEST, WEIGHTS, read_model_archive
-    from sargasses.model_file import default_model_path
-
-    real = read_model_archive(default_model_path(), graph=True)
-    contents = {CARD: json.dumps(real.card).encode(), GRAPH: real.graph or b"", WEIGHTS: b""}
-    digest = hashlib.sha256()
-    blank = b" " * CHUNK
-    for _ in range(inflated // CHUNK):
-        digest.update(blank)
-    digest.update(b"{}")
-    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
-    hashes[bomb_member] = digest.hexdigest()
-    manifest = {"format": "sargasses-model", "format_version": 2, "exporter": "bomb", "members": hashes}
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        archive.writestr(MANIFEST, json.dumps(manifest))
-        for name, data in contents.items():
-            if name != bomb_member:
-                archive.writestr(name, data)
-                continue
-            with archive.open(name, "w", force_zip64=True) as member:
-                for _ in range(inflated // CHUNK):
-                    member.write(blank)
-                member.write(b"{}")
-    return path
+sys.path.insert(0, str(ROOT / "tests" / "core"))  # hostile_files.write_bomb: the files the tests refuse
 
 
 READER = """
@@ -90,6 +59,8 @@ def main() -> int:
         "--inflated-mib", type=int, default=2047, help="what the bomb inflates to (under the old 2 GiB limit)"
     )
     args = p.parse_args()
+    from hostile_files import write_bomb
+
     trees = args.tree or [ROOT]
     with tempfile.TemporaryDirectory(prefix="sargasses-bombs-") as folder:
         files = {}
