@@ -126,6 +126,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 NEW = "{dir}/new.sargasses"
+
+
+def detect_with(model: str, backend: str = "auto") -> list[str]:
+    """`sargasses detect` of the sweep's scene with `model`."""
+    return ["detect", "{scene}", "-o", "{dir}/r.gpkg", "--model", model, "--backend", backend]
+
+
 # id -> (command line, a piece of the one error line). Every case exits 1 and leaves no new file.
 CASES = {
     # fine-tuning
@@ -155,25 +162,13 @@ CASES = {
         "nothing to score",
     ),
     # hostile model files, in detection
-    "detect: card.json zip bomb": (["detect", "{scene}", "-o", "{dir}/r.gpkg", "--model", "{card_bomb}"], "1 MiB"),
-    "detect: weights.npz zip bomb": (
-        ["detect", "{scene}", "-o", "{dir}/r.gpkg", "--model", "{weights_bomb}", "--backend", "torch"],
-        "512 MiB at most",
-    ),
-    "detect: weight array header lies": (
-        ["detect", "{scene}", "-o", "{dir}/r.gpkg", "--model", "{lying_weights}", "--backend", "torch"],
-        "says it holds more than its bytes",
-    ),
-    "detect: ONNX external data (onnx)": (
-        ["detect", "{scene}", "-o", "{dir}/r.gpkg", "--model", "{external}", "--backend", "onnx"],
-        "external data",
-    ),
-    "detect: ONNX external data (torch)": (
-        ["detect", "{scene}", "-o", "{dir}/r.gpkg", "--model", "{external}", "--backend", "torch"],
-        "external data",
-    ),
-    "detect: model file is text": (["detect", "{scene}", "-o", "{dir}/r.gpkg", "--model", "{text_model}"], "model"),
-    "detect: model file is empty": (["detect", "{scene}", "-o", "{dir}/r.gpkg", "--model", "{empty_model}"], "model"),
+    "detect: card.json zip bomb": (detect_with("{card_bomb}"), "1 MiB"),
+    "detect: weights.npz zip bomb": (detect_with("{weights_bomb}", "torch"), "512 MiB at most"),
+    "detect: weight array header lies": (detect_with("{lying_weights}", "torch"), "says it holds more than its bytes"),
+    "detect: ONNX external data (onnx)": (detect_with("{external}", "onnx"), "external data"),
+    "detect: ONNX external data (torch)": (detect_with("{external}", "torch"), "external data"),
+    "detect: model file is text": (detect_with("{text_model}"), "model"),
+    "detect: model file is empty": (detect_with("{empty_model}"), "model"),
     # checkpoints
     "fit: checkpoint holding code": (
         ["fit", "--config", f"{ROOT}/configs/tiny.yaml", "--ckpt_path", "{evil_ckpt}"],
