@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from sargasses.detection.baseline import DEFAULT_THRESHOLDS
-from sargasses.errors import DetectionCancelled, SargassesError
+from sargasses.errors import DetectionCancelled, SargassesError, warnings_in_one_line
 from sargasses.outputs.output_set import InterruptedAfterCommit
+from sargasses.signals import exit_status, terminate_as_interrupt
 
 
 def _bands(text: str) -> list[str]:
@@ -170,6 +169,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings_in_one_line()
     from sargasses.detection.options import DetectOptions
     from sargasses.detection.run import run_detection
 
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sargasses: error: {exc}", file=sys.stderr)
         return 1
     bar = ProgressBar(args.quiet)
-    restore_term = _terminate_as_interrupt()
+    restore_term = terminate_as_interrupt()
     try:
         summary = run_detection(options, progress=bar, cancel=threading.Event())
     except InterruptedAfterCommit:
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         bar.close()
         print("sargasses: interrupted; no output was written", file=sys.stderr)
-        return 143 if isinstance(exc, Terminated) else 130
+        return exit_status(exc)
     finally:
         restore_term()
     bar.close()
@@ -223,24 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     return _print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the run cleans up the same way (exit 143)."""
-
-
-def _terminate_as_interrupt() -> Callable[[], None]:
-    """SIGTERM (a `kill`, a job scheduler) stops the run as Ctrl-C does: nothing new is left. Returns the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def terminate(number: int, frame: Any) -> None:
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
 def _print(text: str) -> int:
-    """Print the summary; a reader that stops early (`| head`) is no error: the outputs are written already."""
+    """Print the summary; a reader that stops early (`| head`) or no stdout at all (`>&-`) is no error: the outputs
+    are written already."""
+    if sys.stdout is None:  # Python sets it to None when file descriptor 1 is closed
+        return 0
     try:
         print(text)
         sys.stdout.flush()
