@@ -258,12 +258,7 @@ def open_scene(
     `resolution`: the stack's pixel size in metres. A `.SAFE` product is always stacked at it (20 m by default);
     a raster in a metric CRS is resampled to it only when its pixels differ; None keeps a raster's own grid.
     `sensor`: a profile name (see `sargasses.reading.sensors.PROFILES`) overriding what the file says.
-    A STAC item (its URL or JSON file) is read remotely by `stac_item.py`.
     """
-    from sargasses.reading import stac_item  # it builds on this module's Scene
-
-    if stac_item.is_stac_item(path):
-        return stac_item.open_stac_item(path, bands, resolution, sensor)
     path = Path(path)
     if not path.exists():
         raise SargassesError(f"{path} does not exist. Check the path of the input image.")

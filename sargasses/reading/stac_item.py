@@ -109,8 +109,18 @@ class StacScene(Scene):
         self.self_link = self_link
 
     def read(self, window: Window | tuple | None = None) -> np.ndarray:
-        with rasterio.Env(**COG_GDAL_OPTIONS):
-            return super().read(window)
+        try:
+            with rasterio.Env(**COG_GDAL_OPTIONS):
+                return super().read(window)
+        except SargassesError as exc:
+            if not isinstance(exc.__cause__, RasterioIOError):
+                raise
+            bands = str(exc).split(" of ", 1)[0]  # "band B02": which one Scene.read was reading
+            raise SargassesError(
+                f"reading {bands} of STAC item {self.item_id} over the network failed "
+                f"({redact(str(exc.__cause__))}) after {COG_GDAL_OPTIONS['GDAL_HTTP_MAX_RETRY']} retries: the "
+                "connection dropped or the server failed mid-read; run again later, nothing was written"
+            ) from None
 
     def _dataset(self, path: str) -> rasterio.DatasetReader:
         if path not in self._datasets:

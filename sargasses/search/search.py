@@ -80,6 +80,31 @@ def _unreachable(url: str, exc: Exception) -> str:
     return f"the STAC catalogue at {redact(url)} could not be searched ({reason}); check the address and the network"
 
 
+def item_href(stac: str, item_id: str, collection: str | None = None) -> str:
+    """The self link of item `item_id` in catalogue `stac` (its default collection unless one is given)."""
+    from pystac_client import Client
+    from pystac_client.exceptions import APIError
+
+    url = catalogue_url(stac)
+    known = resolve(stac)
+    collection = collection or (known.collection if known else None)
+    try:
+        client = Client.open(url, headers=auth_headers())
+        search = client.search(ids=[item_id], collections=[collection] if collection else None, max_items=1)
+        items = [item.to_dict() for item in search.items()]
+    except APIError as exc:
+        status = getattr(exc, "status_code", None)
+        raise SargassesError(
+            http_error_line("the STAC search", url, status) if status else _unreachable(url, exc)
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise SargassesError(_unreachable(url, exc)) from None
+    if not items:
+        where = f"collection {collection} of " if collection else ""
+        raise SargassesError(f"no item {item_id} in {where}{redact(url)}; list them with sargasses search")
+    return _self_href(items[0])
+
+
 def item_hrefs(*args: Any, **kwargs: Any) -> list[str]:
     """The hrefs of `search_items(...)`, for a batch of detections."""
     return [found.href for found in search_items(*args, **kwargs)]

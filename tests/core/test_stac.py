@@ -139,6 +139,25 @@ def test_detection_from_the_item_finds_the_rafts_of_the_file_on_disk(stac, tmp_p
     assert set(gpd.read_file(tmp_path / "item.gpkg")["product"]) == {ITEM}
 
 
+def test_detect_command_takes_a_catalogue_and_an_item_id(stac, tmp_path, capsys):
+    from sargasses.detection import cli as detect_cli
+
+    argv = ["--stac", stac["servers"].url("api"), "--collection", COLLECTION, "--id", ITEM]
+    assert detect_cli.main([*argv, "-o", str(tmp_path / "r.gpkg"), "--json", "-q"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["product_id"] == ITEM and summary["stac_item"] == _item_url(stac, ITEM)
+    assert summary["input"] == _item_url(stac, ITEM)
+    assert detect_cli.main([*argv[:4], "--id", "nope", "-o", str(tmp_path / "x.gpkg")]) == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("no item nope in collection sentinel-2-c1-l2a of " + argv[1] + "; list them with sargasses search")
+    )
+    assert detect_cli.main(["--id", ITEM, "-o", str(tmp_path / "x.gpkg")]) == 1
+    assert "give an INPUT, or --stac CATALOGUE with --id ITEM" in capsys.readouterr().err
+    assert not (tmp_path / "x.gpkg").exists()
+
+
 def test_detection_from_an_item_json_file_resolves_its_assets(stac, tmp_path):
     """A saved item (as `sargasses search --json` users keep them) reads the same assets as its URL."""
     item = json.loads((stac["servers"].work / "items.json").read_text())["features"][0]
@@ -194,7 +213,8 @@ def test_an_item_without_the_bands_names_them(stac, out_dir):
 
 
 def test_a_connection_dropped_mid_read_is_one_line(stac, out_dir):
-    _refused(out_dir, _item_url(stac, "dropped"), "could not be read")
+    message = _refused(out_dir, _item_url(stac, "dropped"), "reading band B02 of STAC item dropped over the network")
+    assert "connection dropped" in message
 
 
 def test_an_unknown_item_is_one_line(stac, out_dir):
@@ -203,14 +223,16 @@ def test_an_unknown_item_is_one_line(stac, out_dir):
 
 def test_a_server_error_on_search_is_one_line(stac):
     with pytest.raises(SargassesError, match=r"failed on the server's side \(HTTP 500\)") as raised:
-        search_items(stac["servers"].url("broken"), box(*_lonlat_bounds(stac["scene"])), "2024-06-01/2024-07-01", COLLECTION)
+        search_items(
+            stac["servers"].url("broken"), box(*_lonlat_bounds(stac["scene"])), "2024-06-01/2024-07-01", COLLECTION
+        )
     assert "\n" not in str(raised.value)
 
 
 def test_a_catalogue_that_needs_a_token_says_so_and_the_token_never_shows(stac, tmp_path, monkeypatch, capsys):
     area = box(*_lonlat_bounds(stac["scene"], shrink=2000))
     private = stac["servers"].url("private")
-    with pytest.raises(SargassesError, match="needs credentials.*SARGASSES_STAC_TOKEN"):
+    with pytest.raises(SargassesError, match=r"needs credentials.*SARGASSES_STAC_TOKEN"):
         search_items(private, area, "2024-06-20/2024-06-30", COLLECTION)
     monkeypatch.setenv("SARGASSES_STAC_TOKEN", sh.TOKEN)
     assert [f.id for f in search_items(private, area, "2024-06-20/2024-06-30", COLLECTION)] == [ITEM, LATER]
