@@ -246,3 +246,26 @@ def test_a_catalogue_that_needs_a_token_says_so_and_the_token_never_shows(stac, 
     assert written and all(sh.TOKEN.encode() not in data for data in written)
     assert sh.TOKEN not in said.out + said.err and "HTTP 404" in said.err
     assert os.environ["SARGASSES_STAC_TOKEN"] == sh.TOKEN  # the token was there all along
+
+
+def test_the_engine_searches_and_detects_an_item_for_the_plugin(stac, tmp_path):
+    """The plugin's path: a `search` request to the real engine process, then a `detect` of the first item's href."""
+    from test_engine_fuzz import EngineProcess
+
+    engine = EngineProcess(tmp_path)
+    try:
+        assert engine.next_event(60)["event"] == "ready"
+        west, south, east, north = _lonlat_bounds(stac["scene"], shrink=2000)
+        search = {"id": 1, "cmd": "search", "stac": stac["servers"].url("api"), "collection": COLLECTION}
+        search |= {"bbox": [west, south, east, north], "dates": "2024-06-20/2024-06-30", "max_cloud": 50}
+        reply = engine.reply(json.dumps(search).encode())
+        assert reply["event"] == "result", reply
+        items = reply["result"]["items"]
+        assert [(i["id"], i["cloud_pct"], i["aoi_share"]) for i in items] == [(ITEM, 7.5, 1.0)]
+        detect = {"id": 2, "cmd": "detect", "options": {"input": items[0]["href"], "output": str(tmp_path / "r.gpkg")}}
+        result = engine.reply(json.dumps(detect).encode())
+        assert result["event"] == "result" and result["summary"]["product_id"] == ITEM, result
+        bad = engine.reply(json.dumps({**search, "id": 3, "stac": stac["servers"].url("broken")}).encode())
+        assert bad["event"] == "error" and "HTTP 500" in bad["message"]
+    finally:
+        engine.close()
