@@ -41,6 +41,14 @@ ROLES = ("cogs", "api", "broken", "private")
 TOKEN = "loopback-secret-7f3a9c"  # what the private catalogue wants; it must never appear in an output
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, so a crashed run leaves no server behind."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -206,7 +214,7 @@ class LoopbackServers:
         command = [rustac_binary() or "rustac", "serve", str(self.work / "items.json"), "--create-collections"]
         command += ["--addr", self.url(role), "--bind", f"127.0.0.1:{self.ports[role + '-rustac']}"]
         with open(log, "wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self.processes.append(process)
         wait_for(f"http://127.0.0.1:{self.ports[role + '-rustac']}/", process, log)
 
@@ -215,7 +223,9 @@ class LoopbackServers:
         conf.write_text(self._nginx_conf())
         log = self.work / "error.log"
         command = [nginx_binary() or "nginx", "-p", str(self.work), "-c", str(conf), "-g", "daemon off;"]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
         self.processes.append(process)
         wait_for(self.url("cogs") + "/", process, log)
 

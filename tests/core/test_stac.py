@@ -17,7 +17,7 @@ import pytest
 import rasterio
 import stac_helpers as sh
 from pyproj import Transformer
-from shapely.geometry import box
+from shapely.geometry import LineString, box
 
 from sargasses.detection.options import DetectOptions
 from sargasses.detection.run import run_detection
@@ -121,6 +121,23 @@ def test_search_command_prints_a_table_and_json(stac, capsys):
     assert table[-1] == "1 item(s)"
     assert search_cli.main([*argv, "--dates", "2024-06-20/2024-06-30", "--json"]) == 0
     assert [f["id"] for f in json.loads(capsys.readouterr().out)] == [ITEM, LATER]
+
+
+def test_search_takes_the_polygons_of_a_vector_file_in_any_crs(stac, tmp_path, capsys):
+    with rasterio.open(stac["scene"]) as src:
+        left, bottom, right, _ = src.bounds
+        crs = src.crs
+    inner = box(left + 2000, bottom + 2000, left + 4000, bottom + 4000)  # 2 km squares in the scene's UTM zone
+    outside = box(right + 20000, bottom, right + 22000, bottom + 2000)  # 20 km east of the tile
+    gpd.GeoDataFrame(geometry=[inner, outside], crs=crs).to_file(tmp_path / "coast.gpkg")
+    argv = ["--stac", stac["servers"].url("api"), "--collection", COLLECTION, "--aoi", str(tmp_path / "coast.gpkg")]
+    assert search_cli.main([*argv, "--dates", "2024-06-22/2024-06-22", "--json"]) == 0
+    (found,) = json.loads(capsys.readouterr().out)
+    assert found["id"] == ITEM and found["aoi_share"] == pytest.approx(0.5, abs=0.01)
+    line = LineString(inner.exterior.coords)  # (a LinearRing crashes pyogrio 0.x when written)
+    gpd.GeoDataFrame(geometry=[line], crs=crs).to_file(tmp_path / "line.gpkg")
+    assert search_cli.main([*argv[:4], "--aoi", str(tmp_path / "line.gpkg"), "--dates", "2024-06-22/.."]) == 1
+    assert "holds no polygon" in capsys.readouterr().err
 
 
 def _rafts(path: Path) -> list[tuple[float, ...]]:
