@@ -219,9 +219,16 @@ def out_dir(tmp_path):
     return tmp_path
 
 
-def test_a_missing_asset_is_one_line_without_its_signature(stac, out_dir):
+def test_a_missing_asset_is_one_line_without_its_signature(stac, out_dir, capfd):
     message = _refused(out_dir, _item_url(stac, "missing-asset"), "asset")
     assert "missing-asset" in message and "SECRETSIG" not in message and "/gone/B8A.tif" in message
+    from sargasses.detection import cli as detect_cli
+
+    capfd.readouterr()
+    assert detect_cli.main([_item_url(stac, "missing-asset"), "-o", str(out_dir / "out" / "r.gpkg")]) == 1
+    said = capfd.readouterr()  # GDAL's own messages included: what reaches the terminal
+    assert "SECRETSIG" not in said.out + said.err and said.err.count("sargasses: error:") == 1
+    assert not any((out_dir / "out").iterdir())
 
 
 def test_an_item_without_the_bands_names_them(stac, out_dir):
