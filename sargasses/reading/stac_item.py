@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
 from sargasses.errors import SargassesError
-from sargasses.reading.scene import BandSource, Scene
+from sargasses.reading.scene import BandSource, Scene, grid_at
 from sargasses.reading.sensors import (
     DEFAULT_BANDS,
     DEFAULT_RESOLUTION_M,
@@ -140,12 +141,10 @@ def _open_remote(path: str, item_id: str) -> rasterio.DatasetReader:
 
 
 def open_stac_item(
-    path: str | Path,
-    bands: list[str] | tuple[str, ...] | None = None,
-    resolution: float | None = DEFAULT_RESOLUTION_M,
-    sensor: str | None = None,
+    path: str | Path, bands: Sequence[str] | None, resolution: float | None, sensor: str | None
 ) -> StacScene:
-    """The item at `path` (URL or JSON file) as a scene of `bands` (default: the ten model bands) at `resolution`."""
+    """The item at `path` (URL or JSON file) as a scene of `bands` (None: the ten model bands) at `resolution` m
+    (None: 20 m), as `open_scene` opens a file; `sensor` overrides the level the item says."""
     item, base = load_item(path)
     if item.get("type") != "Feature" or "assets" not in item:
         raise SargassesError(
@@ -163,20 +162,12 @@ def open_stac_item(
         )
     props = item.get("properties", {})
     sources = [_band_source(name, item["assets"][found[name]], props, profile, base) for name in names]
-    crs, transform, width, height = _item_grid(item, found[names[0]], sources[0].path, resolution or 20.0)
-    return StacScene(
-        sources,
-        crs,
-        transform,
-        width,
-        height,
-        profile.name,
-        item_id,
-        _date(props),
-        profile.name == SENTINEL2_L1C.name,
-        item_id=item_id,
-        self_link=_self_link(item, base),
-    )
+    grid = _item_grid(
+        item, found[names[0]], sources[0].path, resolution or DEFAULT_RESOLUTION_M
+    )  # crs, transform, w, h
+    level_1c = profile.name == SENTINEL2_L1C.name
+    link = _self_link(item, base)
+    return StacScene(sources, *grid, profile.name, item_id, _date(props), level_1c, item_id=item_id, self_link=link)
 
 
 def item_profile(item: dict[str, Any]) -> SensorProfile:
@@ -274,9 +265,7 @@ def _item_grid(item: dict[str, Any], key: str, first_path: str, resolution: floa
             dataset = _open_remote(first_path, str(item.get("id")))
         with dataset:
             crs, (left, bottom, right, top) = dataset.crs, dataset.bounds
-    width = round((right - left) / resolution)
-    height = round((top - bottom) / resolution)
-    return crs, Affine(resolution, 0.0, left, 0.0, -resolution, top), width, height
+    return crs, *grid_at((left, bottom, right, top), resolution)
 
 
 def _date(props: dict[str, Any]) -> str | None:
