@@ -31,9 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "input",
+        nargs="?",
         help="raster: multi-band GeoTIFF/VRT, Sentinel-2 .SAFE folder or one band file of it, "
-        "or Sentinel-3 OLCI .SEN3 folder or its zip",
+        "Sentinel-3 OLCI .SEN3 folder or its zip, or a STAC item (its URL or JSON file; or give --stac and --id)",
     )
+    stac = p.add_argument_group("a STAC item by id (read remotely, docs/stac.md)")
+    stac.add_argument("--stac", help="the catalogue: a STAC API URL, earth-search or planetary-computer")
+    stac.add_argument("--collection", help="the item's collection (default: the catalogue's Sentinel-2 L2A)")
+    stac.add_argument("--id", dest="stac_id", metavar="ID", help="the item's id, as sargasses search lists it")
     p.add_argument(
         "-o", "--output", required=True, help="polygons; the extension picks the format: .gpkg .shp .geojson"
     )
@@ -167,14 +172,27 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _input(args: argparse.Namespace) -> str:
+    """INPUT, or the self link of the STAC item --stac/--id name."""
+    if (args.stac is None) != (args.stac_id is None) or (args.stac_id is not None) == (args.input is not None):
+        raise SargassesError("give an INPUT, or --stac CATALOGUE with --id ITEM (not both)")
+    if args.stac_id is None:
+        return args.input
+    from sargasses.search.search import item_href
+
+    return item_href(args.stac, args.stac_id, args.collection)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings_in_one_line()
     from sargasses.detection.options import DetectOptions
     from sargasses.detection.run import run_detection
 
-    values = {k: v for k, v in vars(args).items() if k not in ("quiet", "json", "no_background")}
+    skip = ("quiet", "json", "no_background", "stac", "collection", "stac_id")
+    values = {k: v for k, v in vars(args).items() if k not in skip}
     try:
+        values["input"] = _input(args)
         options = DetectOptions.from_mapping({**values, "background": not args.no_background})
     except SargassesError as exc:
         print(f"sargasses: error: {exc}", file=sys.stderr)
