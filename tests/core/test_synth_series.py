@@ -74,7 +74,7 @@ def test_truth_is_the_planted_cover_minus_what_cloud_hid(series: Path):
 
 
 def test_sectors_are_the_two_halves_of_the_scene(series: Path):
-    meta, _, wkb, values = pyogrio.raw.read(series / "sectors.gpkg")
+    _, _, wkb, values = pyogrio.raw.read(series / "sectors.gpkg")
     assert list(values[0]) == ["west", "east"]
     with rasterio.open(series / f"scene_{SEED:04d}.tif") as src:
         scene_box = shapely.box(*src.bounds)
