@@ -68,3 +68,16 @@ def consistent_scenes(catalogue: Path) -> dict[str, int]:
         return out
     finally:
         db.close()
+
+
+def scenes_recorded(catalogue: Path) -> int:
+    """Scenes in the catalogue so far (0 before it exists), read while a run writes it."""
+    if not catalogue.exists():
+        return 0
+    db = sqlite3.connect(catalogue, timeout=5)
+    try:
+        return db.execute("SELECT COUNT(*) FROM scenes").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()

@@ -27,6 +27,7 @@ from monitor_helpers import (
     read_csv,
     read_layer,
     scene_files,
+    scenes_recorded,
 )
 
 from sargasses.detection.options import DetectOptions
@@ -226,7 +227,7 @@ def test_an_interrupted_run_keeps_whole_scenes_and_the_rerun_completes(run, seri
     proc = subprocess.Popen([sys.executable, "-m", "sargasses", "monitor", *argv], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not _scenes_recorded(out / "catalogue.gpkg"):
+    while time.monotonic() < deadline and not scenes_recorded(out / "catalogue.gpkg"):
         time.sleep(0.2)
     assert proc.poll() is None, proc.stdout.read().decode()
     proc.send_signal(sig)
@@ -239,18 +240,6 @@ def test_an_interrupted_run_keeps_whole_scenes_and_the_rerun_completes(run, seri
     assert monitor(argv) == 0
     assert consistent_scenes(out / "catalogue.gpkg") == consistent_scenes(run["out"] / "catalogue.gpkg")
     assert duplicate_rafts(out / "catalogue.gpkg") == []
-
-
-def _scenes_recorded(catalogue: Path) -> int:
-    if not catalogue.exists():
-        return 0
-    db = sqlite3.connect(catalogue, timeout=5)
-    try:
-        return db.execute("SELECT COUNT(*) FROM scenes").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        db.close()
 
 
 def test_inputs_from_patterns_lists_and_hrefs(series, tmp_path):
