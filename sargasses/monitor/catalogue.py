@@ -35,7 +35,8 @@ SCENE_FIELDS = (
     ("level", "str"), ("product", "str"), ("cloud_share", "float64"), ("nodata_share", "float64"),
     ("observed_km2", "float64"), ("rafts", "int32"), ("area_km2", "float64"), ("covered_km2", "float64"),
     ("model", "str"), ("model_version", "str"), ("model_sha256", "str"), ("threshold", "float64"),
-    ("status", "str"), ("reason", "str"), ("warnings", "str"), ("elapsed_s", "float64"), ("updated", "datetime"),
+    ("status", "str"), ("reason", "str"), ("warnings", "str"), ("elapsed_s", "float64"), ("worker_pid", "int32"), ("worker_peak_mb", "float64"),
+    ("updated", "datetime"),
 )  # fmt: skip
 PLAIN_TABLES = (
     "CREATE TABLE monitor_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -138,7 +139,8 @@ def scene_row(result: dict[str, Any], key: str) -> dict[str, Any]:
         status, reason = "skipped", "no open water seen (cloud, land or nodata everywhere)"
     row.update(
         scene_key=key, scene=result["scene"], status=status, reason=reason, model_sha256=result["model_sha256"],
-        elapsed_s=result.get("elapsed_s"), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        elapsed_s=result.get("elapsed_s"), worker_pid=result.get("worker_pid"),
+        worker_peak_mb=result.get("worker_peak_mb"), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         observed_km2=None if observed is None else observed / 1e6,
         covered_km2=None if observed is None else measures["covered_m2"] / 1e6,
     )  # fmt: skip

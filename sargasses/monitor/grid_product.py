@@ -107,3 +107,36 @@ def _grid_mapping(crs) -> dict[str, object]:
         return {k: v for k, v in crs.to_cf().items() if k not in ("crs_wkt",)}
     except Exception:  # a CRS CF cannot name: the WKT alone (GDAL and QGIS read crs_wkt / spatial_ref)
         return {}
+
+
+MAX_PANELS = 12  # steps shown by the grid figure (the last ones)
+
+
+def write_grid_figure(db: sqlite3.Connection, period: str, path: Path) -> None:
+    """One panel per time step (the last MAX_PANELS): cover per cell, grey where not observed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sargasses.atomic import atomic_write
+
+    steps, _, _, covered, observed = grid_arrays(db, period)
+    if not steps:
+        return
+    steps, covered, observed = steps[-MAX_PANELS:], covered[-MAX_PANELS:], observed[-MAX_PANELS:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(observed > 0, covered / observed, np.nan)
+    top = max(float(np.nanmax(fraction)) if np.isfinite(fraction).any() else 0.0, 1e-4)
+    columns = min(len(steps), 6)
+    rows = -(-len(steps) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.0 * columns + 1, 2.1 * rows), squeeze=False)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.8")
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, step, values in zip(axes.ravel(), steps, fraction, strict=False):
+        image = ax.imshow(values * 100, cmap=cmap, vmin=0, vmax=top * 100, interpolation="nearest")
+        ax.set_title(step, fontsize=9)
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="cover, % of observed water (grey: not seen)")
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight"))
+    plt.close(fig)

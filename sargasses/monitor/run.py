@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,11 +56,13 @@ def run_monitor(args: argparse.Namespace, say: Callable[[str], None]) -> dict[st
             cluster = ClusterOptions(args.scheduler, args.workers, args.threads, args.memory_limit)
             with dask_client(cluster, say) as client:
                 settings = _with_threads(settings, threads_per_scene(client, settings.threads_per_scene))
+                started = time.perf_counter()
                 for result in tqdm(run_scenes(client, todo, settings), total=len(todo), unit="scene", disable=None):
                     status = catalogue.record(result)
                     counts[status] += 1
                     if status == "failed":
                         say(f"failed: {result['scene']}: {result['reason']}")
+                say(f"{len(todo)} scenes ran in {time.perf_counter() - started:.1f} s")
         write_products(catalogue, settings, args.out, args.period, baseline)
     finally:
         catalogue.close()
@@ -68,11 +71,12 @@ def run_monitor(args: argparse.Namespace, say: Callable[[str], None]) -> dict[st
 
 
 def write_products(catalogue: Catalogue, settings: MonitorSettings, out: Path, period: str, baseline) -> None:
-    """grid.nc, days.csv, sectors.csv and sectors.png, from the whole catalogue (each written whole, then renamed)."""
-    from sargasses.monitor.grid_product import write_grid
+    """grid.nc, grid.png, days.csv, sectors.csv and sectors.png, from the whole catalogue (each written whole)."""
+    from sargasses.monitor.grid_product import write_grid, write_grid_figure
     from sargasses.monitor.sector_product import sector_passes, write_days_csv, write_sector_csv, write_sector_plot
 
     write_grid(catalogue.db, settings, period, out / "grid.nc")
+    write_grid_figure(catalogue.db, period, out / "grid.png")
     write_days_csv(catalogue.db, out / "days.csv")
     passes = sector_passes(catalogue.db, settings.sector_names(), baseline)
     write_sector_csv(passes, out / "sectors.csv")

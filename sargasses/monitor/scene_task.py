@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -43,7 +44,18 @@ def process_scene(scene: str, settings: MonitorSettings) -> dict[str, Any]:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result["elapsed_s"] = round(time.perf_counter() - started, 3)
+    result["worker_peak_mb"] = _peak_rss_mb()
     return result
+
+
+def _peak_rss_mb() -> float | None:
+    """The worker process's peak resident memory so far (MB): flat from scene to scene when memory is bounded."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
 
 
 def _detect(scene: str, settings: MonitorSettings, workdir: Path) -> dict[str, Any]:
