@@ -92,12 +92,13 @@ def _summary_fields(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def acquisition_datetime(product: str | None, date: str | None) -> str | None:
-    """ISO date-time of the acquisition: the product name's sensing time, else the date at 00:00 UTC."""
+    """ISO date-time of the acquisition (GeoPackage's form, milliseconds and Z): the product name's sensing time,
+    else the date at 00:00 UTC."""
     match = _SENSING.search(product or "")
     if match:
         t = match.group(1)
-        return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[9:11]}:{t[11:13]}:{t[13:15]}Z"
-    return f"{date[:10]}T00:00:00Z" if date else None
+        return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[9:11]}:{t[11:13]}:{t[13:15]}.000Z"
+    return f"{date[:10]}T00:00:00.000Z" if date else None
 
 
 def _level(sensor: str | None) -> str | None:
