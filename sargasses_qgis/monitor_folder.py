@@ -126,3 +126,21 @@ def _band_date(layer: QgsRasterLayer, band: int) -> dt.date | None:
 
 def _qdatetime(day: dt.date) -> QDateTime:
     return QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0), Qt.UTC)
+
+
+def ask_and_load(iface) -> None:
+    """The menu action (and, later, the dock's): choose a folder, load it, say what was loaded or why not."""
+    from qgis.PyQt.QtWidgets import QFileDialog
+
+    folder = QFileDialog.getExistingDirectory(iface.mainWindow(), "Monitoring folder (sargasses monitor)")
+    if not folder:
+        return
+    try:
+        loaded = load_monitoring_folder(folder)
+    except NotAMonitoringFolder as exc:
+        iface.messageBar().pushWarning("Sargasses", str(exc))
+        return
+    rafts, steps = loaded["rafts"].featureCount(), len(loaded["grid"])
+    iface.messageBar().pushInfo(
+        "Sargasses", f"{rafts} rafts and {steps} grid steps loaded: play the days with View > Temporal Controller"
+    )

@@ -25,16 +25,29 @@ DAYS = 4
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """A 4-day synthetic series monitored by the real engine (`sargasses monitor`, one local Dask worker)."""
-    python = engine_python_or_fail()
-    series, out = tmp_path_factory.mktemp("series"), tmp_path_factory.mktemp("monitoring")
-    run = [python, "-m", "sargasses"]
-    subprocess.run([*run, "synth", str(series), "--series", str(DAYS), "--seed", "80", "--size", "256", "--overwrite"],
-                   check=True, capture_output=True)  # fmt: skip
-    subprocess.run([*run, "monitor", str(series / "scene_*.tif"), "-o", str(out), "--sectors",
-                    str(series / "sectors.gpkg"), "--grid-crs", "EPSG:32620", "--cell", "1000", "--workers", "1"],
-                   check=True, capture_output=True)  # fmt: skip
+def series(tmp_path_factory):
+    """A 4-day synthetic series written by the real engine's `sargasses synth --series`."""
+    out = tmp_path_factory.mktemp("series")
+    command = [engine_python_or_fail(), "-m", "sargasses", "synth", str(out), "--series", str(DAYS), "--seed", "80"]
+    subprocess.run([*command, "--size", "256", "--overwrite"], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def folder(plugin, series, tmp_path_factory):
+    """The series monitored through Processing's sargasses:monitor (the engine's `sargasses monitor`, one worker)."""
+    import processing
+    from qgis.core import QgsVectorLayer
+
+    out = tmp_path_factory.mktemp("monitoring") / "folder"
+    sectors = QgsVectorLayer(str(series / "sectors.gpkg"), "sectors", "ogr")
+    result = processing.run(
+        "sargasses:monitor",
+        {"FOLDER": str(series), "OUTPUT": str(out), "SECTORS": sectors, "GRID_CRS": "EPSG:32620", "CELL": 1000,
+         "WORKERS": 1},
+    )  # fmt: skip
+    assert result["CATALOGUE"] == str(out / "catalogue.gpkg") and (out / "grid.nc").is_file()
+    assert len((out / "sectors.csv").read_text().splitlines()) == 1 + 2 * DAYS
     return out
 
 
