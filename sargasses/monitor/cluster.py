@@ -76,10 +76,13 @@ def dask_client(options: ClusterOptions, say: Callable[[str], None]) -> Iterator
         cluster.close()
 
 
-def threads_per_scene(client: Any, settings_threads: int | None) -> int:
-    """CPU threads each scene's detection may use: the machine's CPUs shared among the tasks running at once."""
+def threads_per_scene(client: Any, settings_threads: int | None, local: bool) -> int:
+    """CPU threads each scene's detection may use: on a local cluster, this machine's CPUs shared among the tasks
+    running at once; on another cluster 1 (its machines are not known from here: --threads-per-scene says)."""
     if settings_threads:
         return settings_threads
+    if not local:
+        return 1
     running = sum(client.nthreads().values()) or 1
     return max(1, (os.cpu_count() or 1) // running)
 

@@ -55,7 +55,9 @@ def run_monitor(args: argparse.Namespace, say: Callable[[str], None]) -> dict[st
         if todo:
             cluster = ClusterOptions(args.scheduler, args.workers, args.threads, args.memory_limit)
             with dask_client(cluster, say) as client:
-                settings = _with_threads(settings, threads_per_scene(client, settings.threads_per_scene))
+                settings = _with_threads(
+                    settings, threads_per_scene(client, settings.threads_per_scene, not args.scheduler)
+                )
                 started = time.perf_counter()
                 for result in tqdm(run_scenes(client, todo, settings), total=len(todo), unit="scene", disable=None):
                     status = catalogue.record(result)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sargasses.errors import SargassesError
 from sargasses.monitor.reproject import WGS84, geometries
 
 COAST_BUFFER_M = 50_000.0  # AOML's inundation-risk product looks 50 km out from each coast
+ALL_SECTOR = "all observed"  # the one sector when none is given
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,6 @@ class MonitorSettings:
 
     def sector_names(self) -> list[str]:
         return [s.name for s in self.sectors] or [ALL_SECTOR]
-
-    def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in asdict(self).items() if k != "sectors"}
-
-
-ALL_SECTOR = "all observed"
 
 
 def model_identity(method: str, model: str | None) -> tuple[str | None, str]:
