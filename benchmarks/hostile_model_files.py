@@ -2,7 +2,7 @@
 
 `python benchmarks/hostile_model_files.py [--tree PATH ...] [--inflated-mib 2048]` writes a few hostile
 `.sargasses` files (a card.json or a weights.npz of a few MB that inflates to just under 2 GiB; the manifest hashes them
-right) and opens each in a fresh process with each source tree's sargasses (e.g. /work/main, before the size
+right) and opens each in a fresh process with each source tree's sargasses (e.g. a checkout of an older commit, before the size
 limits, and this tree), printing a table: tree, file, seconds, peak resident memory, and the first words of the
 refusal. Issue 21, item 7.
 """
