@@ -30,7 +30,6 @@ from qgis.PyQt.QtWidgets import (
     QDateEdit,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -76,20 +75,19 @@ class FindScenesSection(QGroupBox):
         self.auth_select.setToolTip("A catalogue that needs a token: its authentication configuration (kept by QGIS)")
         self.area_combo = QComboBox()
         self.area_combo.addItem("Map view", "canvas")
-        self.area_combo.addItem("Extent of a polygon layer (its selection, if any)", "polygons")
+        self.area_combo.addItem("A polygon layer's extent", "polygons")
         self.polygon_combo = QgsMapLayerComboBox()
         self.polygon_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.polygon_combo.setEnabled(False)
+        self.polygon_combo.setToolTip("The extent of its selected polygons, or of all of them when none is selected")
         self.area_combo.currentIndexChanged.connect(
             lambda: self.polygon_combo.setEnabled(self.area_combo.currentData() == "polygons")
         )
         today = QDate.currentDate()
         self.start_date, self.end_date = QDateEdit(today.addDays(-7)), QDateEdit(today)
-        dates = QHBoxLayout()
         for edit in (self.start_date, self.end_date):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
-            dates.addWidget(edit)
         self.cloud_spin = QSpinBox()
         self.cloud_spin.setRange(0, 100)
         self.cloud_spin.setSuffix(" %")
@@ -97,12 +95,14 @@ class FindScenesSection(QGroupBox):
         self.search_button.setObjectName("sargassesSearchButton")
         self.search_button.clicked.connect(self.search)
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # the dock is 340 px wide
         form.addRow("Catalogue", self.catalogue_combo)
         form.addRow("Collection", self.collection_edit)
         form.addRow("Authentication", self.auth_select)
         form.addRow("Area", self.area_combo)
         form.addRow("Polygons", self.polygon_combo)
-        form.addRow("Dates", dates)
+        form.addRow("From", self.start_date)
+        form.addRow("To", self.end_date)
         form.addRow("Max. cloud", self.cloud_spin)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -127,15 +127,13 @@ class FindScenesSection(QGroupBox):
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         self._selection_changed()
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.detect_button)
-        buttons.addWidget(self.add_button)
         box = QGroupBox()
         box.setFlat(True)
         inner = QVBoxLayout(box)
         inner.setContentsMargins(0, 0, 0, 0)
         inner.addWidget(self.items_tree)
-        inner.addLayout(buttons)
+        inner.addWidget(self.detect_button)
+        inner.addWidget(self.add_button)
         inner.addWidget(self.status_label)
         return box
 
