@@ -70,3 +70,13 @@ def default_results_dir() -> Path:
 def venv_python(venv: Path) -> Path:
     windows = venv / "Scripts" / "python.exe"
     return windows if windows.exists() else venv / "bin" / "python"
+
+
+def new_run_folder(parent: Path, name: str) -> Path:
+    """A run folder no other run uses (two runs may start within the same second)."""
+    candidate, n = parent / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = parent / f"{name}_{n}"
+    candidate.mkdir(parents=True)
+    return candidate
