@@ -41,6 +41,8 @@ class Raft:
     lat: float | None
     row: int = 0  # top row of the raft, for ordering
     col: int = 0
+    shore_m: float | None = None  # metres to the nearest land pixel (None: farther than shore.SEARCH_M)
+    setting: str = "open_water"  # open_water, nearshore or shoreline (sargasses.detection.shore)
 
 
 @dataclass

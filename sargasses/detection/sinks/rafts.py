@@ -1,4 +1,5 @@
-"""Sink "rafts": the masked strips grouped into raft polygons (vectorize.RaftCollector), written as the vector layer."""
+"""Sink "rafts": the masked strips grouped into raft polygons (vectorize.RaftCollector), each placed against the shore
+(shore.ShoreMap), written as the vector layer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sargasses.detection.area import DetectionArea
 from sargasses.detection.detected import DetectedStrip
 from sargasses.detection.method import Method
 from sargasses.detection.options import DetectOptions
+from sargasses.detection.shore import ShoreMap
 from sargasses.detection.stage_clock import StageClock
 from sargasses.detection.vectorize import Raft, RaftCollector
 
@@ -30,6 +32,7 @@ class RaftSink:
             area.transform, crs, area.width, options.min_area or 0.0, options.simplify, pixel_units=area.pixel_units,
             min_pixels=area.min_pixels,
         )  # fmt: skip
+        self.shore = ShoreMap(area.transform, area.width)
         self.crs = crs
         self.staged = staged
         self.final = final
@@ -39,10 +42,14 @@ class RaftSink:
     def add(self, detected: DetectedStrip) -> None:
         with self.clock("polygons_s"):
             self.collector.add(detected.row, detected.mask, detected.strip.score)
+            self.shore.add(detected.strip.land)
 
     def finish(self) -> list[Raft]:
         with self.clock("polygons_s"):
-            return self.collector.finish()
+            rafts = self.collector.finish()
+            for raft in rafts:
+                raft.shore_m, raft.setting = self.shore.measure(raft)
+            return rafts
 
     def close(self, rafts: list[Raft]) -> None:
         from sargasses.outputs.vector_output import rafts_table, write_layer
