@@ -11,11 +11,12 @@ QGIS_PY := $(QGIS_VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
 .PHONY: help setup system-deps test lint format test-core test-qgis test-qgis-versions test-qgis-trixie test-qgis-sid \
-	demo plugin qgis benchmark clean
+	demo demo-monitor plugin qgis benchmark clean
 
 help:
 	@echo "make test       set up everything missing (QGIS, venvs), then lint and run every test"
 	@echo "make demo       detect Sargassum on a synthetic scene with the bundled model"
+	@echo "make demo-monitor  monitor a synthetic 8-day series: catalogue, NetCDF grid, sector time series"
 	@echo "make plugin     build dist/sargasses_qgis.zip (QGIS: Plugins > Install from ZIP)"
 	@echo "make qgis       start QGIS with the plugin from this tree and a synthetic scene"
 	@echo "make benchmark  speed and memory of detection (prints a table)"
@@ -32,7 +33,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[full,dev]"
+	$(PY) -m pip install -q -e ".[full,stac,monitor,dev]"
 	@touch $@
 
 # The QGIS test environment: QGIS's own Python (system: numpy 1.x on Debian 12, 2.x on 13) plus pure-Python test tools.
@@ -71,6 +72,15 @@ demo: $(VENV)/.installed
 		--quicklook demo/quicklook.png --overwrite
 	@echo "Results in demo/: rafts.shp (polygons), probabilities.tif, quicklook.png, rafts.summary.json"
 
+# Monitoring (docs/monitoring.md): eight days of one synthetic sea, rafts drifting under clouds, on a local Dask cluster.
+demo-monitor: $(VENV)/.installed
+	$(VENV)/bin/sargasses synth demo-monitor/series --series 8 --seed 500 --size 512 --overwrite
+	rm -rf demo-monitor/monitoring
+	$(VENV)/bin/sargasses monitor 'demo-monitor/series/scene_*.tif' -o demo-monitor/monitoring \
+		--sectors demo-monitor/series/sectors.gpkg --grid-crs EPSG:32620 --cell 1000
+	@echo "Results in demo-monitor/monitoring/: catalogue.gpkg, grid.nc, grid.png, days.csv, sectors.csv, sectors.png"
+	@echo "What was planted: demo-monitor/series/truth.json"
+
 plugin:
 	/usr/bin/python3 scripts/build_plugin.py
 
@@ -81,4 +91,4 @@ benchmark: $(VENV)/.installed
 	$(PY) benchmarks/benchmark_detect.py
 
 clean:
-	rm -rf build dist demo .pytest_cache .ruff_cache
+	rm -rf build dist demo demo-monitor .pytest_cache .ruff_cache

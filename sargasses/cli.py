@@ -14,6 +14,8 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 # sub-command -> (module with main(argv), one-line help)
 COMMANDS = {
     "detect": ("sargasses.detection.cli", "find Sargassum rafts on a raster and write polygons"),
+    "search": ("sargasses.search.cli", "list the STAC items (scenes) over an area between two dates"),
+    "monitor": ("sargasses.monitor.cli", "many scenes -> a catalogue, a gridded time series and per-sector cover"),
     "synth": ("sargasses.synth.cli", "write synthetic Sentinel-2 scenes with their label masks"),
     "export-model": ("sargasses.training.export_model", "make a distributable model file from a checkpoint"),
     "convert-model": ("sargasses.training.convert_model", "rewrite an old .pt model file as a .sargasses file"),

@@ -30,7 +30,12 @@ FORMAT_VERSION = 2  # 1 was a torch.save pickle (.pt), read by sargasses.model_f
 SUFFIX = ".sargasses"
 MANIFEST, CARD, GRAPH, WEIGHTS = "manifest.json", "card.json", "model.onnx", "weights.npz"
 MEMBERS = (CARD, GRAPH, WEIGHTS)
-MAX_MEMBER_BYTES = 2 << 30  # no member of a real model comes near: a larger one is a damaged or hostile file
+# Sizes no real model comes near (the default model: a 3 kB card, 0.5 MB graph and weights; a UNet of 30 million
+# weights would be 120 MB): a member that says it is larger, or inflates beyond it, is damaged or hostile (a 3 MB
+# file whose card inflated to 2 GiB once took 20 s and 4.5 GB of memory before it was refused).
+MAX_TEXT_BYTES = 1 << 20  # manifest.json, card.json
+MAX_MEMBER_BYTES = 512 << 20  # model.onnx, weights.npz
+READ_CHUNK = 1 << 20  # members are inflated this much at a time, the limit checked after each
 
 
 @dataclass
@@ -68,7 +73,7 @@ def write_model_archive(
     path: str | os.PathLike, card: dict[str, Any], graph: bytes, weights: dict[str, np.ndarray], exporter: str
 ) -> Path:
     """Write a model file atomically (a temporary name beside `path`, then a rename)."""
-    from sargasses.atomic import atomic_write
+    from sargasses.atomic import atomic_write, write_error
 
     contents = {
         CARD: (json.dumps(card, indent=2, allow_nan=False) + "\n").encode(),
@@ -89,7 +94,10 @@ def write_model_archive(
                 member = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                 archive.writestr(member, data, compress_type=zipfile.ZIP_DEFLATED)
 
-    return atomic_write(Path(path), write)
+    try:
+        return atomic_write(Path(path), write)
+    except OSError as exc:  # a full disk: one line naming the model file, never zipfile's traceback
+        raise write_error(path, exc) from None
 
 
 def read_model_archive(path: str | os.PathLike, graph: bool = True, weights: bool = False) -> ModelArchive:
@@ -100,6 +108,8 @@ def read_model_archive(path: str | os.PathLike, graph: bool = True, weights: boo
             manifest = _manifest(path, archive)
             card = json.loads(_member(path, archive, manifest, CARD))
             graph_data = _member(path, archive, manifest, GRAPH) if graph else None
+            if graph_data is not None:
+                check_self_contained(graph_data, path)
             weight_data = _member(path, archive, manifest, WEIGHTS) if weights else None
     except SargassesError:
         raise
@@ -108,6 +118,21 @@ def read_model_archive(path: str | os.PathLike, graph: bool = True, weights: boo
     if not isinstance(card, dict):
         raise SargassesError(f"{path}: its card is not a JSON object; export the model file again")
     return ModelArchive(path, manifest, card, graph_data, _arrays(path, weight_data) if weight_data else None)
+
+
+# How ONNX writes a tensor's external data reference: a key/value entry (field 1, 8 bytes) "location", the file's
+# path. A model file's graph holds all its weights: one naming a file outside it is hostile (it once pointed at
+# ../../../../etc/passwd), and is refused before ONNX Runtime could open that file.
+EXTERNAL_DATA_KEY = b"\x0a\x08location"
+
+
+def check_self_contained(graph: bytes, what: str | os.PathLike) -> None:
+    """Refuse an ONNX graph that points to data in other files (whatever backend runs the model)."""
+    if EXTERNAL_DATA_KEY in graph:
+        raise SargassesError(
+            f"{what}: its ONNX graph points to data in other files (external data), which a model file never "
+            "holds: it is refused unread; use a model file made by `sargasses export-model`"
+        )
 
 
 def _manifest(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
@@ -130,10 +155,27 @@ def _manifest(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
 
 
 def _read(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+    """A member's bytes, its declared size checked against its limit before anything is inflated, and its
+    inflated size after each chunk (the declared size is the file's word, not a fact)."""
     info = archive.getinfo(name)
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise SargassesError(f"{path}: {name} says it is {info.file_size} bytes, more than a model holds")
-    return archive.read(info)
+    limit = MAX_TEXT_BYTES if name in (MANIFEST, CARD) else MAX_MEMBER_BYTES
+    if info.file_size > limit:
+        raise _too_large(path, name, info.file_size, limit)
+    chunks, size = [], 0
+    with archive.open(info) as member:
+        while chunk := member.read(READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(path, name, size, limit)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(path: Path, name: str, size: int, limit: int) -> SargassesError:
+    return SargassesError(
+        f"{path}: its {name} is {size} bytes or more inflated, more than a model holds ({limit >> 20} MiB at most); "
+        "the file is damaged or not a model: copy or export it again"
+    )
 
 
 def _member(path: Path, archive: zipfile.ZipFile, manifest: dict[str, Any], name: str) -> bytes:
@@ -145,12 +187,35 @@ def _member(path: Path, archive: zipfile.ZipFile, manifest: dict[str, Any], name
 
 
 def _arrays(path: Path, data: bytes) -> dict[str, np.ndarray]:
-    """The .npz's arrays; object arrays (pickles) are refused by numpy itself."""
+    """The .npz's arrays; object arrays (pickles) are refused by numpy itself, arrays larger than their bytes
+    before numpy allocates them."""
     try:
+        _check_array_sizes(path, data)
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise _damaged(path, exc) from None
+
+
+def _check_array_sizes(path: Path, data: bytes) -> None:
+    """The .npz is a zip too: its members' declared sizes add up to no more than a member holds, and each array's
+    header (shape x item size) asks for no more than its member's bytes (numpy allocates the header's size)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as npz:
+        infos = npz.infolist()
+        total = sum(info.file_size for info in infos)
+        if total > MAX_MEMBER_BYTES:
+            raise _too_large(path, WEIGHTS, total, MAX_MEMBER_BYTES)
+        for info in infos:
+            with npz.open(info) as member:
+                header = np.lib.format.read_array_header_1_0
+                if np.lib.format.read_magic(member) != (1, 0):
+                    header = np.lib.format.read_array_header_2_0
+                shape, _, dtype = header(member, max_header_size=10_000)
+            if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+                raise SargassesError(
+                    f"{path}: the weight array {info.filename} says it holds more than its bytes (shape {shape}); "
+                    "the file is damaged: copy or export it again"
+                )
 
 
 def _damaged(path: Path, exc: BaseException) -> SargassesError:

@@ -394,7 +394,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelCard, dict[str, Any]]
     path = _checked_path(path)
     if is_model_archive(path):
         torch = _torch()
-        archive = read_model_archive(path, graph=False, weights=True)
+        # the graph is read too, though torch runs the weights: a file with a hostile graph is refused either way
+        archive = read_model_archive(path, graph=True, weights=True)
         if not archive.weights:
             raise SargassesError(f"{path} holds no weights; export the model file again")
         return ModelCard.from_dict(archive.card), {k: torch.from_numpy(v.copy()) for k, v in archive.weights.items()}

@@ -76,6 +76,7 @@ class LabelCounts:
     false_positive: int = 0
     not_sargassum: int = 0
     looked_at: int = 0
+    without_scene: int = 0  # drawn where no image of the project was: the engine cannot learn from them
 
     def total(self) -> int:
         return self.sargassum + self.false_positive + self.not_sargassum
@@ -166,9 +167,14 @@ def count_labels(path: Path) -> LabelCounts:
     labels = QgsVectorLayer(f"{path}|layername={LABELS_LAYER}", LABELS_LAYER, "ogr")
     for feature in labels.getFeatures():
         kind = str(feature["kind"] or "")
-        if kind in KINDS:
-            setattr(counts, kind, getattr(counts, kind) + 1)
-            scenes.add(str(feature["scene"]))
+        if kind not in KINDS:
+            continue
+        setattr(counts, kind, getattr(counts, kind) + 1)
+        scene = feature["scene"]  # NULL (falsy) where nothing was under a drawn polygon
+        if scene and str(scene).strip():
+            scenes.add(str(scene))
+        else:
+            counts.without_scene += 1
     looked = QgsVectorLayer(f"{path}|layername={LOOKED_AT_LAYER}", LOOKED_AT_LAYER, "ogr")
     counts.looked_at = looked.featureCount() if looked.isValid() else 0
     counts.scenes = len(scenes)

@@ -62,7 +62,11 @@ class SargassesPlugin:
         self.settings_action = QAction("Settings…", window)
         self.settings_action.triggered.connect(self.show_settings)
         self.iface.addPluginToRasterMenu(MENU, self.settings_action)
-        self.actions = [self.run_action, self.install_action, self.settings_action]
+        self.monitor_action = QAction(icon, "Load a monitoring folder…", window)
+        self.monitor_action.setObjectName("sargassesLoadMonitoring")
+        self.monitor_action.triggered.connect(self.load_monitoring)
+        self.iface.addPluginToRasterMenu(MENU, self.monitor_action)
+        self.actions = [self.run_action, self.install_action, self.settings_action, self.monitor_action]
 
         # The result layers' context menu: export without going through the dock.
         for kind, label in (("shp", "Export to shapefile…"), ("gpkg", "Export to GeoPackage…")):
@@ -150,6 +154,11 @@ class SargassesPlugin:
         self.engine.shutdown()  # the next run uses the new engine
         if self.dock is not None:
             self.dock.refresh_engine()
+
+    def load_monitoring(self) -> None:
+        from .monitor_folder import ask_and_load
+
+        ask_and_load(self.iface)
 
     def show_settings(self) -> None:
         self.iface.showOptionsDialog(self.iface.mainWindow(), currentPage="sargassesOptions")

@@ -10,11 +10,12 @@ SENSOR_NAMES = {
     "landsat_oli": "Landsat 8/9 OLI",
     "otci_rgb": "OLCI OTCI RGB image",
 }
-# (engine's `sensor` option, for people): "" lets the engine read it from the file
+# (engine's `sensor` option, for people): "" lets the engine read it from the file. Short enough for the combo of
+# a 340 px dock (the longer words are in its tooltip).
 LEVELS = [
-    ("", "From the file (Level-2A if it does not say)"),
-    ("sentinel2_l2a", "Sentinel-2 Level-2A (surface reflectance)"),
-    ("sentinel2_l1c", "Sentinel-2 Level-1C (top of atmosphere)"),
+    ("", "From the file (else L2A)"),
+    ("sentinel2_l2a", "Sentinel-2 Level-2A"),
+    ("sentinel2_l1c", "Sentinel-2 Level-1C"),
 ]
 
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from sargasses.detection.baseline import DEFAULT_THRESHOLDS
-from sargasses.errors import DetectionCancelled, SargassesError
+from sargasses.errors import DetectionCancelled, SargassesError, warnings_in_one_line
 from sargasses.outputs.output_set import InterruptedAfterCommit
+from sargasses.signals import exit_status, terminate_as_interrupt
 
 
 def _bands(text: str) -> list[str]:
@@ -32,9 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "input",
+        nargs="?",
         help="raster: multi-band GeoTIFF/VRT, Sentinel-2 .SAFE folder or one band file of it, "
-        "or Sentinel-3 OLCI .SEN3 folder or its zip",
+        "Sentinel-3 OLCI .SEN3 folder or its zip, or a STAC item (its URL or JSON file; or give --stac and --id)",
     )
+    stac = p.add_argument_group("a STAC item by id (read remotely, docs/stac.md)")
+    stac.add_argument("--stac", help="the catalogue: a STAC API URL, earth-search or planetary-computer")
+    stac.add_argument("--collection", help="the item's collection (default: the catalogue's Sentinel-2 L2A)")
+    stac.add_argument("--id", dest="stac_id", metavar="ID", help="the item's id, as sargasses search lists it")
     p.add_argument(
         "-o", "--output", required=True, help="polygons; the extension picks the format: .gpkg .shp .geojson"
     )
@@ -168,19 +172,33 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _input(args: argparse.Namespace) -> str:
+    """INPUT, or the self link of the STAC item --stac/--id name."""
+    if (args.stac is None) != (args.stac_id is None) or (args.stac_id is not None) == (args.input is not None):
+        raise SargassesError("give an INPUT, or --stac CATALOGUE with --id ITEM (not both)")
+    if args.stac_id is None:
+        return args.input
+    from sargasses.search.search import item_href
+
+    return item_href(args.stac, args.stac_id, args.collection)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings_in_one_line()
     from sargasses.detection.options import DetectOptions
     from sargasses.detection.run import run_detection
 
-    values = {k: v for k, v in vars(args).items() if k not in ("quiet", "json", "no_background")}
+    skip = ("quiet", "json", "no_background", "stac", "collection", "stac_id")
+    values = {k: v for k, v in vars(args).items() if k not in skip}
     try:
+        values["input"] = _input(args)
         options = DetectOptions.from_mapping({**values, "background": not args.no_background})
     except SargassesError as exc:
         print(f"sargasses: error: {exc}", file=sys.stderr)
         return 1
     bar = ProgressBar(args.quiet)
-    restore_term = _terminate_as_interrupt()
+    restore_term = terminate_as_interrupt()
     try:
         summary = run_detection(options, progress=bar, cancel=threading.Event())
     except InterruptedAfterCommit:
@@ -214,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         bar.close()
         print("sargasses: interrupted; no output was written", file=sys.stderr)
-        return 143 if isinstance(exc, Terminated) else 130
+        return exit_status(exc)
     finally:
         restore_term()
     bar.close()
@@ -223,24 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     return _print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the run cleans up the same way (exit 143)."""
-
-
-def _terminate_as_interrupt() -> Callable[[], None]:
-    """SIGTERM (a `kill`, a job scheduler) stops the run as Ctrl-C does: nothing new is left. Returns the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def terminate(number: int, frame: Any) -> None:
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
 def _print(text: str) -> int:
-    """Print the summary; a reader that stops early (`| head`) is no error: the outputs are written already."""
+    """Print the summary; a reader that stops early (`| head`) or no stdout at all (`>&-`) is no error: the outputs
+    are written already."""
+    if sys.stdout is None:  # Python sets it to None when file descriptor 1 is closed
+        return 0
     try:
         print(text)
         sys.stdout.flush()

@@ -96,6 +96,10 @@ def choose_device(requested: str = "auto") -> DeviceChoice:
 
 
 def cpu_threads() -> int:
+    """The CPU threads a detection uses: SARGASSES_CPU_THREADS when set (a monitoring worker's share of the
+    machine: sargasses/monitor/scene_task.py), else every CPU this process may run on."""
+    if os.environ.get("SARGASSES_CPU_THREADS", "").isdigit():
+        return max(1, int(os.environ["SARGASSES_CPU_THREADS"]))
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows

@@ -28,8 +28,12 @@ SAMPLE_STEP = 4  # the range check looks at every 4th row and column of each til
 
 
 def _open(options: DetectOptions, bands: list[str] | None, resolution: float | None) -> Any:
+    """The input as a scene: a raster or product on disk (reading/scene.py), or a STAC item (reading/stac_item.py)."""
     from sargasses.reading.scene import open_scene
+    from sargasses.reading.stac_item import is_stac_item, open_stac_item
 
+    if is_stac_item(options.input):
+        return open_stac_item(options.input, bands=bands, resolution=resolution, sensor=options.sensor)
     return open_scene(options.input, bands=bands, resolution=resolution, sensor=options.sensor)
 
 

@@ -7,6 +7,8 @@ import warnings
 from typing import Any
 
 from sargasses.detection.devices import torch_module
+from sargasses.errors import SargassesError
+from sargasses.model_archive import check_self_contained
 
 ONNX_OPSET = 17  # what ONNX Runtime 1.18 and later run; written in each model file's manifest
 
@@ -46,7 +48,11 @@ def onnx_bytes(loaded: Any, sample_size: int = 64, blocked: bool = True) -> byte
 
 
 def onnx_session(graph: bytes, threads: int) -> Any:
+    """An ONNX Runtime session on a model file's graph; a graph that names files outside it, or that ONNX Runtime
+    cannot load, refused in one line."""
     import onnxruntime as ort
+
+    check_self_contained(graph, "the model file")
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -59,4 +65,10 @@ def onnx_session(graph: bytes, threads: int) -> Any:
     # Idle worker threads sleep instead of spinning: the spin would take the core the tile reader needs
     # (measured on 2 cores: the model ran 1.7x faster beside the reader with spinning off; docs/performance.md).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's errors (Fail, InvalidGraph, ...) share no public base class
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise SargassesError(
+            f"ONNX Runtime cannot load the model file's graph ({reason}); export the model file again"
+        ) from None

@@ -62,12 +62,13 @@ def run_detection(
     import rasterio
 
     from sargasses.outputs.output_set import OutputSet
+    from sargasses.reading.stac_item import is_stac_item
 
     started = time.perf_counter()
     _steady_heap()
     report = progress or (lambda fraction, message: None)
     check_options(options)  # open and check: the options, the input, the outputs, the model
-    if not Path(options.input).exists():
+    if not Path(options.input).exists() and not is_stac_item(options.input):
         raise SargassesError(f"{options.input} does not exist; check the path of the input image")
     model_path = _model_path(options)
     outputs = check_outputs(options, model_path)

@@ -65,6 +65,7 @@ def build_summary(
         "crs": scene.crs.to_string() if scene.crs is not None else None,
         "sensor": scene.sensor,
         "product_id": scene.product_id,
+        "stac_item": getattr(scene, "self_link", None),  # a STAC item's self link (reading/stac_item.py)
         "acquisition_date": scene.acquisition_date,
         "options": {k: v for k, v in asdict(options).items() if v is not None},
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -17,17 +17,19 @@ if TYPE_CHECKING:
     from sargasses.training.finetune import FinetuneOptions
 
 from sargasses.checked_values import ValueTypeError, checked, short, shown
+from sargasses.engine.search_request import FIELDS as SEARCH_FIELDS
 from sargasses.errors import SargassesError
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a real request is under 2 KB; more is a runaway client
 MAX_DEPTH = 16  # JSON nesting; a real request nests 3 deep (request > options > extent)
-COMMANDS = ("info", "detect", "finetune", "cancel", "shutdown")
+COMMANDS = ("info", "detect", "finetune", "search", "cancel", "shutdown")
 RUNS = ("detect", "finetune")  # long requests: one at a time in the worker, cancellable, ids unique while open
 # The fields each command may carry besides `id` and `cmd`, and their types.
 FIELDS: dict[str, dict[str, Any]] = {
     "info": {"model": str | None, "method": str, "device": str | None},
     "detect": {"options": dict},
     "finetune": {"options": dict},
+    "search": SEARCH_FIELDS,
     "cancel": {"target": str | int | None},
     "shutdown": {},
 }

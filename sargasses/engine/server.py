@@ -180,6 +180,10 @@ class Engine:
             self._cancel(rid, request.fields.get("target"))
         elif cmd == "info":
             threading.Thread(target=self._info, args=(rid, request.fields), name="sargasses-info", daemon=True).start()
+        elif cmd == "search":
+            threading.Thread(
+                target=self._search, args=(rid, request.fields), name="sargasses-search", daemon=True
+            ).start()
         else:  # shutdown
             self.out.send({"id": rid, "event": "result", "result": {"shutdown": True}})
             return False
@@ -216,6 +220,15 @@ class Engine:
             elif method in DEFAULT_THRESHOLDS:
                 result["threshold"] = DEFAULT_THRESHOLDS[method]
             self.out.send({"id": rid, "event": "result", "result": _finite(result)})
+        except Exception as exc:
+            self._error(rid, exc)
+
+    def _search(self, rid: Any, fields: dict[str, Any]) -> None:
+        """STAC items for the plugin's scene list (search_request.py), beside any detection that runs."""
+        from sargasses.engine.search_request import search_result
+
+        try:
+            self.out.send({"id": rid, "event": "result", "result": _finite(search_result(fields))})
         except Exception as exc:
             self._error(rid, exc)
 

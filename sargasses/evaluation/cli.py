@@ -8,12 +8,13 @@ import json
 import sys
 from pathlib import Path
 
-from sargasses.errors import SargassesError
+from sargasses.errors import SargassesError, warnings_in_one_line
 from sargasses.evaluation.compare import comparison_markdown, model_scores
 from sargasses.evaluation.evaluate import (
     acceptance,
     card_metrics,
     check_scene_scores,
+    check_scorable,
     evaluate,
     labelled_scenes,
     load_scene,
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         "--pick-threshold", type=Path, help="pick the model's threshold on the --val scenes and write it here (JSON)"
     )
     args = parser.parse_args(argv)
+    warnings_in_one_line()
     if args.against:
         return compare_main(args)
     try:
@@ -86,6 +88,7 @@ def compare_main(args: argparse.Namespace) -> int:
         if models[0].card.band_names != models[1].card.band_names:
             raise SargassesError(f"{paths[0]} and {paths[1]} take different bands; they cannot read the same scenes")
         scenes = [load_scene(item, models[0].card.band_names) for item in labelled_scenes(args.test)]
+        check_scorable(scenes, " ".join(args.test))
     except SargassesError as exc:
         print(f"sargasses: error: {exc}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sargasses.evaluation.evaluate import EvalScene, model_probability
-from sargasses.evaluation.metrics import ObjectCounts, PixelCounts, SceneScores, score_detection
+from sargasses.evaluation.metrics import ObjectCounts, PixelCounts, SceneScores, rafts_found_text, score_detection
 
 CHECK_SCENE_SEED = 9900  # the default model's check scene (docs/training.md): never trained on
 CHECK_SCENE_SIZE = 512
@@ -74,7 +74,7 @@ def comparison_markdown(rows: dict[str, dict[str, Any]]) -> str:
     for name, r in rows.items():
         lines.append(
             f"| {name} | {r['threshold']:.3g} | {r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-            f"{r['object_recall']:.3f} ({r['rafts']} rafts) | {r['false_positive_pixels']} |"
+            f"{rafts_found_text(r)} | {r['false_positive_pixels']} |"
         )
     return "\n".join(lines)
 

@@ -22,7 +22,15 @@ from typing import Any
 import numpy as np
 
 from sargasses.detection.baseline import baseline_scores
-from sargasses.evaluation.metrics import ObjectCounts, PixelCounts, SceneScores, ThresholdSweep, score_detection
+from sargasses.errors import SargassesError
+from sargasses.evaluation.metrics import (
+    ObjectCounts,
+    PixelCounts,
+    SceneScores,
+    ThresholdSweep,
+    rafts_found_text,
+    score_detection,
+)
 from sargasses.reading.labels import LabelledScene, find_labelled_scenes
 from sargasses.reading.masking import exclusion_mask
 from sargasses.training.label_store import read_item_label
@@ -79,6 +87,17 @@ def load_scene(item: LabelledScene, band_names: Sequence[str]) -> EvalScene:
     return EvalScene(
         item.image.stem, kind, reflectance, label, list(band_names), exclusion_mask(reflectance, band_names)
     )
+
+
+def check_scorable(scenes: list[EvalScene], what: Any) -> list[EvalScene]:
+    """Refuse scenes whose labels score no pixel: every method would get the same empty score, a recall of 1.0
+    over no raft looks perfect (issue 21)."""
+    if not any((s.label != 255).any() for s in scenes):
+        raise SargassesError(
+            f"nothing to score: the labels of the {len(scenes)} scene(s) of {what} mark no pixel as Sargassum or "
+            "as water; label rafts or the water looked at (in QGIS), or check that the labels belong to the scenes"
+        )
+    return scenes
 
 
 def model_probability(loaded: Any, reflectance: np.ndarray) -> np.ndarray:
@@ -146,7 +165,7 @@ def evaluate(
         loaded = load_model_file(model_path)
         band_names = loaded.card.band_names
     band_names = list(band_names or DEFAULT_BANDS)
-    test_scenes = list(load_scenes(test, band_names))
+    test_scenes = check_scorable(list(load_scenes(test, band_names)), test)
     val_scenes = list(load_scenes(val, band_names)) if val is not None else []
     report: dict[str, Any] = {
         "test_scenes": len(test_scenes),
@@ -246,7 +265,7 @@ def markdown(report: dict[str, Any]) -> str:
     def row(name: str, r: dict[str, Any]) -> str:
         return (
             f"| {name} | {r['threshold']:.4g} | {r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-            f"{r['object_recall']:.3f} ({r['rafts']} rafts) | {r['confounder_fp_pixels']} |"
+            f"{rafts_found_text(r)} | {r['confounder_fp_pixels']} |"
         )
 
     for name, entry in report["methods"].items():

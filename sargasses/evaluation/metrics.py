@@ -11,6 +11,7 @@ One definition for all, so that the model and the baselines are compared on the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -185,3 +186,11 @@ class ThresholdSweep:
         index = max(int(np.searchsorted(self.thresholds, threshold, side="right")) - 1, 0)
         tp, fp, fn = self.counts()
         return PixelCounts(int(tp[index]), int(fp[index]), int(fn[index]))
+
+
+def rafts_found_text(scores: dict[str, Any], digits: int = 3) -> str:
+    """The "rafts found" cell of a table: "0.950 (20 rafts)", or "no raft labelled" (a recall of 1.000 over no raft
+    would read as a perfect score)."""
+    if not scores["rafts"]:
+        return "no raft labelled"
+    return f"{scores['object_recall']:.{digits}f} ({scores['rafts']} rafts)"

@@ -26,16 +26,15 @@ import errno
 import json
 import os
 import shutil
-import signal
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sargasses.atomic import fsync_file, fsync_folder, write_error
 from sargasses.errors import SargassesError
+from sargasses.signals import signals_deferred
 
 PREFIX = ".sargasses-"
 SUFFIX = ".part"
@@ -158,9 +157,10 @@ class _Lock:
             if same:  # not a lock file its previous holder removed while we waited for it
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
         self.fd = fd
+        with contextlib.suppress(OSError):  # who holds it, for a waiting run's message: a full disk has no room
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
 
     def release(self) -> None:
         if self.fd is None:
@@ -169,24 +169,6 @@ class _Lock:
             self.path.unlink()  # while still holding it: a waiting run then sees a removed file and retries
         os.close(self.fd)
         self.fd = None
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[list[int]]:
-    """SIGINT and SIGTERM wait while the block runs (main thread only: elsewhere Python runs no handler anyway)."""
-    caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    wanted = [signal.SIGINT, signal.SIGTERM]
-    previous = {s: signal.getsignal(s) for s in wanted}
-    for s in wanted:
-        signal.signal(s, lambda number, frame: caught.append(number))
-    try:
-        yield caught
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 class OutputSet:
@@ -235,7 +217,9 @@ class OutputSet:
             }
             (staging / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
         except OSError as exc:
-            raise write_error(staging, exc) from None
+            shutil.rmtree(staging, ignore_errors=True)
+            what = ", ".join(str(t) for t in self.targets if _folder(t) == folder)  # the user's names, not ours
+            raise write_error(what or folder, exc) from None
         return staging
 
     def _check_absent(self) -> None:
@@ -273,7 +257,7 @@ class OutputSet:
                     continue  # a filesystem without hard links: no rollback for this file
                 backups.append((keep, target))
         done: list[Path] = []
-        with _signals_deferred() as caught:
+        with signals_deferred() as caught:
             try:
                 for target in remove:
                     target.unlink(missing_ok=True)

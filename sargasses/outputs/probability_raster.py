@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,38 @@ def _mute_libtiff() -> Callable[[], None]:
 
     GDAL reports a failed block write (a full disk) through libtiff's default handler, which prints
     `_tiffWriteProc: No space left on device.` on stderr and raises nothing; ProbabilityWriter.close finds the
-    failure itself and says it in one line, so the raw lines would only be noise. Best effort: rasterio's wheels
-    ship libtiff beside GDAL; elsewhere nothing is changed.
+    failure itself and says it in one line, so the raw lines would only be noise. Counted: the probability and
+    cover rasters are written together, and the first one closed must not unmute the other (it once did). Best
+    effort: rasterio's wheels ship libtiff beside GDAL; elsewhere nothing is changed.
     """
+    libtiff = _libtiff()
+    if libtiff is None:
+        return lambda: None
+    with _MUTE_LOCK:
+        if _MUTED["count"] == 0:
+            _MUTED["previous"] = libtiff.TIFFSetErrorHandler(None)
+        _MUTED["count"] += 1
+    done = []
+
+    def restore() -> None:
+        with _MUTE_LOCK:
+            if done:
+                return
+            done.append(True)
+            _MUTED["count"] -= 1
+            if _MUTED["count"] == 0:
+                libtiff.TIFFSetErrorHandler(_MUTED["previous"])
+
+    return restore
+
+
+_MUTE_LOCK = threading.Lock()
+_MUTED: dict[str, Any] = {"count": 0, "previous": None}
+
+
+@functools.cache
+def _libtiff() -> Any:
+    """rasterio's own libtiff (ctypes), or None where it cannot be found."""
     import ctypes
     import glob
 
@@ -31,21 +62,12 @@ def _mute_libtiff() -> Callable[[], None]:
     libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(rasterio.__file__)), "rasterio.libs", "libtiff*"))
     try:
         libtiff = ctypes.CDLL(libs[0]) if libs else None
-        if libtiff is None:
-            return lambda: None
-        libtiff.TIFFSetErrorHandler.restype = ctypes.c_void_p
-        libtiff.TIFFSetErrorHandler.argtypes = [ctypes.c_void_p]
-        previous = libtiff.TIFFSetErrorHandler(None)
+        if libtiff is not None:
+            libtiff.TIFFSetErrorHandler.restype = ctypes.c_void_p
+            libtiff.TIFFSetErrorHandler.argtypes = [ctypes.c_void_p]
+        return libtiff
     except (OSError, AttributeError):
-        return lambda: None
-    done = []
-
-    def restore() -> None:
-        if not done:
-            done.append(True)
-            libtiff.TIFFSetErrorHandler(previous)
-
-    return restore
+        return None
 
 
 class ProbabilityRaster:

@@ -75,6 +75,7 @@ class Quicklook:
         """Write the PNG with `geometries` (in the CRS of `transform`, the scene's) outlined; atomic. Errors are
         one line naming `name` (the path the user asked for; default `path`)."""
         import rasterio
+        from rasterio._err import CPLE_BaseError
         from rasterio.errors import NotGeoreferencedWarning, RasterioError
         from rasterio.features import rasterize
 
@@ -106,7 +107,7 @@ class Quicklook:
 
         try:
             atomic_write(path, write)
-        except (OSError, RasterioError) as exc:
+        except (OSError, RasterioError, CPLE_BaseError) as exc:  # libpng's "Write Error" on a full disk is a CPLE
             raise write_error(name or path, exc) from None
         return path
 

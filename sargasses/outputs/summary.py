@@ -87,6 +87,7 @@ class _RequiredSummary(TypedDict):
     crs: str | None
     sensor: str | None
     product_id: str | None
+    stac_item: str | None  # the STAC item's self link when the input was an item
     acquisition_date: str | None
     options: dict[str, Any]
     created: str

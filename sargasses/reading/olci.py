@@ -11,7 +11,9 @@ tie-point grid), `instrument_data.nc` (solar_flux per band and detector, detecto
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -102,15 +104,26 @@ class OlciProduct:
                         shutil.copyfileobj(src, dst, 1 << 20)
                 except KeyError:
                     raise _missing(self, name) from None
-                except (OSError, zipfile.BadZipFile) as exc:
+                except OSError as exc:
                     path.unlink(missing_ok=True)
-                    raise SargassesError(
-                        f"{name} could not be read from {self.source} ({exc}); the zip may be incomplete. "
-                        "Download it again, or unzip it and give the .SEN3 folder."
-                    ) from None
+                    if exc.errno in TEMPORARY_FOLDER_ERRORS:  # the temporary folder is full, not the zip damaged
+                        raise SargassesError(
+                            f"could not copy {name} out of {self.source.name} into {self._extracted.parent}: "
+                            f"{os.strerror(exc.errno)}; free some space there, or set TMPDIR to a folder with room"
+                        ) from None
+                    raise self._unreadable(name, exc) from None
+                except zipfile.BadZipFile as exc:
+                    path.unlink(missing_ok=True)
+                    raise self._unreadable(name, exc) from None
         if not path.exists():
             raise _missing(self, name)
         return path
+
+    def _unreadable(self, name: str, exc: BaseException) -> SargassesError:
+        return SargassesError(
+            f"{name} could not be read from {self.source} ({exc}); the zip may be incomplete. "
+            "Download it again, or unzip it and give the .SEN3 folder."
+        )
 
     def open(self, name: str) -> NetcdfFile:
         return NetcdfFile(self.path(name), f"the OLCI product {self.source}")
@@ -125,6 +138,10 @@ class OlciProduct:
         state = self.__dict__.copy()
         state["_extracted"] = None  # each process copies out its own files, and removes them
         return state
+
+
+# Errors writing the copy out of a zip: the temporary folder's fault, not the zip's
+TEMPORARY_FOLDER_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES)
 
 
 def _missing(product: OlciProduct, name: str) -> SargassesError:

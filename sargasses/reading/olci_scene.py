@@ -233,4 +233,8 @@ def open_olci(
                 "(Oa01-Oa21, or red, green, blue for the OTCI rendering); use a model made for OLCI"
             )
         names = product.band_names if bands is None else [SENTINEL3_OLCI.canonical_band(b) for b in bands]
-    return OlciScene(product, names, resolution or OLCI_RESOLUTION_M, crs, rendered)
+    try:
+        return OlciScene(product, names, resolution or OLCI_RESOLUTION_M, crs, rendered)
+    except BaseException:
+        product.close()  # a product that cannot be opened leaves none of the files it copied out of its zip
+        raise

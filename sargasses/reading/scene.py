@@ -303,11 +303,16 @@ def _open_safe(
         )
     with rasterio.open(sources[0].path) as first:
         crs, bounds = first.crs, first.bounds
-    width = round((bounds.right - bounds.left) / resolution)
-    height = round((bounds.top - bounds.bottom) / resolution)
-    transform = Affine(resolution, 0.0, bounds.left, 0.0, -resolution, bounds.top)
+    transform, width, height = grid_at(bounds, resolution)
     level_1c = product.profile.name == SENTINEL2_L1C.name
     return Scene(sources, crs, transform, width, height, profile.name, product.product_id, product.date, level_1c)
+
+
+def grid_at(bounds: tuple[float, float, float, float], resolution: float) -> tuple[Affine, int, int]:
+    """A north-up grid of `resolution` pixels over (left, bottom, right, top): a product's bands stacked on it."""
+    left, bottom, right, top = bounds
+    width, height = round((right - left) / resolution), round((top - bottom) / resolution)
+    return Affine(resolution, 0.0, left, 0.0, -resolution, top), width, height
 
 
 def _open_raster(

@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write Sentinel-3 OLCI products instead: a Level-1 EFR and a Level-2 WFR .SEN3 folder per seed, in the "
         "real layout, with sub-pixel rafts listed in olci_SEED_planted.json (docs/reading.md)",
     )
+    p.add_argument(
+        "--series",
+        type=int,
+        metavar="N",
+        help="write N scenes of the same sea on successive days instead (rafts drifting and growing, clouds on some "
+        "days), with truth.json (cover per day and per sector) and sectors.gpkg: the monitoring test world",
+    )
     p.add_argument("--zip", action="store_true", help="with --olci: also write each product's zip")
     p.add_argument("--overwrite", action="store_true", help="replace scene files that already exist")
     return p
@@ -71,6 +78,10 @@ def _run(args: argparse.Namespace) -> int:
         raise SargassesError(f"--seed {args.seed}: seeds are counted from 0 up")
     if args.olci:
         return _olci(args, seeds)
+    if args.series is not None:
+        from sargasses.synth.series_cli import write_series
+
+        return write_series(args)
     if args.zip:
         raise SargassesError("--zip goes with --olci: Sentinel-2 scenes are GeoTIFFs")
     if not args.overwrite:  # check every file before writing any: no half-done batch

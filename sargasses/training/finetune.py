@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 import tempfile
@@ -27,7 +28,8 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sargasses.errors import DetectionCancelled, SargassesError
+from sargasses.errors import DetectionCancelled, SargassesError, warnings_in_one_line
+from sargasses.signals import exit_status, raise_for, signals_deferred, terminate_as_interrupt
 
 Progress = Callable[[float, str], None]
 # Synthetic training scenes of the default model (docs/training.md: seeds 1000-1099), rehearsed while fine-tuning
@@ -112,21 +114,11 @@ def run_finetune(
     """Fine-tune, score before and after, write the new model file; the report (also in the new card)."""
     import lightning.pytorch as pl
 
-    from sargasses.evaluation.compare import before_after, check_scene, got_worse, labelled_eval_scenes
     from sargasses.model_file import ModelCard, default_model_path, load_model_file, save_model_file
-    from sargasses.training.label_store import store_scenes
 
     started = time.perf_counter()
     say = progress or (lambda fraction, message: None)
-    output = Path(options.output)
-    from sargasses.model_archive import SUFFIX
-
-    if output.suffix != SUFFIX:
-        raise SargassesError(f"name the new model file {output.stem}{SUFFIX}: model files end in {SUFFIX}")
-    if output.exists():
-        raise SargassesError(f"{output} exists; a fine-tune never replaces a file: choose another name")
-    if not output.parent.is_dir():
-        raise SargassesError(f"folder {output.parent} does not exist; create it first")
+    output = _checked_output(Path(options.output))
     check_options(options)
     parent_path = Path(options.model) if options.model else default_model_path()
     say(0.0, "Reading the labels and the scenes")
@@ -137,21 +129,49 @@ def run_finetune(
         rehearsal = _rehearsal_scenes(Path(rehearsal_dir), options.rehearsal, card.band_names)
         data, module, trainer = _train(options, parent_path, card, rehearsal, say, cancel)
     check_learned(module.model)
-    trained = [s for s in data.splits.get("train", []) if s.label_key is not None]
-    held_back = data.splits.get("val", [])
-    train_seconds = time.perf_counter() - started
+    train_seconds = round(time.perf_counter() - started, 1)
     say(0.92, "Scoring the new model against its parent")
     network = module.model.cpu().eval()
     child_card = ModelCard.from_dict({**card.to_dict()})
-    child = _loaded_like(child_card, network)
+    report = _training_report(options, parent_path, card, data, trainer, len(rehearsal))
+    report["seconds"] = train_seconds
+    report.update(_scores(parent, _loaded_like(child_card, network), data, card))
+    _describe_child(child_card, card, parent_path, options, report)
+    save_model_file(output, network.state_dict(), child_card)
+    report["seconds_total"] = round(time.perf_counter() - started, 1)
+    say(1.0, "Done")
+    return report
+
+
+def _checked_output(output: Path) -> Path:
+    """The new model file's name: a model file's suffix, a free name (a fine-tune never replaces a file), a folder
+    that exists."""
+    from sargasses.model_archive import SUFFIX
+
+    if output.suffix != SUFFIX:
+        raise SargassesError(f"name the new model file {output.stem}{SUFFIX}: model files end in {SUFFIX}")
+    if output.exists():
+        raise SargassesError(f"{output} exists; a fine-tune never replaces a file: choose another name")
+    if not output.parent.is_dir():
+        raise SargassesError(f"folder {output.parent} does not exist; create it first")
+    return output
+
+
+def _training_report(
+    options: FinetuneOptions, parent_path: Path, card: Any, data: Any, trainer: Any, rehearsal: int
+) -> dict[str, Any]:
+    """What was learned from what: the parent, the options, each scene with its split and label counts."""
+    from sargasses.training.label_store import store_scenes
+
+    trained = [s for s in data.splits.get("train", []) if s.label_key is not None]
+    held_back = data.splits.get("val", [])
     report: dict[str, Any] = {
-        "output": str(output),
+        "output": str(options.output),
         "parent": {"path": str(parent_path), "name": card.name, "version": card.version},
         "labels": str(options.labels),
         "epochs": options.epochs,
         "device": str(trainer.strategy.root_device),
-        "seconds": round(train_seconds, 1),
-        "rehearsal_scenes": len(rehearsal),
+        "rehearsal_scenes": rehearsal,
         "options": asdict(options),
     }
     counts = {s.image: s.counts for s in store_scenes(options.labels)}
@@ -167,34 +187,45 @@ def run_finetune(
             for k in ("sargassum", "false_positive", "not_sargassum", "looked_at")
         },
     }
+    return report
+
+
+def _scores(parent: Any, child: Any, data: Any, card: Any) -> dict[str, Any]:
+    """Parent and child on the held-back scenes and on the synthetic check scene; a fall in either is a warning."""
+    from sargasses.evaluation.compare import before_after, check_scene, got_worse, labelled_eval_scenes
+
+    held_back = data.splits.get("val", [])
+    scores: dict[str, Any] = {}
     warnings: list[str] = []
     if held_back:
         scenes = labelled_eval_scenes(held_back, card.band_names)
-        report["held_back"] = {**before_after(parent, child, scenes), "scenes": len(scenes)}
-        warnings += got_worse(report["held_back"], "your held-back scenes")
+        scores["held_back"] = {**before_after(parent, child, scenes), "scenes": len(scenes)}
+        warnings += got_worse(scores["held_back"], "your held-back scenes")
     else:
-        report["held_back"] = {
+        scores["held_back"] = {
             "note": "no held-back scene (fewer than 3 dates labelled): the change on your coast is not measured"
         }
-    report["check_scene"] = before_after(parent, child, [check_scene(card.band_names)])
-    warnings += got_worse(report["check_scene"], "the synthetic check scene")
-    report["warnings"] = warnings
+    scores["check_scene"] = before_after(parent, child, [check_scene(card.band_names)])
+    warnings += got_worse(scores["check_scene"], "the synthetic check scene")
+    scores["warnings"] = warnings
+    return scores
 
+
+def _describe_child(
+    child_card: Any, card: Any, parent_path: Path, options: FinetuneOptions, report: dict[str, Any]
+) -> None:
+    """The new model's card: its name, version, what it was trained on, and the fine-tune's record."""
     child_card.name = f"{card.name}-coast"
     child_card.version = f"{card.version}+ft{time.strftime('%Y%m%d%H%M%S')}"
     child_card.created = time.strftime("%Y-%m-%d")
     child_card.trained_on = (
-        f"{card.trained_on}; fine-tuned on {len(trained)} scene(s) of {Path(options.labels).name} "
+        f"{card.trained_on}; fine-tuned on {report['trained_on']['scenes']} scene(s) of {Path(options.labels).name} "
         f"({report['trained_on']['sargassum']} Sargassum, {report['trained_on']['false_positive']} false positives, "
         f"{report['trained_on']['not_sargassum']} not Sargassum)"
     )
     child_card.description = f"Fine-tuned from {card.name} {card.version} ({parent_path.name}) on a user's labels."
     finetune_record = {k: v for k, v in report.items() if k not in ("output", "options")}
     child_card.metrics = {"finetune": finetune_record, "check_scene": report["check_scene"]["after"]}
-    save_model_file(output, network.state_dict(), child_card)
-    report["seconds_total"] = round(time.perf_counter() - started, 1)
-    say(1.0, "Done")
-    return report
 
 
 def check_options(options: FinetuneOptions) -> None:
@@ -242,6 +273,8 @@ def _train(
     cancel: threading.Event | None,
 ) -> tuple[Any, Any, Any]:
     """The DataModule (labels file + rehearsal scenes), the module started from the parent, the trainer, fitted."""
+    stop = cancel if cancel is not None else threading.Event()
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # its banners and tips give a user nothing to do
     import lightning.pytorch as pl
 
     from sargasses.training.datamodule import SargassesDataModule
@@ -292,13 +325,27 @@ def _train(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,  # held-back scenes are scored after, before and after, never used to pick anything
-        callbacks=[_epoch_report(options.epochs, say, cancel)],
+        callbacks=[_epoch_report(options.epochs, say, stop)],
     )
     say(0.1, f"Fine-tuning on {len(data.splits['train'])} scene(s), {options.epochs} epochs")
-    trainer.fit(module, datamodule=data)
-    if cancel is not None and cancel.is_set():
-        raise DetectionCancelled("the fine-tune was cancelled; no model was written")
+    _fit(trainer, module, data, stop)
     return data, module, trainer
+
+
+def _fit(trainer: Any, module: Any, data: Any, stop: threading.Event) -> None:
+    """`trainer.fit`, with Ctrl-C and SIGTERM stopping it at the end of a batch (`stop`) and raised after it as
+    KeyboardInterrupt / Terminated: Lightning turns a KeyboardInterrupt into exit 1 and SIGTERM into exit 0."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    with signals_deferred(stop) as caught:
+        try:
+            trainer.fit(module, datamodule=data)
+        except (DetectionCancelled, SIGTERMException):
+            raise_for(caught)
+            raise
+    raise_for(caught)
+    if stop.is_set():
+        raise DetectionCancelled("the fine-tune was cancelled; no model was written")
 
 
 def _loaded_like(card: Any, network: Any) -> Any:
@@ -325,9 +372,12 @@ def summary_text(report: dict[str, Any]) -> str:
             lines.append(f"{what}: {entry['note']}")
             continue
         b, a = entry["before"], entry["after"]
+        found = (
+            f"rafts found {b['object_recall']:.2f} -> {a['object_recall']:.2f}" if b["rafts"] else "no raft labelled"
+        )
         lines.append(
-            f"{what}: F1 {b['f1']:.3f} -> {a['f1']:.3f}, rafts found {b['object_recall']:.2f} -> "
-            f"{a['object_recall']:.2f}, false-positive pixels {b['false_positive_pixels']} -> {a['false_positive_pixels']}"
+            f"{what}: F1 {b['f1']:.3f} -> {a['f1']:.3f}, {found}, "
+            f"false-positive pixels {b['false_positive_pixels']} -> {a['false_positive_pixels']}"
         )
     lines += [f"WARNING: {w}" for w in report["warnings"]]
     return "\n".join(lines)
@@ -363,14 +413,29 @@ def main(argv: list[str] | None = None) -> int:
         hold_out=args.hold_out,
         seed=args.seed,
     )
+    warnings_in_one_line()
+    restore_term = terminate_as_interrupt()
     try:
         report = run_finetune(options, progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
+        if args.json is not None:
+            from sargasses.atomic import atomic_write_text, write_error
+
+            try:
+                atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+            except OSError as exc:
+                raise write_error(args.json, exc) from None
     except SargassesError as exc:
         print(f"sargasses: error: {exc}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print("sargasses: error: out of memory; give a smaller --crop-size, or --device cpu", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        written = Path(options.output).exists()  # it did not exist before, and takes its name only when whole
+        done = "the new model was complete and is in place" if written else "no model was written"
+        print(f"sargasses: interrupted; {done}", file=sys.stderr)
+        return exit_status(exc)
+    finally:
+        restore_term()
     print(summary_text(report))
-    if args.json is not None:
-        from sargasses.atomic import atomic_write_text
-
-        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0

@@ -85,6 +85,13 @@ def read_store(path: str | Path) -> tuple[Any, Any]:
     odd = sorted(set(labels["kind"].astype(str)) - set(KINDS))
     if odd:
         raise SargassesError(f"labels in {path} have unknown kind(s) {', '.join(odd)}; use {', '.join(KINDS)}")
+    for layer, frame in ((LABELS_LAYER, labels), (LOOKED_AT_LAYER, looked)):
+        unnamed = int((frame["scene"].isna() | (frame["scene"].astype(str).str.strip() == "")).sum())
+        if unnamed:  # a polygon drawn where no image was: nothing to learn it from
+            raise SargassesError(
+                f"{unnamed} feature(s) of layer '{layer}' of {path} have no scene: open the file in QGIS and fill "
+                "in their scene (the image file) or delete them"
+            )
     return labels, looked
 
 
@@ -213,10 +220,36 @@ def rasterize_store(path: str | Path, scene_key: str, scene: Any, all_touched: b
     if len(negatives):
         burn_polygons(negatives, np.ones(len(negatives)), scene, marked_negative, all_touched, str(path))
     label[marked_negative == 1] = 0
+    sargassum = np.zeros_like(label)
     if len(rafts):
-        sargassum = np.zeros_like(label)
         burn_polygons(rafts, np.ones(len(rafts)), scene, sargassum, all_touched, str(path))
         rim = binary_dilation(sargassum == 1, iterations=RIM_PX) & (marked_negative == 0)
         label[rim] = IGNORE
         label[sargassum == 1] = 1  # burnt last: a raft drawn inside a not-Sargassum area is a raft
+    if len(reviewed) + len(mine) and not (label != IGNORE).any() and not sargassum.any():
+        raise SargassesError(_off_the_scene(path, scene_key, scene, [reviewed, mine]))
     return label
+
+
+def _off_the_scene(path: str | Path, scene_key: str, scene: Any, frames: list[Any]) -> str:
+    """Why the polygons of a scene fell on none of its pixels: where they are, where the scene is (in degrees).
+
+    A fine-tune on them would learn nothing of the user's coast and still report it as learned (issue 21).
+    """
+    import pandas as pd
+    from rasterio.transform import array_bounds
+    from rasterio.warp import transform_bounds
+
+    polygons = pd.concat([frame.geometry for frame in frames])
+    x0, y0, x1, y1 = polygons.total_bounds
+    where = f"they span x {x0:.6g}..{x1:.6g}, y {y0:.6g}..{y1:.6g} in {STORE_CRS}"
+    try:
+        w, s, e, n = transform_bounds(scene.crs, STORE_CRS, *array_bounds(scene.height, scene.width, scene.transform))
+        where += f"; the scene covers lon {w:.2f}..{e:.2f}, lat {s:.2f}..{n:.2f}"
+    except Exception:  # a CRS without a way to degrees: the polygons' place alone says enough
+        pass
+    return (
+        f"none of the {len(polygons)} polygons of {Path(scene_key).name} in {path} falls on that scene ({where}): "
+        "were they drawn on another scene, or written in metres in a file that declares no CRS? Fix the labels "
+        "file, or remove that scene's labels"
+    )

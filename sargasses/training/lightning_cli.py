@@ -9,8 +9,10 @@ data it was trained on.
 
 from __future__ import annotations
 
+import pickle
 import sys
 import warnings
+from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
@@ -37,6 +39,27 @@ def _root_cause(exc: BaseException) -> SargassesError | None:
     return None
 
 
+def _checkpoint_error(exc: BaseException, argv: list[str]) -> SargassesError | None:
+    """An error of torch.load on `--ckpt_path` (a file that is not a checkpoint, or one holding code, which
+    torch refuses to run): one line naming the file, not torch's traceback."""
+    import traceback
+
+    if not any(
+        Path(frame.filename).match("torch/serialization.py") for frame in traceback.extract_tb(exc.__traceback__)
+    ):
+        return None
+    given = [a.split("=", 1)[1] for a in argv if a.startswith("--ckpt_path=")]
+    given += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--ckpt_path"]
+    name = given[-1] if given else "the checkpoint"
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    if isinstance(exc, pickle.UnpicklingError):  # torch's text tells how to run the code: not what a user should do
+        reason = "it holds code or objects that are not weights, which torch refuses to load"
+    return SargassesError(
+        f"cannot load {name} ({reason}); give a checkpoint written by `sargasses fit` (code in a checkpoint is "
+        "never run)"
+    )
+
+
 def run_lightning_cli(argv: list[str]) -> int:
     """Run one LightningCLI sub-command; a SargassesError becomes one line on stderr and exit status 1."""
     # `sargasses fit ...` passes its own argv; sys.argv must stay as is, since DDP relaunches it on every rank
@@ -51,7 +74,7 @@ def run_lightning_cli(argv: list[str]) -> int:
     except SystemExit as exc:  # argparse's --help, --print_config and usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:
-        cause = _root_cause(exc)
+        cause = _root_cause(exc) or _checkpoint_error(exc, argv)
         if cause is None:
             raise
         print(f"sargasses: error: {cause}", file=sys.stderr)

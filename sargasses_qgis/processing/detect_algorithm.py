@@ -186,7 +186,11 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         )
         self.addOutput(QgsProcessingOutputNumber(self.RAFT_COUNT, "Number of rafts"))
         self.addOutput(QgsProcessingOutputNumber(self.AREA_KM2, "Area of the rafts (km²)"))
-        self.addOutput(QgsProcessingOutputNumber(self.COVERED_KM2, "Area the rafts cover (km², sum of cover)"))
+        self.addOutput(
+            QgsProcessingOutputNumber(
+                self.COVERED_KM2, "Area the rafts cover (km², sum of cover; with the cover raster only)"
+            )
+        )
 
     def _threshold(self, parameters: dict[str, Any], context: QgsProcessingContext) -> float | None:
         """The threshold asked for (None: the model's own); QgsProcessingException when it is not a probability."""
@@ -319,8 +323,9 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
             self.OUTPUT: dest_id,
             self.RAFT_COUNT: count,
             self.AREA_KM2: raft_area_km2(outcome.summary),
-            self.COVERED_KM2: covered_area_km2(outcome.summary),
         }
+        if outcome.summary.get("covered_area_km2") is not None:  # a 0 without the cover raster read as "none"
+            results[self.COVERED_KM2] = covered_area_km2(outcome.summary)
         for key, name in ((self.PROBABILITIES, "probabilities"), (self.COVERAGE, "coverage")):
             if outputs[name]:
                 results[key] = outputs[name]

@@ -7,6 +7,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..paths import icon_path
 from .detect_algorithm import DetectAlgorithm
+from .monitor_algorithm import MonitorAlgorithm
 
 
 class SargassesProvider(QgsProcessingProvider):
@@ -24,3 +25,4 @@ class SargassesProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:
         self.addAlgorithm(DetectAlgorithm())
+        self.addAlgorithm(MonitorAlgorithm())

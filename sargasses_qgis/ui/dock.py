@@ -40,7 +40,7 @@ from .image_section import ImageSection
 from .model_section import ModelSection
 from .options_section import OptionsSection
 from .run_section import RunSection
-from .text import capitalized, error_html, fitting
+from .text import capitalized, error_html, fitting, without_folders
 
 
 class _Relay(QObject):
@@ -189,15 +189,15 @@ class SargassesDock(QgsDockWidget):
         stamp = dt.datetime.now()
         slug = re.sub(r"[^0-9A-Za-z_-]+", "_", layer.name()).strip("_")[:40] or "layer"
         work_dir = _new_folder(settings.results_dir(), f"{stamp:%Y%m%d_%H%M%S}_{slug}")
-        options = self.options_box
+        probabilities, coverage = self.options_box.extra_rasters(work_dir)
         return DetectionJob(
             layer_name=layer.name(),
             plan=plan,
             options=request.detect_options(),
             work_dir=work_dir,
             output=work_dir / "rafts.gpkg",
-            probabilities=work_dir / "probabilities.tif" if options.probabilities_check.isChecked() else None,
-            coverage=work_dir / "coverage.tif" if options.coverage_check.isChecked() else None,
+            probabilities=probabilities,
+            coverage=coverage,
             clip=clip,
             clip_crs=layer.crs() if clip is not None else None,
             run_name=f"Sargassum · {layer.name()} · {stamp:%H:%M:%S}",
@@ -280,8 +280,9 @@ class SargassesDock(QgsDockWidget):
             label = self.run_box.status_label
             label.setText(f"{label.text()} Warning: {' '.join(task.outcome.warnings)}")
             first = task.outcome.warnings[0]
-            short = f"{text}. Warning: {fitting(first, max(60, messages.FITS - len(text)))}"
-            messages.push(self.iface, f"{text}. Warning: {first}", Qgis.MessageLevel.Warning, 0, short)
+            head = f"{text}. Warning: "
+            short = head + fitting(without_folders(first), max(60, messages.FITS - len(head)))
+            messages.push(self.iface, head + first, Qgis.MessageLevel.Warning, 0, short)
         else:
             self._message(f"{text}.", Qgis.MessageLevel.Success, 8)
         self.run_box.enable_exports()

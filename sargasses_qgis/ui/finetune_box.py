@@ -144,8 +144,18 @@ class FinetuneBox(QgsCollapsibleGroupBox):
     def finetune(self) -> FinetuneTask | None:
         if self.task is not None:
             return None
+        for layer in QgsProject.instance().mapLayers().values():  # unsaved edits of the labels are not seen
+            if layer.customProperty(labelling.STORE_PROPERTY) and layer.isEditable() and layer.isModified():
+                layer.commitChanges(False)
         path = self.labels_path()
         counts = labelling.count_labels(path)
+        if counts.without_scene:
+            self._say(
+                f"{counts.without_scene} label(s) have no scene: they were drawn where no image of the project "
+                "was. Press “Draw missed rafts…”, then fill in their scene (the image file) or delete them.",
+                Qgis.MessageLevel.Warning,
+            )
+            return None
         if not counts.total():
             self._say(
                 "No labels yet: run a detection, then mark its rafts (false positive or Sargassum) or draw the "
@@ -155,9 +165,6 @@ class FinetuneBox(QgsCollapsibleGroupBox):
             return None
         messages.pop(self.iface, self._torch_message)  # a new try: an earlier "needs PyTorch" is stale
         self._torch_message = None
-        for layer in QgsProject.instance().mapLayers().values():  # unsaved edits of the labels are not seen
-            if layer.customProperty(labelling.STORE_PROPERTY) and layer.isEditable() and layer.isModified():
-                layer.commitChanges(False)
         parent = self._model_path()
         job = FinetuneJob(path, parent, new_model_path(path, parent), self._device(), self.epochs.value())
         task = FinetuneTask(job, self.manager)

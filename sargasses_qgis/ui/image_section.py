@@ -37,8 +37,8 @@ class ImageSection(QGroupBox):
         for value, label in LEVELS:
             self.level_combo.addItem(label, value)
         self.level_combo.setToolTip(
-            "Which product the image is: a GeoTIFF without tags does not say, and Level-1C (top of atmosphere) "
-            "reads brighter than Level-2A"
+            "Which product the image is when its file does not say: a GeoTIFF without tags is read as Level-2A "
+            "(surface reflectance); Level-1C (top of atmosphere) reads brighter"
         )
         self.natural_button = QPushButton("Natural colour")
         self.natural_button.setToolTip("Show the layer as the eye sees it (B04, B03, B02)")

@@ -12,6 +12,7 @@ from qgis.PyQt.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, Q
 from .. import settings
 from ..engine_finder import ENV_VAR, find_engine, forget_checks
 from ..paths import default_results_dir, icon_path, installed_engine_dir
+from .text import html_wrapping_paths
 
 PAGE_NAME = "sargassesOptions"
 
@@ -45,10 +46,10 @@ class SargassesOptionsPage(QgsOptionsPageWidget):
         form = QFormLayout()
         form.addRow("Engine Python", self.python)
         form.addRow(
-            "", QLabel(f"Order: this path, then {ENV_VAR}, then the engine installed in {installed_engine_dir()}")
+            "", _note(f"Order: this path, then {ENV_VAR}, then the engine installed in {installed_engine_dir()}")
         )
         form.addRow("Results folder", self.results)
-        form.addRow("", QLabel(f"Default: {default_results_dir()}"))
+        form.addRow("", _note(f"Default: {default_results_dir()}"))
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
@@ -77,6 +78,14 @@ class SargassesOptionsPage(QgsOptionsPageWidget):
             self.plugin.engine.shutdown()  # the next run starts the engine the settings now name
             if self.plugin.dock is not None:
                 self.plugin.dock.refresh_engine()
+
+
+def _note(text: str) -> QLabel:
+    """A line under a field that wraps, at path separators too: a profile's long path kept on one line pushed the
+    page wider than a 1366 px screen, the browse buttons off it (QGIS 3.40/3.44)."""
+    label = QLabel(html_wrapping_paths(text))
+    label.setWordWrap(True)
+    return label
 
 
 class SargassesOptionsFactory(QgsOptionsWidgetFactory):

@@ -3,6 +3,8 @@ and the extra rasters to add."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from qgis.gui import QgsDoubleSpinBox
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel
@@ -85,6 +87,11 @@ class OptionsSection(QGroupBox):
             "probabilities": self.probabilities_check.isChecked(),
             "coverage": self.coverage_check.isChecked(),
         }
+
+    def extra_rasters(self, folder: Path) -> tuple[Path | None, Path | None]:
+        """Where a run writes the probability and cover rasters the user asked for (None: not asked)."""
+        probabilities = folder / "probabilities.tif" if self.probabilities_check.isChecked() else None
+        return probabilities, folder / "coverage.tif" if self.coverage_check.isChecked() else None
 
     def device(self) -> str:
         return str(self.device_combo.currentData())

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+_FOLDERS = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s\\/:;,'\"]+[\\/])+(?=[^\s\\/])")
+
 
 def html(text: str) -> str:
     """Escaped, line breaks kept."""
@@ -32,3 +36,9 @@ def fitting(text: str, limit: int = 160) -> str:
     if end > limit // 3:
         return head[: end + 1]
     return head[: head.rfind(" ")].rstrip(",;:") + "…" if " " in head else head[: limit - 1] + "…"
+
+
+def without_folders(text: str) -> str:
+    """Absolute paths cut to their file names: in a one-line message the folders of a path leave no room for
+    what is wrong (the whole text stays behind "more" and in the log)."""
+    return _FOLDERS.sub("", text)

@@ -7,7 +7,7 @@ Tests ask for them as fixtures (importing `conftest` clashes when several test f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -194,3 +194,27 @@ def write_raster() -> Callable[..., Path]:
 def make_safe() -> Callable[..., tuple[Path, dict[tuple[str, float], np.ndarray]]]:
     """`make_safe_tree` as a fixture."""
     return make_safe_tree
+
+
+@pytest.fixture
+def small_disks(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """`small_disks("70k")`: a new tmpfs of that size (writes past it fail with ENOSPC, as on a full disk),
+    unmounted after the test; the test is skipped where mounting is not permitted (it needs root)."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        disk = tmp_path / f"disk{len(mounted)}-{size}"
+        disk.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {result.stderr.decode().strip()}")
+        mounted.append(disk)
+        return disk
+
+    try:
+        yield mount
+    finally:
+        for disk in mounted:
+            subprocess.run(["umount", str(disk)], check=False)

@@ -7,66 +7,33 @@ Reads its orders from SARGASSES_E2E_* variables and writes what it saw to SARGAS
 QGIS's own Python runs this file; it uses qgis.* and the standard library only.
 """
 
-import json
 import os
 import time
-import traceback
 
-from qgis.core import QgsApplication, QgsProject
+from drive_steps import detect_action, fill_the_screen, finish, guarded, later, report
+from qgis.core import QgsProject
 from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QSplitter, QTextEdit, QToolBar
+from qgis.PyQt.QtWidgets import QApplication, QSplitter, QTextEdit
 from qgis.utils import iface, plugins
 
 SCENE = os.environ["SARGASSES_E2E_SCENE"]
 METHOD = os.environ.get("SARGASSES_E2E_METHOD", "afai")
-RESULT = os.environ["SARGASSES_E2E_RESULT"]
 SHOT = os.environ["SARGASSES_E2E_SCREENSHOT"]
-report = {"steps": []}
 state = {"started": time.monotonic()}
-
-
-def finish(error=None):
-    if error:
-        report["error"] = error
-    with open(RESULT, "w", encoding="utf-8") as out:
-        json.dump(report, out, indent=2, default=str)
-    QgsApplication.exit(0 if not error else 1)
-
-
-def guarded(step):
-    def run():
-        try:
-            step()
-        except Exception:
-            finish(traceback.format_exc())
-
-    return run
-
-
-def later(step, ms=200):
-    QTimer.singleShot(ms, guarded(step))
 
 
 def open_scene():
     report["plugin_loaded"] = "sargasses_qgis" in plugins
-    window = iface.mainWindow()
-    window.setGeometry(0, 0, 1600, 1000)  # Xvfb has no window manager to maximise it
-    for dock in window.findChildren(QDockWidget):
-        if dock.objectName() == "Browser":
-            dock.hide()  # more room for the map in the screenshot
+    fill_the_screen()
     layer = iface.addRasterLayer(SCENE, "Sentinel-2 scene")
     report["scene_valid"] = bool(layer and layer.isValid())
     from sargasses_qgis.scene_style import show_true_colour
 
     report["true_colour"] = show_true_colour(layer)
     iface.mapCanvas().setExtent(layer.extent())
-    actions = [
-        a
-        for a in iface.mainWindow().findChild(QToolBar, "SargassesToolbar").actions()
-        if a.objectName() == "sargassesDetectAction"
-    ]
-    report["toolbar_action"] = bool(actions)
-    actions[0].trigger()  # the toolbar button
+    action = detect_action()
+    report["toolbar_action"] = action is not None
+    action.trigger()  # the toolbar button
     report["steps"].append("toolbar action")
     dock = plugins["sargasses_qgis"].dock
     iface.mainWindow().resizeDocks([dock], [340], Qt.Orientation.Horizontal)  # its default width
@@ -126,7 +93,7 @@ def open_processing():
     import processing
 
     layer = QgsProject.instance().mapLayersByName("Sentinel-2 scene")[0]
-    output = os.path.join(os.path.dirname(RESULT), "processing_rafts.gpkg")
+    output = os.path.join(os.path.dirname(SHOT), "processing_rafts.gpkg")
     parameters = {"INPUT": layer.id(), "METHOD": ["model", "afai", "fai"].index(METHOD), "OUTPUT": output}
     dialog = processing.createAlgorithmDialog("sargasses:detect", parameters)
     dialog.resize(760, 560)

@@ -9,44 +9,24 @@ Reads its orders from SARGASSES_E2E_* variables and writes what it saw to SARGAS
 import json
 import os
 import time
-import traceback
 
-from qgis.core import QgsApplication, QgsFeatureRequest, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayerUtils
+from drive_steps import detect_action, dock, fill_the_screen, finish, later, report
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsFeatureRequest,
+    QgsGeometry,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayerUtils,
+)
 from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QDockWidget, QScrollArea, QToolBar
+from qgis.PyQt.QtWidgets import QScrollArea
 from qgis.utils import iface, plugins
 
 SCENES = json.loads(os.environ["SARGASSES_E2E_SCENES"])
-RESULT = os.environ["SARGASSES_E2E_RESULT"]
 SHOTS = os.environ["SARGASSES_E2E_SHOTS"]  # a folder: labelling.png, finetune_progress.png, finetune_done.png
-report = {"steps": [], "marked": 0, "shots": {}}
+report["marked"] = 0
 state = {"started": time.monotonic(), "index": 0}
-
-
-def finish(error=None):
-    if error:
-        report["error"] = error
-    with open(RESULT, "w", encoding="utf-8") as out:
-        json.dump(report, out, indent=2, default=str)
-    QgsApplication.exit(0 if not error else 1)
-
-
-def guarded(step):
-    def run():
-        try:
-            step()
-        except Exception:
-            finish(traceback.format_exc())
-
-    return run
-
-
-def later(step, ms=200):
-    QTimer.singleShot(ms, guarded(step))
-
-
-def dock():
-    return plugins["sargasses_qgis"].dock
 
 
 def shot(name):
@@ -56,17 +36,8 @@ def shot(name):
 
 
 def start():
-    window = iface.mainWindow()
-    window.setGeometry(0, 0, 1600, 1000)  # Xvfb has no window manager to maximise it
-    for widget in window.findChildren(QDockWidget):
-        if widget.objectName() == "Browser":
-            widget.hide()
-    [action] = [
-        a
-        for a in iface.mainWindow().findChild(QToolBar, "SargassesToolbar").actions()
-        if a.objectName() == "sargassesDetectAction"
-    ]
-    action.trigger()
+    fill_the_screen()  # 1600x1000
+    detect_action().trigger()
     iface.mainWindow().resizeDocks([dock()], [430], Qt.Orientation.Horizontal)
     dock().finetune_box.setCollapsed(False)
     later(next_scene, 300)
@@ -116,19 +87,22 @@ def detected(task):
 
 def draw_missed_raft():
     labels = dock().finetune_box.open_labels()  # editing, with the add-polygon tool on
-    x, y = SCENES[-1]["centres_xy"][0]
-    drawn = QgsVectorLayerUtils.createFeature(
-        labels,
-        QgsGeometry.fromRect(QgsRectangle(x + 300, y + 300, x + 380, y + 340)),
-        {},
-        labels.createExpressionContext(),
-    )
+    x, y = SCENES[-1]["centres_xy"][0]  # in the scene's CRS; the map tool gives the labels' CRS
+    polygon = QgsGeometry.fromRect(QgsRectangle(x + 300, y + 300, x + 380, y + 340))
+    raster = next(n.layer() for n in QgsProject.instance().layerTreeRoot().findLayers() if is_last_scene(n.layer()))
+    polygon.transform(QgsCoordinateTransform(raster.crs(), labels.crs(), QgsProject.instance()))
+    drawn = QgsVectorLayerUtils.createFeature(labels, polygon, {}, labels.createExpressionContext())
+    report["drawn_scene"] = drawn["scene"]  # what the form pre-fills: the scene under the polygon
     labels.addFeature(drawn)
     labels.commitChanges()
     report["labels_text"] = dock().finetune_box.labels_label.text()
     dock().finetune_box.refresh()
     show_only(SCENES[-1], labels)
     later(labelling_shot, 1500)
+
+
+def is_last_scene(layer) -> bool:
+    return layer.source() == SCENES[-1]["image"]
 
 
 def show_only(scene, labels):

@@ -5,23 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import HERE, QGIS_DESKTOP, ROOT, XVFB, assert_device_label, desktop_profile, run_desktop, score
+from conftest import HERE, QGIS_DESKTOP, XVFB, assert_device_label, profile_with_the_zip, run_desktop, score
 
 
 @pytest.mark.desktop
 @pytest.mark.skipif(not (QGIS_DESKTOP and XVFB), reason="QGIS desktop or Xvfb is not installed")
 def test_plugin_zip_in_the_real_desktop(scene, engine_python, engine_device, tmp_path: Path) -> None:
-    built = tmp_path / "sargasses_qgis.zip"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "-o", str(built)], check=True)
-    profiles, plugins = desktop_profile(tmp_path)
-    with zipfile.ZipFile(built) as archive:  # what "Install from ZIP" does
-        archive.extractall(plugins)
+    profiles = profile_with_the_zip(tmp_path)
     result, shot = tmp_path / "result.json", tmp_path / "qgis_plugin.png"
     env = {
         "SARGASSES_PYTHON": engine_python,

@@ -8,12 +8,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import HERE, QGIS_DESKTOP, ROOT, XVFB, desktop_profile, run_desktop
+from conftest import QGIS_DESKTOP, ROOT, XVFB, drive_zip_in_a_fresh_profile
 
 SHOTS = (
     "qgis_toolbar_button.png",
@@ -43,22 +41,9 @@ def test_first_week_in_the_real_desktop(engine_python, tmp_path: Path) -> None:
         check=True,
     )
     scenes = json.loads(done.stdout.strip().splitlines()[-1])
-    built = tmp_path / "sargasses_qgis.zip"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "-o", str(built)], check=True)
-    profiles, plugins = desktop_profile(tmp_path)
-    with zipfile.ZipFile(built) as archive:
-        archive.extractall(plugins)
-    result, shots = tmp_path / "result.json", tmp_path / "shots"
-    shots.mkdir()
-    env = {
-        "SARGASSES_PYTHON": engine_python,
-        "SARGASSES_E2E_SCENES": json.dumps(scenes),
-        "SARGASSES_E2E_RESULT": str(result),
-        "SARGASSES_E2E_SHOTS": str(shots),
-    }
-    done = run_desktop(profiles, HERE / "week_drive.py", env, screen="1366x768x24", timeout=480)
-    assert result.exists(), done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads(result.read_text())
+    report, shots = drive_zip_in_a_fresh_profile(
+        tmp_path, "week_drive.py", engine_python, scenes, screen="1366x768x24", timeout=480
+    )
     assert report.get("error") is None, report
     assert report["toolbar_visible"]  # 6: seen in a fresh profile (the Raster toolbar is hidden there)
     assert report["first_layer"] == "yesterday" and report["dock_layer_after_adding"] == "today"  # 2

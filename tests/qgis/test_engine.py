@@ -214,7 +214,9 @@ def test_installer_dialog_shows_pip_and_cancels_cleanly(scene, tmp_path: Path) -
     task.taskTerminated.connect(lambda: ended.append("terminated"))
     task.taskCompleted.connect(lambda: ended.append("completed"))
     log = dialog.log
-    assert wait_for(lambda: "pip install" in log.toPlainText() and target.exists(), 120), log.toPlainText()
+    # built beside its place (engine.new): the target takes its name only once the new engine answers
+    assert wait_for(lambda: "pip install" in log.toPlainText() and task.staging.exists(), 120), log.toPlainText()
+    assert not target.exists()
     assert "[engine]" in log.toPlainText() and f"{CPU_ENGINE.download_mb} MB to download" in log.toPlainText()
     assert wait_for(lambda: dialog.progress.value() > 4, 60), log.toPlainText()  # past venv creation: pip's packages
     assert dialog.status.text().startswith(("Getting ", "Downloading ", "Installing ")), dialog.status.text()
@@ -227,6 +229,7 @@ def test_installer_dialog_shows_pip_and_cancels_cleanly(scene, tmp_path: Path) -
     assert wait_for(lambda: dialog.status.text() == "Cancelled: nothing was installed.", 10), dialog.status.text()
     assert "Cancelled: nothing was installed" in log.toPlainText()
     assert "Failed" not in log.toPlainText() and "Not installed" not in log.toPlainText()
-    assert not target.exists()  # nothing half-made is left
+    assert not target.exists()  # nothing half-made is left, not even in the background's removal
+    assert wait_for(lambda: not list(tmp_path.glob("engine.*")), 60), list(tmp_path.glob("engine.*"))
     assert dialog.buttons.button(QDialogButtonBox.StandardButton.Close).isEnabled()
     dialog.close()

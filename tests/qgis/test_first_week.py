@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import add_raster, choose_layer, run_and_wait, wait_for
+from conftest import add_raster, cancel_the_next_question, choose_layer, run_and_wait, wait_for
 from qgis.core import Qgis, QgsProject, QgsRasterLayer, QgsVectorLayer
-from qgis.PyQt.QtCore import QTimer
-from qgis.PyQt.QtWidgets import QApplication, QMessageBox
+from qgis.PyQt.QtWidgets import QApplication
 
 from sargasses_qgis.engine_installer import CPU_FULL_ENGINE, GPU_ENGINE, TORCH_CPU_INDEX_VAR, EngineInstallTask
 from sargasses_qgis.paths import ENGINE_MARKER
@@ -27,17 +26,8 @@ def test_the_full_engine_offer_asks_first_and_says_the_engine_stays(plugin, dock
     monkeypatch.setattr("sargasses_qgis.ui.installer_dialog.installed_engine_dir", lambda: engine)
     monkeypatch.setattr("sargasses_qgis.ui.installer_dialog.nvidia_gpu", lambda: "")
     seen: list[str] = []
-
-    def answer() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, answer)
-            return
-        seen.append(box.text())
-        next(b for b in box.buttons() if b.text().replace("&", "") == "Cancel").click()
-
     tasks_before = len(QgsApplication.taskManager().tasks())
-    QTimer.singleShot(20, answer)
+    cancel_the_next_question(seen)
     dock.finetune_box.needsFullEngine.emit()  # what the message bar's button sends
     assert seen and "Fine-tuning needs PyTorch" in seen[0] and "is kept and used until the new one" in seen[0]
     assert len(QgsApplication.taskManager().tasks()) == tasks_before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from conftest import cancel_the_next_question
 from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import QApplication, QMessageBox
 
@@ -122,17 +123,8 @@ def test_the_dock_button_asks_before_anything_is_installed(dock, monkeypatch, tm
     monkeypatch.setattr("sargasses_qgis.ui.installer_dialog.nvidia_gpu", lambda: "")
     monkeypatch.setattr("sargasses_qgis.ui.installer_dialog.installed_engine_dir", lambda: tmp_path / "engine")
     seen: list[str] = []
-
-    def answer() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, answer)
-            return
-        seen.append(box.text())
-        next(b for b in box.buttons() if b.text().replace("&", "") == "Cancel").click()
-
     tasks_before = len(QgsApplication.taskManager().tasks())
-    QTimer.singleShot(20, answer)
+    cancel_the_next_question(seen)
     dock.engine_box.install_button.click()
     assert seen and "CPU engine" in seen[0] and str(tmp_path / "engine") in seen[0]
     assert len(QgsApplication.taskManager().tasks()) == tasks_before

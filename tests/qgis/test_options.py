@@ -53,3 +53,23 @@ def test_options_dialogs_open_without_python_error(engine_python, tmp_path: Path
     assert report["log"] == [], report["log"]
     assert [d["open"] and d["sargasses_page"] for d in report["dialogs"]] == [True, True], report["dialogs"]
     assert report["dialogs"][1]["sargasses_page_visible"]  # the plugin's settings open on its own page
+
+
+def test_a_long_profile_path_does_not_widen_the_page(plugin, monkeypatch) -> None:
+    """The notes under the fields wrap (at path separators too): the browse buttons stay on a 1366 px screen."""
+    from qgis.PyQt.QtWidgets import QApplication, QToolButton
+
+    from sargasses_qgis.ui import options_page
+
+    long = Path("/home/forecaster/.local/share/QGIS/QGIS3/profiles") / ("a-long-profile-name" * 8) / "sargasses"
+    monkeypatch.setattr(options_page, "installed_engine_dir", lambda: long / "engine")
+    monkeypatch.setattr(options_page, "default_results_dir", lambda: long / "runs")
+    page = plugin.options_factory.createWidget()
+    assert page.minimumSizeHint().width() < 700, page.minimumSizeHint()
+    page.resize(700, 500)
+    page.show()
+    QApplication.processEvents()
+    for button in page.findChildren(QToolButton):  # the file widgets' browse buttons
+        right = button.mapTo(page, button.rect().topRight()).x()
+        assert right <= page.width(), (right, page.width())
+    page.deleteLater()

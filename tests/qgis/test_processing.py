@@ -44,6 +44,7 @@ def test_processing_run_writes_planted_rafts(plugin, scene, tmp_path: Path) -> N
     assert layer.crs().authid() == scene.planted["crs"] == "EPSG:32620"
     assert layer.featureCount() == result["RAFT_COUNT"] > 0
     assert "area_m2" in layer.fields().names()
+    assert "COVERED_KM2" not in result  # no cover raster asked: no covered area (it said 0.0)
     scores = score(out, scene)
     assert scores["precision"] > 0.9, scores
     assert scores["object_recall"] > 0.75, scores

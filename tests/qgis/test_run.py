@@ -22,6 +22,8 @@ from conftest import (
 from qgis.core import Qgis, QgsApplication, QgsFeature, QgsGeometry, QgsProject, QgsRectangle, QgsVectorLayer
 from qgis.PyQt.QtCore import QEventLoop, QTimer
 
+from sargasses_qgis.ui import messages
+
 
 @pytest.fixture
 def log_messages():
@@ -58,7 +60,6 @@ def test_run_adds_styled_rafts_matching_the_planted_ones(plugin, scene, qgis_ifa
     # The summary in the message bar: rafts, km², device, time.
     success = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Success)
     assert success and all(word in success[-1] for word in ("rafts", "km²", device_word(engine_device), " s"))
-    dock.options_box.probabilities_check.setChecked(False)
 
 
 def test_second_run_uses_the_warm_engine(scene, qgis_iface, dock) -> None:
@@ -296,6 +297,7 @@ def test_the_engines_warnings_reach_the_message_bar(scene, qgis_iface, dock, tmp
     assert any("infinite values" in w for w in task.outcome.warnings)
     warnings = qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Warning)
     assert warnings and "infinite values" in warnings[-1] and "rafts" in warnings[-1]
+    assert len(warnings[-1]) <= len("Sargasses:") + messages.FITS  # one line: the folders of the path are cut
     assert "Warning: " in dock.run_box.status_label.text()
 
 
@@ -320,10 +322,7 @@ def test_the_fractional_cover_raster_and_area_from_the_dock(scene, qgis_iface, d
     layer = add_raster(scene.tif, qgis_iface)
     choose_layer(dock, layer, scene.method)
     dock.options_box.coverage_check.setChecked(True)
-    try:
-        task = run_and_wait(dock)
-    finally:
-        dock.options_box.coverage_check.setChecked(False)
+    task = run_and_wait(dock)
     assert task.outcome is not None, task.error
     summary = task.outcome.summary
     assert 0 < summary["covered_area_km2"] <= summary["total_area_km2"]

@@ -9,44 +9,15 @@ Orders in SARGASSES_E2E_* variables; what it saw goes to SARGASSES_E2E_RESULT (J
 import json
 import os
 import time
-import traceback
 
-from qgis.core import QgsApplication
+from drive_steps import detect_action, dock, fill_the_screen, finish, guarded, later, report, toolbar
 from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QMessageBox, QScrollArea, QToolBar
-from qgis.utils import iface, plugins
+from qgis.PyQt.QtWidgets import QApplication, QMessageBox, QScrollArea
+from qgis.utils import iface
 
 SCENES = json.loads(os.environ["SARGASSES_E2E_SCENES"])  # [yesterday, today]: no Sargassum, green algae
-RESULT = os.environ["SARGASSES_E2E_RESULT"]
 SHOTS = os.environ["SARGASSES_E2E_SHOTS"]
-report = {"steps": [], "shots": {}}
 state = {"started": time.monotonic()}
-
-
-def finish(error=None):
-    if error:
-        report["error"] = error
-    with open(RESULT, "w", encoding="utf-8") as out:
-        json.dump(report, out, indent=2, default=str)
-    QgsApplication.exit(0 if not error else 1)
-
-
-def guarded(step):
-    def run():
-        try:
-            step()
-        except Exception:
-            finish(traceback.format_exc())
-
-    return run
-
-
-def later(step, ms=200):
-    QTimer.singleShot(ms, guarded(step))
-
-
-def dock():
-    return plugins["sargasses_qgis"].dock
 
 
 def shot(name):
@@ -56,18 +27,13 @@ def shot(name):
 
 
 def start():
-    window = iface.mainWindow()
-    window.setGeometry(0, 0, 1366, 768)  # Xvfb has no window manager to maximise it
-    for panel in window.findChildren(QDockWidget):
-        if panel.objectName() == "Browser":
-            panel.hide()
-    toolbar = window.findChild(QToolBar, "SargassesToolbar")
-    report["toolbar_visible"] = bool(toolbar and toolbar.isVisible())
+    window = fill_the_screen()  # 1366x768
+    bar = toolbar()
+    report["toolbar_visible"] = bool(bar and bar.isVisible())
     report["raster_toolbar_visible"] = iface.rasterToolBar().isVisible()
     yesterday = iface.addRasterLayer(SCENES[0]["image"], "yesterday")
     iface.mapCanvas().setExtent(yesterday.extent())
-    [action] = [a for a in toolbar.actions() if a.objectName() == "sargassesDetectAction"]
-    action.trigger()  # the button, where a fresh profile shows it
+    detect_action().trigger()  # the button, where a fresh profile shows it
     window.resizeDocks([dock()], [360], Qt.Orientation.Horizontal)
     later(toolbar_shot, 1500)
 

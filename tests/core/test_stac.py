@@ -1,0 +1,295 @@
+"""STAC search and detection from a STAC item, against real servers on loopback (tests/core/stac_helpers.py):
+rustac's STAC API behind nginx, the item's band assets COGs served by nginx with range requests.
+
+The same synthetic scene is detected from its file on disk and from its item: the rafts must be the same, and a
+small area must fetch a small share of the COGs' bytes (nginx's access log says how many were sent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import rasterio
+import stac_helpers as sh
+from pyproj import Transformer
+from shapely.geometry import LineString, box
+
+from sargasses.detection.options import DetectOptions
+from sargasses.detection.run import run_detection
+from sargasses.errors import SargassesError
+from sargasses.search import cli as search_cli
+from sargasses.search.search import item_hrefs, search_items
+from sargasses.synth import cli as synth_cli
+
+ITEM = "S2A_20PPB_20240622_0_L2A"
+LATER = "S2B_20PPB_20240625_0_L2A"  # the same pixels three days later, cloudier
+COLLECTION = "sentinel-2-c1-l2a"
+
+
+def _servers_available() -> None:
+    """nginx comes from Debian (make setup), rustac from the [stac] extra: without them this is a broken setup."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the loopback servers (nginx from Debian) are set up on Linux only")
+    missing = [name for name, found in (("nginx", sh.nginx_binary()), ("rustac", sh.rustac_binary())) if not found]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: run `make setup` (apt nginx-light, pip .[stac])")
+
+
+def _synth(folder: Path, size: int, seed: int) -> Path:
+    argv = [str(folder), "--count", "1", "--size", str(size), "--seed", str(seed), "--kind", "mixed"]
+    assert synth_cli.main([*argv, "--dtype", "uint16"]) == 0
+    return folder / f"scene_{seed:04d}.tif"
+
+
+@pytest.fixture(scope="session")
+def stac(tmp_path_factory):
+    """The servers, a 512 px scene (`scene`) as items ITEM and LATER, a 2048 px one as item "large", and the
+    fault items: a missing asset (with a signed-looking query), no band assets, assets on a dropping server."""
+    _servers_available()
+    root = tmp_path_factory.mktemp("stac")
+    scene = _synth(root / "scene", 512, 2)
+    large = _synth(root / "large-scene", 2048, 5)
+    cogs = sh.write_cog_set(scene, root / "cogs" / ITEM)
+    large_cogs = sh.write_cog_set(large, root / "cogs" / "large", blocksize=256)
+    servers = sh.LoopbackServers(root=root / "cogs", work=root / "servers")
+    dropping = sh.DroppingServer(root / "cogs")
+    items = [sh.earth_search_item(ITEM, scene, cogs, servers.href)]
+    items[0]["properties"]["datetime"] = "2024-06-22T14:45:45Z"
+    later = sh.earth_search_item(LATER, scene, cogs, servers.href)
+    later["properties"].update({"datetime": "2024-06-25T14:45:45Z", "eo:cloud_cover": 64.0, "platform": "sentinel-2b"})
+    missing = sh.earth_search_item("missing-asset", scene, cogs, servers.href)
+    missing["assets"]["nir08"]["href"] = servers.url("cogs") + "/gone/B8A.tif?se=2030-01-01&sig=SECRETSIG"
+    no_bands = sh.earth_search_item("no-bands", scene, cogs, servers.href)
+    no_bands["assets"] = {k: v for k, v in no_bands["assets"].items() if k in ("thumbnail", "red")}
+    dropped = sh.earth_search_item("dropped", scene, cogs, lambda p: f"{dropping.url}/{p.relative_to(root / 'cogs')}")
+    big = sh.earth_search_item("large", large, large_cogs, servers.href)
+    for item in (missing, no_bands, dropped, big):
+        item["properties"]["datetime"] = "2023-01-01T00:00:00Z"  # outside the searches of the scene's week
+    servers.start([items[0], later, missing, no_bands, dropped, big])
+    try:
+        yield {"servers": servers, "scene": scene, "large": large, "cogs": cogs, "large_cogs": large_cogs}
+    finally:
+        servers.stop()
+        dropping.stop()
+
+
+def _item_url(stac: dict, item_id: str, role: str = "api") -> str:
+    return f"{stac['servers'].url(role)}/collections/{COLLECTION}/items/{item_id}"
+
+
+def _lonlat_bounds(path: Path, shrink: float = 0.0) -> tuple[float, float, float, float]:
+    with rasterio.open(path) as src:
+        left, bottom, right, top = src.bounds
+        to_lonlat = Transformer.from_crs(src.crs, "EPSG:4326", always_xy=True)
+    return to_lonlat.transform_bounds(left + shrink, bottom + shrink, right - shrink, top - shrink)
+
+
+def test_search_lists_the_week_by_date_with_cloud_and_area_shares(stac):
+    inside = box(*_lonlat_bounds(stac["scene"], shrink=2000))
+    found = search_items(stac["servers"].url("api"), inside, "2024-06-20/2024-06-30", COLLECTION)
+    assert [f.id for f in found] == [ITEM, LATER]
+    first, second = found
+    assert (first.platform, first.level, first.cloud_pct, first.water_pct) == ("sentinel-2a", "L2A", 7.5, 88.2)
+    assert first.aoi_share == pytest.approx(1.0) and second.cloud_pct == 64.0
+    assert first.href == _item_url(stac, ITEM)
+    with rasterio.open(stac["scene"]) as src:  # the area's extent in the item's CRS, for detect --extent
+        assert first.crs == src.crs.to_string()
+        assert first.aoi_extent[0] == pytest.approx(src.bounds.left + 2000, abs=200)  # a lon/lat box, reprojected
+    west, south, east, north = _lonlat_bounds(stac["scene"])
+    half_out = box(west - (east - west), south, east, north)  # half the area lies west of the tile
+    assert search_items(stac["servers"].url("api"), half_out, "2024-06-20/2024-06-30", COLLECTION)[0].aoi_share == (
+        pytest.approx(0.5, abs=0.01)
+    )
+    assert item_hrefs(stac["servers"].url("api"), inside, "2024-06-20/2024-06-30", COLLECTION, max_cloud=50) == [
+        _item_url(stac, ITEM)
+    ]
+    assert search_items(stac["servers"].url("api"), inside, "2025-01-01/2025-02-01", COLLECTION) == []
+
+
+def test_search_command_prints_a_table_and_json(stac, capsys):
+    bbox = ",".join(f"{v:.5f}" for v in _lonlat_bounds(stac["scene"], shrink=2000))
+    argv = ["--stac", stac["servers"].url("api"), "--collection", COLLECTION, f"--bbox={bbox}"]
+    assert search_cli.main([*argv, "--dates", "2024-06-20/2024-06-30", "--max-cloud", "50"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["date-time", "(UTC)", "id"]
+    assert table[1].split()[:6] == ["2024-06-22T14:45:45", ITEM, "sentinel-2a", "L2A", "7.5", "100"]
+    assert table[-1] == "1 item(s)"
+    assert search_cli.main([*argv, "--dates", "2024-06-20/2024-06-30", "--json"]) == 0
+    assert [f["id"] for f in json.loads(capsys.readouterr().out)] == [ITEM, LATER]
+
+
+def test_search_takes_the_polygons_of_a_vector_file_in_any_crs(stac, tmp_path, capsys):
+    with rasterio.open(stac["scene"]) as src:
+        left, bottom, right, _ = src.bounds
+        crs = src.crs
+    inner = box(left + 2000, bottom + 2000, left + 4000, bottom + 4000)  # 2 km squares in the scene's UTM zone
+    outside = box(right + 20000, bottom, right + 22000, bottom + 2000)  # 20 km east of the tile
+    gpd.GeoDataFrame(geometry=[inner, outside], crs=crs).to_file(tmp_path / "coast.gpkg")
+    argv = ["--stac", stac["servers"].url("api"), "--collection", COLLECTION, "--aoi", str(tmp_path / "coast.gpkg")]
+    assert search_cli.main([*argv, "--dates", "2024-06-22/2024-06-22", "--json"]) == 0
+    (found,) = json.loads(capsys.readouterr().out)
+    assert found["id"] == ITEM and found["aoi_share"] == pytest.approx(0.5, abs=0.01)
+    line = LineString(inner.exterior.coords)  # (a LinearRing crashes pyogrio 0.x when written)
+    gpd.GeoDataFrame(geometry=[line], crs=crs).to_file(tmp_path / "line.gpkg")
+    assert search_cli.main([*argv[:4], "--aoi", str(tmp_path / "line.gpkg"), "--dates", "2024-06-22/.."]) == 1
+    assert "holds no polygon" in capsys.readouterr().err
+
+
+def _rafts(path: Path) -> list[tuple[float, ...]]:
+    frame = gpd.read_file(path)
+    return sorted(tuple(round(v, 3) for v in (*g.bounds, g.area)) for g in frame.geometry)
+
+
+def test_detection_from_the_item_finds_the_rafts_of_the_file_on_disk(stac, tmp_path):
+    local = run_detection(DetectOptions(input=str(stac["scene"]), output=str(tmp_path / "disk.gpkg")))
+    remote = run_detection(DetectOptions(input=_item_url(stac, ITEM), output=str(tmp_path / "item.gpkg")))
+    assert local["rafts"] > 10 and remote["rafts"] == local["rafts"]
+    assert _rafts(tmp_path / "item.gpkg") == _rafts(tmp_path / "disk.gpkg")
+    assert remote["water_area_km2"] == local["water_area_km2"] and remote["pixels"] == local["pixels"]
+    assert remote["product_id"] == ITEM and remote["stac_item"] == _item_url(stac, ITEM)
+    assert remote["acquisition_date"] == "2024-06-22" and remote["sensor"] == "sentinel2_l2a"
+    assert set(gpd.read_file(tmp_path / "item.gpkg")["product"]) == {ITEM}
+
+
+def test_detect_command_takes_a_catalogue_and_an_item_id(stac, tmp_path, capsys):
+    from sargasses.detection import cli as detect_cli
+
+    argv = ["--stac", stac["servers"].url("api"), "--collection", COLLECTION, "--id", ITEM]
+    assert detect_cli.main([*argv, "-o", str(tmp_path / "r.gpkg"), "--json", "-q"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["product_id"] == ITEM and summary["stac_item"] == _item_url(stac, ITEM)
+    assert summary["input"] == _item_url(stac, ITEM)
+    assert detect_cli.main([*argv[:4], "--id", "nope", "-o", str(tmp_path / "x.gpkg")]) == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("no item nope in collection sentinel-2-c1-l2a of " + argv[1] + "; list them with sargasses search")
+    )
+    assert detect_cli.main(["--id", ITEM, "-o", str(tmp_path / "x.gpkg")]) == 1
+    assert "give an INPUT, or --stac CATALOGUE with --id ITEM" in capsys.readouterr().err
+    assert not (tmp_path / "x.gpkg").exists()
+
+
+def test_detection_from_an_item_json_file_resolves_its_assets(stac, tmp_path):
+    """A saved item (as `sargasses search --json` users keep them) reads the same assets as its URL."""
+    item = json.loads((stac["servers"].work / "items.json").read_text())["features"][0]
+    (tmp_path / "item.json").write_text(json.dumps(item))
+    summary = run_detection(DetectOptions(input=str(tmp_path / "item.json"), output=str(tmp_path / "r.gpkg")))
+    disk = run_detection(DetectOptions(input=str(stac["scene"]), output=str(tmp_path / "d.gpkg")))
+    assert summary["rafts"] == disk["rafts"] and summary["product_id"] == ITEM
+
+
+def test_a_small_area_fetches_a_small_share_of_the_tile(stac, tmp_path):
+    """5 km x 5 km of a 41 km tile (1.5 % of its area; 10 km of a 110 km Sentinel-2 tile is 0.8 %, measured by
+    benchmarks/stac_reading.py): the COG blocks that cover it and the headers, at most 10 % of the bytes."""
+    servers = stac["servers"]
+    with rasterio.open(stac["large"]) as src:
+        left, top = src.bounds.left + 15000, src.bounds.top - 15000
+    before = servers.bytes_served("/large/")
+    options = DetectOptions(
+        input=_item_url(stac, "large"),
+        output=str(tmp_path / "rafts.gpkg"),
+        extent=(left, top - 5000, left + 5000, top),
+        method="afai",
+    )
+    summary = run_detection(options)
+    sent = servers.bytes_served("/large/") - before
+    total = sum(p.stat().st_size for p in stac["large_cogs"].values())
+    assert summary["pixels"]["width"] == 250 and summary["pixels"]["height"] == 250
+    assert 0 < sent <= 0.10 * total, f"{sent} of {total} bytes"
+
+
+def _refused(tmp_path: Path, input_: str, expected: str) -> str:
+    with pytest.raises(SargassesError) as raised:
+        run_detection(DetectOptions(input=input_, output=str(tmp_path / "out" / "rafts.gpkg")))
+    message = str(raised.value)
+    assert "\n" not in message and expected in message, message
+    assert not any((tmp_path / "out").iterdir())  # nothing written, not even a staging folder
+    return message
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    (tmp_path / "out").mkdir()
+    return tmp_path
+
+
+def test_a_missing_asset_is_one_line_without_its_signature(stac, out_dir, capfd):
+    message = _refused(out_dir, _item_url(stac, "missing-asset"), "asset")
+    assert "missing-asset" in message and "SECRETSIG" not in message and "/gone/B8A.tif" in message
+    from sargasses.detection import cli as detect_cli
+
+    capfd.readouterr()
+    assert detect_cli.main([_item_url(stac, "missing-asset"), "-o", str(out_dir / "out" / "r.gpkg")]) == 1
+    said = capfd.readouterr()  # GDAL's own messages included: what reaches the terminal
+    assert "SECRETSIG" not in said.out + said.err and said.err.count("sargasses: error:") == 1
+    assert not any((out_dir / "out").iterdir())
+
+
+def test_an_item_without_the_bands_names_them(stac, out_dir):
+    message = _refused(out_dir, _item_url(stac, "no-bands"), "has no asset for band(s) B02, B03")
+    assert "B04" not in message.split("(its assets")[0]
+
+
+def test_a_connection_dropped_mid_read_is_one_line(stac, out_dir):
+    message = _refused(out_dir, _item_url(stac, "dropped"), "reading band B02 of STAC item dropped over the network")
+    assert "connection dropped" in message
+
+
+def test_an_unknown_item_is_one_line(stac, out_dir):
+    _refused(out_dir, _item_url(stac, "no-such-item"), "HTTP 404")
+
+
+def test_a_server_error_on_search_is_one_line(stac):
+    with pytest.raises(SargassesError, match=r"failed on the server's side \(HTTP 500\)") as raised:
+        search_items(
+            stac["servers"].url("broken"), box(*_lonlat_bounds(stac["scene"])), "2024-06-01/2024-07-01", COLLECTION
+        )
+    assert "\n" not in str(raised.value)
+
+
+def test_a_catalogue_that_needs_a_token_says_so_and_the_token_never_shows(stac, tmp_path, monkeypatch, capsys):
+    area = box(*_lonlat_bounds(stac["scene"], shrink=2000))
+    private = stac["servers"].url("private")
+    with pytest.raises(SargassesError, match=r"needs credentials.*SARGASSES_STAC_TOKEN"):
+        search_items(private, area, "2024-06-20/2024-06-30", COLLECTION)
+    monkeypatch.setenv("SARGASSES_STAC_TOKEN", sh.TOKEN)
+    assert [f.id for f in search_items(private, area, "2024-06-20/2024-06-30", COLLECTION)] == [ITEM, LATER]
+    from sargasses.detection import cli as detect_cli
+
+    out = tmp_path / "rafts.gpkg"
+    assert detect_cli.main([_item_url(stac, ITEM, "private"), "-o", str(out), "--json", "--quiet"]) == 0
+    assert detect_cli.main([_item_url(stac, "no-such-item", "private"), "-o", str(tmp_path / "x.gpkg")]) == 1
+    said = capsys.readouterr()
+    written = [p.read_bytes() for p in tmp_path.iterdir() if p.is_file()]
+    assert written and all(sh.TOKEN.encode() not in data for data in written)
+    assert sh.TOKEN not in said.out + said.err and "HTTP 404" in said.err
+    assert os.environ["SARGASSES_STAC_TOKEN"] == sh.TOKEN  # the token was there all along
+
+
+def test_the_engine_searches_and_detects_an_item_for_the_plugin(stac, tmp_path):
+    """The plugin's path: a `search` request to the real engine process, then a `detect` of the first item's href."""
+    from test_engine_fuzz import EngineProcess
+
+    engine = EngineProcess(tmp_path)
+    try:
+        assert engine.next_event(60)["event"] == "ready"
+        west, south, east, north = _lonlat_bounds(stac["scene"], shrink=2000)
+        search = {"id": 1, "cmd": "search", "stac": stac["servers"].url("api"), "collection": COLLECTION}
+        search |= {"bbox": [west, south, east, north], "dates": "2024-06-20/2024-06-30", "max_cloud": 50}
+        reply = engine.reply(json.dumps(search).encode())
+        assert reply["event"] == "result", reply
+        items = reply["result"]["items"]
+        assert [(i["id"], i["cloud_pct"], i["aoi_share"]) for i in items] == [(ITEM, 7.5, 1.0)]
+        detect = {"id": 2, "cmd": "detect", "options": {"input": items[0]["href"], "output": str(tmp_path / "r.gpkg")}}
+        result = engine.reply(json.dumps(detect).encode())
+        assert result["event"] == "result" and result["summary"]["product_id"] == ITEM, result
+        bad = engine.reply(json.dumps({**search, "id": 3, "stac": stac["servers"].url("broken")}).encode())
+        assert bad["event"] == "error" and "HTTP 500" in bad["message"]
+    finally:
+        engine.close()
