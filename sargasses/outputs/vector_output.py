@@ -35,7 +35,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "prob_max": ("float64", "maximum probability (index value for --method afai/fai)"),
     "lon": ("float64", "centroid longitude (WGS84)"),
     "lat": ("float64", "centroid latitude (WGS84)"),
-    "shore_m": ("float64", "metres to the nearest land pixel of the scene's mask (null: more than 2 km)"),
+    "shore_m": ("float64", "metres from the raft to the nearest land pixel (null: none within 2 km or 200 px)"),
     "setting": ("object", "open_water, nearshore (land within 1 km) or shoreline (touching land)"),
     "acq_date": ("object", "acquisition date (ISO 8601) when the input says it"),
     "sensor": ("object", "sensor profile of the input"),
