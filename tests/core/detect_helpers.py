@@ -15,7 +15,15 @@ from affine import Affine
 from model_helpers import make_card, red_edge_weights
 
 from sargasses.model_file import build_network, save_model_file
-from sargasses.outputs.summary import ModelInfo, PixelCounts, RunSummary, TileCounts, Timing, summary_keys
+from sargasses.outputs.summary import (
+    ModelInfo,
+    PixelCounts,
+    RaftSettings,
+    RunSummary,
+    TileCounts,
+    Timing,
+    summary_keys,
+)
 from sargasses.reading.sensors import DEFAULT_BANDS
 
 CRS = "EPSG:32620"
@@ -142,7 +150,13 @@ def bright_model(path: Path, tile_size: int = 64, overlap: int = 16) -> Path:
     return save_model_file(path, red_edge_weights(card), card)
 
 
-SUMMARY_NESTED = {"model": ModelInfo, "pixels": PixelCounts, "tiles": TileCounts, "timing": Timing}
+SUMMARY_NESTED = {
+    "model": ModelInfo,
+    "pixels": PixelCounts,
+    "tiles": TileCounts,
+    "timing": Timing,
+    "rafts_by_setting": RaftSettings,
+}
 
 
 def assert_summary_shape(summary: dict[str, Any]) -> None:
