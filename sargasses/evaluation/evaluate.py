@@ -100,13 +100,23 @@ def check_scorable(scenes: list[EvalScene], what: Any) -> list[EvalScene]:
     return scenes
 
 
-def model_probability(loaded: Any, reflectance: np.ndarray) -> np.ndarray:
-    """Probability of a whole (small) scene in one pass; nodata fed as 0 as the engine does."""
+# test-time flips: the image as it is, mirrored left-right, upside down, and both (the axes of a (B, C, H, W) batch)
+FLIPS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
+
+
+def model_probability(loaded: Any, reflectance: np.ndarray, flips: int = 1) -> np.ndarray:
+    """Probability of a whole (small) scene in one pass; nodata fed as 0 as the engine does. flips > 1 averages
+    the first `flips` of FLIPS (test-time augmentation: the capacity study of docs/training.md)."""
     import torch
 
     x = torch.from_numpy(np.nan_to_num(reflectance, nan=0.0, posinf=0.0, neginf=0.0)[None].astype(np.float32))
+    total = None
     with torch.inference_mode():
-        return loaded.module(x)[0, 0].float().numpy()
+        for axes in FLIPS[:flips]:
+            y = loaded.module(torch.flip(x, axes) if axes else x)
+            y = torch.flip(y, axes) if axes else y
+            total = y if total is None else total + y
+    return (total[0, 0] / max(1, min(flips, len(FLIPS)))).float().numpy()
 
 
 @dataclass
