@@ -38,6 +38,7 @@ from .export_dialog import export_with_dialog
 from .finetune_box import FinetuneBox
 from .image_section import ImageSection
 from .model_section import ModelSection
+from .monitor_section import MonitorSection
 from .options_section import OptionsSection
 from .run_section import RunSection
 from .text import capitalized, error_html, fitting, without_folders
@@ -85,6 +86,7 @@ class SargassesDock(QgsDockWidget):
         self.area_box = AreaSection(self.iface)
         self.options_box = OptionsSection()
         self.run_box = RunSection()
+        self.monitor_box = MonitorSection()
         self.finetune_box = FinetuneBox(self.iface, self.manager, self.model_box.model_path, self.options_box.device)
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -93,6 +95,7 @@ class SargassesDock(QgsDockWidget):
             layout.addWidget(section)
         layout.addWidget(self.options_box)
         layout.addWidget(self.finetune_box)
+        layout.addWidget(self.monitor_box)
         layout.addStretch(1)
         for combo in body.findChildren(QComboBox):  # long layer names must not widen the dock
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
