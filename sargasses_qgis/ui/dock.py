@@ -39,6 +39,7 @@ from .find_scenes_section import FindScenesSection
 from .finetune_box import FinetuneBox
 from .image_section import ImageSection
 from .model_section import ModelSection
+from .monitor_section import MonitorSection
 from .options_section import OptionsSection
 from .run_section import RunSection
 from .text import capitalized, error_html, fitting, without_folders
@@ -86,6 +87,7 @@ class SargassesDock(QgsDockWidget):
         self.area_box = AreaSection(self.iface)
         self.options_box = OptionsSection()
         self.run_box = RunSection()
+        self.monitor_box = MonitorSection()
         self.finetune_box = FinetuneBox(self.iface, self.manager, self.model_box.model_path, self.options_box.device)
         self.scenes_box = FindScenesSection(self.iface, self.manager)
         self.scenes_box.connect_runs(self.request, self.options_box.extra_rasters, self.start_job, self.runFinished)
@@ -97,6 +99,7 @@ class SargassesDock(QgsDockWidget):
         layout.addWidget(self.options_box)
         layout.addWidget(self.finetune_box)
         layout.addWidget(self.scenes_box)
+        layout.addWidget(self.monitor_box)
         layout.addStretch(1)
         for combo in body.findChildren(QComboBox):  # long layer names must not widen the dock
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
