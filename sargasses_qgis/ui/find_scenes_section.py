@@ -114,6 +114,7 @@ class FindScenesSection(QGroupBox):
         self.items_tree = QTreeWidget()
         self.items_tree.setHeaderLabels(COLUMNS)
         self.items_tree.setRootIsDecorated(False)
+        self.items_tree.setWordWrap(True)
         self.items_tree.setIconSize(QSize(SIDE, SIDE))
         self.items_tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.items_tree.setMinimumHeight(3 * SIDE)
@@ -220,8 +221,10 @@ class FindScenesSection(QGroupBox):
             self.items_tree.addTopLevelItem(row)
             if item.get("thumbnail"):
                 self.thumbnails.load(str(item["thumbnail"]), lambda pixmap, row=row: _set_icon(row, pixmap))
-        for column in range(len(COLUMNS)):
+        for column in range(1, len(COLUMNS)):
             self.items_tree.resizeColumnToContents(column)
+        # the date wraps under its time beside the thumbnail, so the list fits the dock's width
+        self.items_tree.setColumnWidth(0, SIDE + self.items_tree.fontMetrics().horizontalAdvance("2024-06-22") + 24)
         self.status_label.setText(
             f"{len(items)} item(s), oldest first: select and press Detect." if items else "No item: widen the dates."
         )

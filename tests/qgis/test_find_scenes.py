@@ -6,13 +6,15 @@ works with one from QGIS's authentication database, which then appears in no fil
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import HERE, ROOT, wait_for
+from conftest import HERE, QGIS_DESKTOP, ROOT, XVFB, profile_with_the_zip, run_desktop, wait_for
 from qgis.core import (
     QgsApplication,
     QgsAuthMethodConfig,
@@ -121,7 +123,10 @@ def _rafts(path: Path) -> tuple[int, float]:
 def test_search_lists_the_week_by_date_with_thumbnails(dock, world) -> None:
     task = _search(dock, world, "api")
     assert task.items is not None, task.error
-    assert _rows(dock) == [["2024-06-22 14:45", "8 %", "100 %", "88 %"], ["2024-06-25 14:45", "64 %", "100 %", "88 %"]]
+    assert _rows(dock) == [
+        ["2024-06-22 14:45", "8 %", "100 %", "88 %"],
+        ["2024-06-25 14:45", "64 %", "100 %", "88 %"],
+    ]
     tree = dock.scenes_box.items_tree
     assert wait_for(lambda: all(not tree.topLevelItem(i).icon(0).isNull() for i in range(2)), 30), "no thumbnail"
     size = tree.topLevelItem(0).icon(0).availableSizes()[0]
@@ -200,3 +205,29 @@ def test_a_catalogue_that_needs_a_token_gets_it_from_the_auth_database_and_nothi
     assert any("search" in line for line in log_lines)  # the log was collected, and it said what was searched
     if sys.platform.startswith("linux"):  # the engine's own log lines came through QGIS's log too
         assert any("engine" in line for line in log_lines)
+
+
+@pytest.mark.desktop
+@pytest.mark.skipif(not (QGIS_DESKTOP and XVFB), reason="QGIS desktop or Xvfb is not installed")
+def test_search_to_rafts_in_three_clicks_in_the_real_desktop(world, engine_python, tmp_path) -> None:
+    """The plugin's zip in a fresh profile: Search, select, Detect; the screenshot shows the list and the rafts."""
+    profiles = profile_with_the_zip(tmp_path)
+    result, shot = tmp_path / "result.json", tmp_path / "qgis_find_scenes.png"
+    env = {
+        "SARGASSES_PYTHON": engine_python,
+        "SARGASSES_E2E_WORLD": json.dumps(world),
+        "SARGASSES_E2E_RESULT": str(result),
+        "SARGASSES_E2E_SCREENSHOT": str(shot),
+    }
+    done = run_desktop(profiles, HERE / "find_scenes_drive.py", env)
+    assert result.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(result.read_text())
+    assert report.get("error") is None, report
+    assert report["steps"] == ["search", "select", "detect"]
+    assert [row[0] for row in report["rows"]] == ["2024-06-22 14:45", "2024-06-25 14:45"] and report["thumbnails"] == 2
+    assert report["added"] == 1 and report["summary"]["product_id"] == world["items"][0]
+    assert report["features"] == report["summary"]["rafts"] > 0
+    assert report["screenshot"] and shot.stat().st_size > 50_000
+    keep = os.environ.get("SARGASSES_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy2(shot, Path(keep) / shot.name)
