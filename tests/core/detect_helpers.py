@@ -97,9 +97,16 @@ def write_scene(
 
 
 def random_model(
-    path: Path, tile_size: int = 64, overlap: int = 16, seed: int = 0, filters: int = 8, gain: float = 300.0
+    path: Path,
+    tile_size: int = 64,
+    overlap: int = 16,
+    seed: int = 0,
+    filters: int = 8,
+    gain: float = 300.0,
+    **fields: Any,
 ) -> Path:
-    """Random weights; `gain` scales the last layer so probabilities spread over (0, 1) instead of sitting at 0.5."""
+    """Random weights; `gain` scales the last layer so probabilities spread over (0, 1) instead of sitting at 0.5;
+    `fields`: more of the card's (a threshold, say)."""
     card = make_card(
         "HalfUNet",
         {"num_filters": filters, "autopad_enabled": True},
@@ -109,6 +116,7 @@ def random_model(
         tile_overlap=overlap,
         name="test-random",
         version="0.1",
+        **fields,
     )
     torch.manual_seed(seed)
     state = build_network(card).state_dict()
