@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from sargasses.detection.vectorize import PixelMetric
 
 SEARCH_M = 2000.0  # land searched this far (or MAX_SEARCH_PX pixels, the nearer): beyond, shore_m is null
 NEARSHORE_M = 1000.0  # land within this: nearshore
@@ -47,7 +44,7 @@ class ShoreDistance:
     """Strips of land and mask in (top to bottom, full width), strips of distance to land out, in the same order
     and of the same rows; see the module docstring."""
 
-    def __init__(self, metric: PixelMetric, width: int, height: int) -> None:
+    def __init__(self, metric: Any, width: int, height: int) -> None:  # vectorize.PixelMetric (it imports this)
         self.metric = metric
         self.width = width
         dx, dy, _ = metric.pixel_steps(np.array([height // 2]), np.array([width // 2]))

@@ -256,6 +256,37 @@ class RaftCollector:
         return self.rafts
 
     # ------------------------------------------------------------------ measuring and polygonizing
+    def _outlines(self, labels: np.ndarray, out: np.ndarray, count: int, top: int) -> np.ndarray:
+        """The polygons of rafts `out` (label order) of a strip whose first row is `top`: valid, simplified."""
+        import shapely
+        from rasterio.features import shapes
+
+        wanted = np.zeros(count, dtype=bool)
+        wanted[out] = True
+        burn = labels.copy()
+        burn[~wanted[labels]] = 0
+        region = self.transform @ Affine.translation(0, top)
+        rings: list = []
+        ring_piece: list[int] = []
+        piece_raft: list[int] = []
+        # 4-connected pieces of each 8-connected raft: valid polygons (an 8-connected outline would touch itself
+        # at diagonal joints, which OGC calls invalid); pieces of one raft meet only at corners: a valid MultiPolygon
+        for geom, value in shapes(burn, mask=burn > 0, connectivity=4, transform=region):
+            ring_piece.extend([len(piece_raft)] * len(geom["coordinates"]))
+            rings.extend(geom["coordinates"])
+            piece_raft.append(int(value))
+        geometries = _assemble(rings, np.array(ring_piece), np.array(piece_raft))
+        if geometries.size != out.size:  # every raft has pixels, hence at least one piece
+            raise RuntimeError(f"polygonizing gave {geometries.size} rafts for {out.size}")
+        invalid = ~shapely.is_valid(geometries)
+        if invalid.any():
+            geometries[invalid] = shapely.make_valid(geometries[invalid])
+        if self.simplify_crs:
+            simplified = shapely.simplify(geometries, self.simplify_crs, preserve_topology=True)
+            keep = ~shapely.is_empty(simplified) & shapely.is_valid(simplified)
+            geometries[keep] = simplified[keep]
+        return geometries
+
     def _finish(
         self,
         labels: np.ndarray,
@@ -266,7 +297,6 @@ class RaftCollector:
         top: int,
     ) -> None:
         import shapely
-        from rasterio.features import shapes
 
         ids = np.nonzero(closed)[0]
         # statistics over the labelled pixels only (rafts are a few % of a strip at most), without sorting
@@ -291,30 +321,7 @@ class RaftCollector:
         if not big.any():
             return
         out = ids[big]  # the rafts to output, in label order
-        wanted = np.zeros(closed.size, dtype=bool)
-        wanted[out] = True
-        burn = labels.copy()
-        burn[~wanted[labels]] = 0
-        region = self.transform @ Affine.translation(0, top)
-        rings: list = []
-        ring_piece: list[int] = []
-        piece_raft: list[int] = []
-        # 4-connected pieces of each 8-connected raft: valid polygons (an 8-connected outline would touch itself
-        # at diagonal joints, which OGC calls invalid); pieces of one raft meet only at corners: a valid MultiPolygon
-        for geom, value in shapes(burn, mask=burn > 0, connectivity=4, transform=region):
-            ring_piece.extend([len(piece_raft)] * len(geom["coordinates"]))
-            rings.extend(geom["coordinates"])
-            piece_raft.append(int(value))
-        geometries = _assemble(rings, np.array(ring_piece), np.array(piece_raft))
-        if geometries.size != out.size:  # every raft has pixels, hence at least one piece
-            raise RuntimeError(f"polygonizing gave {geometries.size} rafts for {out.size}")
-        invalid = ~shapely.is_valid(geometries)
-        if invalid.any():
-            geometries[invalid] = shapely.make_valid(geometries[invalid])
-        if self.simplify_crs:
-            simplified = shapely.simplify(geometries, self.simplify_crs, preserve_topology=True)
-            keep = ~shapely.is_empty(simplified) & shapely.is_valid(simplified)
-            geometries[keep] = simplified[keep]
+        geometries = self._outlines(labels, out, closed.size, top)
         lons = lats = None
         if self.metric.georeferenced:
             centroids = shapely.centroid(geometries)
