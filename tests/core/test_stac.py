@@ -272,27 +272,27 @@ def test_a_catalogue_that_needs_a_token_says_so_and_the_token_never_shows(stac, 
     assert os.environ["SARGASSES_STAC_TOKEN"] == sh.TOKEN  # the token was there all along
 
 
-def _started_engine(tmp_path: Path):
-    """The real engine process, once it said it is ready."""
+def _ready_engine(folder: Path):
+    """The real engine process (test_engine_fuzz.py's), once it said it is ready."""
     from test_engine_fuzz import EngineProcess
 
-    engine = EngineProcess(tmp_path)
+    engine = EngineProcess(folder)
     assert engine.next_event(60)["event"] == "ready"
     return engine
 
 
-def _search_request(stac, catalogue: str) -> dict:
-    """The plugin's `search` request for the fixture's week over its scene, to catalogue `catalogue`."""
+def _search_request(stac: dict, role: str) -> dict:
+    """The engine's search request over the scene's week, in catalogue `role`."""
     west, south, east, north = _lonlat_bounds(stac["scene"], shrink=2000)
-    return {"id": 1, "cmd": "search", "stac": stac["servers"].url(catalogue), "collection": COLLECTION,
-            "bbox": [west, south, east, north], "dates": "2024-06-20/2024-06-30"}  # fmt: skip
+    search = {"id": 1, "cmd": "search", "stac": stac["servers"].url(role), "collection": COLLECTION}
+    return search | {"bbox": [west, south, east, north], "dates": "2024-06-20/2024-06-30"}
 
 
 def test_the_engine_searches_and_detects_an_item_for_the_plugin(stac, tmp_path):
     """The plugin's path: a `search` request to the real engine process, then a `detect` of the first item's href."""
-    engine = _started_engine(tmp_path)
+    engine = _ready_engine(tmp_path)
     try:
-        search = {**_search_request(stac, "api"), "max_cloud": 50}
+        search = _search_request(stac, "api") | {"max_cloud": 50}
         reply = engine.reply(json.dumps(search).encode())
         assert reply["event"] == "result", reply
         items = reply["result"]["items"]
@@ -308,7 +308,7 @@ def test_the_engine_searches_and_detects_an_item_for_the_plugin(stac, tmp_path):
 
 def test_the_engine_sends_a_requests_own_token_and_never_shows_it(stac, tmp_path):
     """The plugin's token (from QGIS's authentication database) comes in the request, for that request only."""
-    engine = _started_engine(tmp_path)
+    engine = _ready_engine(tmp_path)
     try:
         search = _search_request(stac, "private")
         refused = engine.reply(json.dumps(search).encode())

@@ -2,7 +2,7 @@
 
 The search-to-rafts flow as a user has it: the map over their coast, Find scenes filled in (catalogue, dates),
 then three clicks: Search, the first item, Detect (and Add as layer, to see the scene under the rafts). Saves a
-screenshot of the window with the list's thumbnails and the rafts on the map to SARGASSES_E2E_SCREENSHOT.
+screenshot of the window with the list's thumbnails and the rafts on the map to SARGASSES_E2E_SHOTS/qgis_find_scenes.png.
 QGIS's own Python runs this file; it uses qgis.* and the standard library only.
 """
 
@@ -15,8 +15,8 @@ from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsP
 from qgis.PyQt.QtCore import QDate, Qt
 from qgis.utils import iface
 
-WORLD = json.loads(os.environ["SARGASSES_E2E_WORLD"])
-SHOT = os.environ["SARGASSES_E2E_SCREENSHOT"]
+WORLD = json.loads(os.environ["SARGASSES_E2E_SCENES"])  # stac_servers.py's world: its URLs and items
+SHOT = os.path.join(os.environ["SARGASSES_E2E_SHOTS"], "qgis_find_scenes.png")
 state = {"started": time.monotonic()}
 
 

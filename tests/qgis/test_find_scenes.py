@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import HERE, QGIS_DESKTOP, ROOT, XVFB, profile_with_the_zip, run_desktop, wait_for
+from conftest import HERE, QGIS_DESKTOP, ROOT, XVFB, drive_zip_in_a_fresh_profile, wait_for
 from qgis.core import (
     QgsApplication,
     QgsAuthMethodConfig,
@@ -211,17 +211,8 @@ def test_a_catalogue_that_needs_a_token_gets_it_from_the_auth_database_and_nothi
 @pytest.mark.skipif(not (QGIS_DESKTOP and XVFB), reason="QGIS desktop or Xvfb is not installed")
 def test_search_to_rafts_in_three_clicks_in_the_real_desktop(world, engine_python, tmp_path) -> None:
     """The plugin's zip in a fresh profile: Search, select, Detect; the screenshot shows the list and the rafts."""
-    profiles = profile_with_the_zip(tmp_path)
-    result, shot = tmp_path / "result.json", tmp_path / "qgis_find_scenes.png"
-    env = {
-        "SARGASSES_PYTHON": engine_python,
-        "SARGASSES_E2E_WORLD": json.dumps(world),
-        "SARGASSES_E2E_RESULT": str(result),
-        "SARGASSES_E2E_SCREENSHOT": str(shot),
-    }
-    done = run_desktop(profiles, HERE / "find_scenes_drive.py", env)
-    assert result.exists(), done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads(result.read_text())
+    report, shots = drive_zip_in_a_fresh_profile(tmp_path, "find_scenes_drive.py", engine_python, world)
+    shot = shots / "qgis_find_scenes.png"
     assert report.get("error") is None, report
     assert report["steps"] == ["search", "select", "detect"]
     assert [row[0] for row in report["rows"]] == ["2024-06-22 14:45", "2024-06-25 14:45"] and report["thumbnails"] == 2
