@@ -9,7 +9,6 @@ the area's windows of its COGs are read.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,8 +71,7 @@ def item_job(
 ) -> DetectionJob:
     """A detection of `item` read remotely by the engine, over the searched area only."""
     stamp = dt.datetime.now()
-    slug = re.sub(r"[^0-9A-Za-z_-]+", "_", str(item["id"])).strip("_")[:40] or "item"
-    work_dir = new_run_folder(settings.results_dir(), f"{stamp:%Y%m%d_%H%M%S}_{slug}")
+    work_dir = new_run_folder(settings.results_dir(), str(item["id"]), stamp, "item")
     probabilities, coverage = extra_rasters(work_dir)
     request.sensor, request.extent = None, None  # the item says its level; its area is the search's
     options = request.detect_options()

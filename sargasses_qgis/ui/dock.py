@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import threading
 from typing import Any
 
@@ -195,8 +194,7 @@ class SargassesDock(QgsDockWidget):
         request = self.request()
         request.extent = area
         stamp = dt.datetime.now()
-        slug = re.sub(r"[^0-9A-Za-z_-]+", "_", layer.name()).strip("_")[:40] or "layer"
-        work_dir = new_run_folder(settings.results_dir(), f"{stamp:%Y%m%d_%H%M%S}_{slug}")
+        work_dir = new_run_folder(settings.results_dir(), layer.name(), stamp, "layer")
         probabilities, coverage = self.options_box.extra_rasters(work_dir)
         return DetectionJob(
             layer_name=layer.name(),
