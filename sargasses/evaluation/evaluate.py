@@ -110,13 +110,10 @@ def model_probability(loaded: Any, reflectance: np.ndarray, flips: int = 1) -> n
     import torch
 
     x = torch.from_numpy(np.nan_to_num(reflectance, nan=0.0, posinf=0.0, neginf=0.0)[None].astype(np.float32))
-    total = None
+    passes = FLIPS[: max(1, flips)]
     with torch.inference_mode():
-        for axes in FLIPS[:flips]:
-            y = loaded.module(torch.flip(x, axes) if axes else x)
-            y = torch.flip(y, axes) if axes else y
-            total = y if total is None else total + y
-    return (total[0, 0] / max(1, min(flips, len(FLIPS)))).float().numpy()
+        total = sum(torch.flip(loaded.module(torch.flip(x, axes)), axes) for axes in passes)
+    return (total[0, 0] / len(passes)).float().numpy()
 
 
 @dataclass
