@@ -279,6 +279,7 @@ class SargassesDock(QgsDockWidget):
             self._report(f"The run finished but its layers could not be added: {exc}")
             return
         self.last_layer = rafts
+        self.run_box.shore_toggle.show_layer(rafts)
         raster = QgsProject.instance().mapLayer(getattr(task, "layer_id", ""))
         labelling.remember_detection(rafts, task.outcome.summary, task.job, raster)
         device = (self.engine_info.get("device") or {}).get("name", "")

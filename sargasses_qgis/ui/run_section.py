@@ -1,4 +1,5 @@
-"""The dock's footer: Run and Cancel, the progress, what the run says, and the last result's exports.
+"""The dock's footer: Run and Cancel, the progress, what the run says, and the last result's shoreline filter and
+exports.
 
 It stays below the scrolling sections, visible on any screen height.
 """
@@ -9,6 +10,7 @@ from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from .shore_toggle import ShoreToggle
 from .text import error_html
 
 
@@ -38,6 +40,7 @@ class RunSection(QWidget):
         self.export_shp_button.setToolTip("Export the last result to a shapefile")
         self.export_gpkg_button = QPushButton("Export GPKG…")
         self.export_gpkg_button.setToolTip("Export the last result to a GeoPackage")
+        self.shore_toggle = ShoreToggle()
         self.results_box = QGroupBox("Results")
         self._lay_out()
         self.run_button.clicked.connect(self.runRequested)
@@ -54,10 +57,13 @@ class RunSection(QWidget):
         footer.addLayout(buttons)
         footer.addWidget(self.progress)
         footer.addWidget(self.status_label)
-        results = QHBoxLayout(self.results_box)
+        results = QVBoxLayout(self.results_box)
+        results.addWidget(self.shore_toggle)
+        exports = QHBoxLayout()
         for button in (self.export_shp_button, self.export_gpkg_button):  # text only: both fit in a narrow dock
             button.setEnabled(False)
-            results.addWidget(button)
+            exports.addWidget(button)
+        results.addLayout(exports)
         footer.addWidget(self.results_box)
 
     def running(self, description: str) -> None:

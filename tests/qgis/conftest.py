@@ -318,12 +318,16 @@ def run_and_wait(dock, timeout: float = 300.0):
 def otci(engine_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A model trained the original way (configs/original_otci_halfunet.yaml, tiny, on synthetic OTCI data) and an
     OTCI scene as users have it: {"model", "tif", "png" (with .pgw and .prj), "label", "rafts"}. About a minute."""
-    folder = tmp_path_factory.mktemp("otci")
+    return run_core_script("make_otci_model.py", tmp_path_factory.mktemp("otci"), timeout=900)
+
+
+def run_core_script(script: str, folder: Path, timeout: float = 300) -> dict:
+    """One of the scripts beside this file that the core environment runs (make_*.py FOLDER): its JSON line."""
     done = subprocess.run(
-        [engine_python, str(HERE / "make_otci_model.py"), str(folder)],
+        [engine_python_or_fail(), str(HERE / script), str(folder)],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 0, done.stderr[-3000:]
