@@ -27,8 +27,8 @@ SRS_ID = 4326
 RAFT_FIELDS = (  # detect's per-raft fields (sargasses/outputs/vector_output.py), then the scene's
     ("raft_id", "int32"), ("area_m2", "float64"), ("length_m", "float64"), ("prob_mean", "float64"),
     ("prob_max", "float64"), ("lon", "float64"), ("lat", "float64"), ("acq_date", "str"), ("sensor", "str"),
-    ("product", "str"), ("model", "str"), ("model_ver", "str"), ("scene_key", "str"), ("scene", "str"),
-    ("datetime", "datetime"),
+    ("product", "str"), ("model", "str"), ("model_ver", "str"), ("shore_m", "float64"), ("setting", "str"),
+    ("scene_key", "str"), ("scene", "str"), ("datetime", "datetime"),
 )  # fmt: skip
 SCENE_FIELDS = (
     ("scene_key", "str"), ("scene", "str"), ("datetime", "datetime"), ("date", "str"), ("sensor", "str"),
@@ -50,6 +50,7 @@ PLAIN_TABLES = (
     "CREATE UNIQUE INDEX scenes_key ON scenes (scene_key)",
 )
 _NUMPY = {"int32": np.int32, "float64": np.float64, "str": object, "datetime": "datetime64[ms]"}
+_SQL = {"int32": "MEDIUMINT", "float64": "REAL", "str": "TEXT", "datetime": "DATETIME"}  # as GDAL's GPKG writes them
 
 
 def scene_key(scene: str) -> str:
@@ -73,9 +74,28 @@ class Catalogue:
                 f"{path.parent} was made with other settings ({kept[0] if kept else 'none'}): use the same grid, "
                 "sectors, method and threshold, or another --out folder"
             )
+        self._add_missing_columns()
 
     def close(self) -> None:
         self.db.close()
+
+    def _add_missing_columns(self) -> None:
+        """Columns a later version added (the rafts' shore_m and setting), added to a catalogue written before it:
+        NULL in the rows it holds, every row kept, so an older folder goes on without being rebuilt."""
+        missing = []
+        for layer, fields in (("rafts", RAFT_FIELDS), ("scenes", SCENE_FIELDS)):
+            held = {row[1] for row in self.db.execute(f"PRAGMA table_info({layer})")}
+            missing += [(layer, name, _SQL[kind]) for name, kind in fields if name not in held]
+        if not missing:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for layer, name, sql_type in missing:
+                self.db.execute(f'ALTER TABLE {layer} ADD COLUMN "{name}" {sql_type}')
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def statuses(self) -> dict[str, tuple[str, str]]:
         """scene -> (status, model SHA-256) of every scene recorded."""
