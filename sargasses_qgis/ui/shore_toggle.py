@@ -39,6 +39,7 @@ class ShoreToggle(QWidget):
         self.layer = layer
         usable = shore_filter.has_settings(layer)
         self.check.setEnabled(usable)
+        layer.willBeDeleted.connect(self._layer_gone)
         if usable:
             layer.subsetStringChanged.connect(self._refresh)
             if self.check.isChecked():
@@ -65,8 +66,16 @@ class ShoreToggle(QWidget):
             self.check.setChecked(hidden)
             self.check.blockSignals(False)
 
+    def _layer_gone(self) -> None:
+        """The rafts left the project (removed, another project opened): nothing to count or filter."""
+        self._forget_layer()
+        self.count_label.setText("")
+        self.check.setEnabled(False)
+
     def _forget_layer(self) -> None:
-        with contextlib.suppress(RuntimeError, TypeError):
-            if self.layer is not None:
-                self.layer.subsetStringChanged.disconnect(self._refresh)
-        self.layer = None
+        layer, self.layer = self.layer, None
+        if layer is None:
+            return
+        for signal, slot in (("subsetStringChanged", self._refresh), ("willBeDeleted", self._layer_gone)):
+            with contextlib.suppress(RuntimeError, TypeError):  # deleted already, or never connected
+                getattr(layer, signal).disconnect(slot)

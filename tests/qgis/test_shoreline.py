@@ -104,6 +104,7 @@ def test_hide_shoreline_rafts_hides_exactly_them_and_survives_the_project(coast,
         project_file = tmp_path / "coast.qgz"
         assert QgsProject.instance().write(str(project_file))
         QgsProject.instance().clear()
+        assert toggle.count_label.text() == "" and not toggle.check.isEnabled()  # no count of a layer gone
         assert QgsProject.instance().read(str(project_file))
         (again,) = QgsProject.instance().mapLayersByName("Sargassum rafts")
         assert shore_filter.shoreline_hidden(again) and {int(f["id"]) for f in again.getFeatures()} == kept
