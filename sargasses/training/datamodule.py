@@ -106,19 +106,9 @@ class SargassesDataModule(pl.LightningDataModule):
         self.accepted_sensors = [get_profile(name).name for name in accepted_sensors or []]
         self.resolution = resolution
         self.normalization = profile_normalization(self.profile, self.bands)
-        for name, value in (("crop_size", crop_size), ("eval_crop_size", eval_crop_size)):
-            if value < 16 or value % 16:
-                raise SargassesError(f"data.{name}={value}: use a multiple of 16 (the networks pool four times)")
-        if not 0 <= min_positive_share < 1 or not 0 <= background_share <= 1:
-            raise SargassesError("data.min_positive_share must lie in [0, 1) and data.background_share in [0, 1]")
-        if not 0 <= atmosphere_share <= 1:
-            raise SargassesError(f"data.atmosphere_share={atmosphere_share}: give a share between 0 and 1")
-        if rehearsal_share is not None and not 0 <= rehearsal_share <= 1:
-            raise SargassesError(f"data.rehearsal_share={rehearsal_share}: give a share between 0 and 1")
+        self._check_sampling()
         self.splits = self._find_splits()
-        self.predict_scenes: list[LabelledScene] = []
-        if predict_images is not None:
-            self.predict_scenes = find_labelled_scenes(predict_images, require_labels=False, what="predict_images")
+        self.predict_scenes = self._find_predict_scenes()
         self.stores: dict[str, SceneStore] = {}
 
     # ------------------------------------------------------------------ what the model must know
@@ -142,7 +132,26 @@ class SargassesDataModule(pl.LightningDataModule):
             "trained_on": f"{len(train)} scenes ({', '.join(sorted({s.image.parent.name for s in train}))})",
         }
 
-    # ------------------------------------------------------------------ finding scenes
+    # ------------------------------------------------------------------ checking the config, finding scenes
+    def _check_sampling(self) -> None:
+        """Crop sizes and shares the config gives, before any scene is looked for."""
+        hp = self.hparams
+        for name in ("crop_size", "eval_crop_size"):
+            value = hp[name]
+            if value < 16 or value % 16:
+                raise SargassesError(f"data.{name}={value}: use a multiple of 16 (the networks pool four times)")
+        if not 0 <= hp.min_positive_share < 1 or not 0 <= hp.background_share <= 1:
+            raise SargassesError("data.min_positive_share must lie in [0, 1) and data.background_share in [0, 1]")
+        if not 0 <= hp.atmosphere_share <= 1:
+            raise SargassesError(f"data.atmosphere_share={hp.atmosphere_share}: give a share between 0 and 1")
+        if hp.rehearsal_share is not None and not 0 <= hp.rehearsal_share <= 1:
+            raise SargassesError(f"data.rehearsal_share={hp.rehearsal_share}: give a share between 0 and 1")
+
+    def _find_predict_scenes(self) -> list[LabelledScene]:
+        if self.hparams.predict_images is None:
+            return []
+        return find_labelled_scenes(self.hparams.predict_images, require_labels=False, what="predict_images")
+
     def _find(self, spec: PathSpec, what: str) -> list[LabelledScene]:
         hp = self.hparams
         if hp.label_format == "original":

@@ -8,8 +8,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 MAX_FUNCTION_LINES = 80
 
@@ -91,25 +89,8 @@ def _long_functions(folder: Path) -> list[str]:
     return long
 
 
-# Not split yet (the structure branch ran out of time; finetune.py is also being edited by the faults branch).
-NOT_SPLIT_YET = ("sargasses/training/datamodule.py::__init__",)
-
-
-def test_no_long_function_in_the_core_package_outside_synth() -> None:
-    long = [f for f in _long_functions(ROOT / "sargasses") if not f.startswith(("sargasses/synth/", *NOT_SPLIT_YET))]
-    assert long == []
-
-
-@pytest.mark.xfail(
-    strict=False, reason="datamodule.__init__: left for after the faults merge (finetune.run_finetune is split)"
-)
-def test_no_long_function_left_in_training() -> None:
-    assert [f for f in _long_functions(ROOT / "sargasses" / "training") if f.startswith(NOT_SPLIT_YET)] == []
-
-
-@pytest.mark.xfail(strict=False, reason="sargasses/synth/ is split by the lead this session (issue 22 item 4)")
-def test_no_long_function_in_synth() -> None:
-    assert _long_functions(ROOT / "sargasses" / "synth") == []
+def test_no_long_function_in_the_core_package() -> None:
+    assert _long_functions(ROOT / "sargasses") == []
 
 
 def test_no_long_function_in_the_plugin() -> None:
