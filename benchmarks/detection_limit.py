@@ -128,15 +128,19 @@ def false_alarms(detected: np.ndarray, water: np.ndarray) -> dict[str, float]:
     }
 
 
-def score_maps(loaded, reflectance: np.ndarray, excluded: np.ndarray) -> dict[str, np.ndarray]:
-    maps = {"model": np.where(excluded, 0.0, model_probability(loaded, reflectance))}
+def score_maps(loaded, reflectance: np.ndarray, excluded: np.ndarray, flips: int = 1) -> dict[str, np.ndarray]:
+    maps = {"model": np.where(excluded, 0.0, model_probability(loaded, reflectance, flips))}
     for method in ("afai", "fai"):
         maps[method] = baseline_scores(reflectance, BANDS, method, background=True, exclusion=excluded)
     return maps
 
 
-def run(loaded, scene_files: list[Path], seeds: int) -> tuple[list[dict], list[dict], dict]:
-    """Every planting scored by every method; returns (detection rows, clean rows, each method's thresholds)."""
+def run(
+    loaded, scene_files: list[Path], seeds: int, flips: int = 1, model_thresholds: tuple[float, ...] = ()
+) -> tuple[list[dict], list[dict], dict]:
+    """Every planting scored by every method; returns (detection rows, clean rows, each method's thresholds).
+    `model_thresholds`: the model scored at these as well (rows "model at T"), to pick a threshold on the
+    detection limit and the coasts together."""
     transmittance = {"L2A": np.ones(len(BANDS), np.float32), "L1C": ATLANTIC.transmittance(band_wavelengths(BANDS))}
     scored, clean = [], []
     for path in scene_files:
@@ -150,13 +154,15 @@ def run(loaded, scene_files: list[Path], seeds: int) -> tuple[list[dict], list[d
                 rafts = place_rafts(water, rng)
                 image = noisy(background, rng)
                 excluded = exclusion_mask(image, BANDS)
-                clean.append({"level": level, "maps": score_maps(loaded, image, excluded), "water": water & ~excluded})
+                maps = score_maps(loaded, image, excluded, flips)
+                clean.append({"level": level, "maps": maps, "water": water & ~excluded})
                 for (name, spectrum), cover in ((s, c) for s in SPECTRA_PLANTED.items() for c in COVERS):
                     image = planted(background, rafts, cover, spectrum, transmittance[level], rng)
-                    maps = score_maps(loaded, image, exclusion_mask(image, BANDS))
+                    maps = score_maps(loaded, image, exclusion_mask(image, BANDS), flips)
                     scored.append({"scene": path.stem, "level": level, "spectrum": name, "cover": cover,
                                    "maps": maps, "rafts": rafts})  # fmt: skip
-    thresholds = {"model": loaded.card.threshold, **{f"{m} (default)": DEFAULT_THRESHOLDS[m] for m in ("afai", "fai")}}
+    thresholds = {"model": loaded.card.threshold, **{f"model at {t:g}": t for t in model_thresholds}}
+    thresholds.update({f"{m} (default)": DEFAULT_THRESHOLDS[m] for m in ("afai", "fai")})
     for method in ("afai", "fai"):
         thresholds[f"{method} (model's false alarms)"] = matched_threshold(clean, method, thresholds["model"])
     return scored, clean, thresholds
@@ -175,12 +181,14 @@ def _method_key(label: str) -> str:
     return label.split(" ")[0]
 
 
-def recall_rows(scored: list[dict], thresholds: dict) -> list[dict]:
+def recall_rows(scored: list[dict], thresholds: dict, spectrum: str | None = None) -> list[dict]:
+    """Per method, level and cover: pixel, interior and raft recall (of one planted spectrum, or of all)."""
     rows = []
     for label, t in thresholds.items():
         for level in ("L2A", "L1C"):
             for cover in COVERS:
                 cases = [s for s in scored if s["level"] == level and s["cover"] == cover]
+                cases = [s for s in cases if spectrum is None or s["spectrum"] == spectrum]
                 hit = total = inner_hit = inner_total = found = rafts = 0
                 for case in cases:
                     detected = np.nan_to_num(case["maps"][_method_key(label)], nan=-1) >= t
@@ -270,15 +278,26 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     held_out.add_arguments(p, 2, "plantings (raft geometries) per scene and level")
     p.add_argument("--plot", type=Path, help="also draw recall against cover (PNG)")
+    p.add_argument("--flips", type=int, default=1, choices=(1, 2, 4), help="average the model over 2 or 4 flips")
+    p.add_argument("--thresholds", default="", help="comma-separated model thresholds to score as well")
+    p.add_argument("--by-spectrum", action="store_true", help="also a table per planted spectrum (model only)")
     args = p.parse_args(argv)
     files = held_out.scene_files(args.scenes)
     if not files:
         return 1
     loaded = load_model_file(args.model)
-    scored, clean, thresholds = run(loaded, files, args.seeds)
+    extra = tuple(float(t) for t in args.thresholds.split(",") if t.strip())
+    scored, clean, thresholds = run(loaded, files, args.seeds, args.flips, extra)
     recalls, alarms = recall_rows(scored, thresholds), alarm_rows(clean, thresholds)
-    print(f"model {args.model.name} (threshold {loaded.card.threshold:g}); scenes: {', '.join(f.stem for f in files)}")
+    flips = f", averaged over {args.flips} flips" if args.flips > 1 else ""
+    print(f"model {args.model.name} (threshold {loaded.card.threshold:g}{flips}); "
+          f"scenes: {', '.join(f.stem for f in files)}")  # fmt: skip
     print(markdown(recalls, alarms))
+    if args.by_spectrum:
+        models = {k: v for k, v in thresholds.items() if _method_key(k) == "model"}
+        for name in SPECTRA_PLANTED:
+            print(f"\n{name} spectrum only:\n")
+            print(markdown(recall_rows(scored, models, name), []).split("\n\nCells")[0])
     if args.plot is not None:
         plot(args.plot, recalls)
     if args.json is not None:

@@ -52,6 +52,7 @@ class DetectionJob:
     clip: QgsGeometry | None = None  # keep only rafts inside this area
     clip_crs: QgsCoordinateReferenceSystem | None = None
     run_name: str = ""
+    token: str | None = field(default=None, repr=False)  # a STAC catalogue's, sent beside the options, never logged
 
 
 @dataclass
@@ -89,7 +90,7 @@ def execute(
     if job.coverage is not None:
         options["coverage"] = str(job.coverage)
     log_info(f"run {job.run_name or job.layer_name}: detect {options}")
-    request = client.request("detect", options=options)
+    request = client.request("detect", options=options, **({"token": job.token} if job.token else {}))
     event = follow_request(
         manager,
         client,

@@ -55,7 +55,7 @@ def load_monitoring_folder(folder: str, project: QgsProject | None = None) -> di
     props.setStartField("datetime")
     props.setIsActive(True)
     steps = _grid_steps(project, group, os.path.join(folder, "grid.nc"))
-    return {"scenes": scenes, "rafts": rafts, "grid": steps}
+    return {"folder": folder, "scenes": scenes, "rafts": rafts, "grid": steps}
 
 
 def _add(project: QgsProject, group: QgsLayerTreeGroup, layer):
@@ -128,19 +128,23 @@ def _qdatetime(day: dt.date) -> QDateTime:
     return QDateTime(QDate(day.year, day.month, day.day), QTime(0, 0), Qt.UTC)
 
 
-def ask_and_load(iface) -> None:
-    """The menu action (and, later, the dock's): choose a folder, load it, say what was loaded or why not."""
+def ask_and_load(iface) -> dict[str, object] | None:
+    """The menu action: choose a folder, then `load_and_tell`."""
     from qgis.PyQt.QtWidgets import QFileDialog
 
     folder = QFileDialog.getExistingDirectory(iface.mainWindow(), "Monitoring folder (sargasses monitor)")
-    if not folder:
-        return
+    return load_and_tell(iface, folder) if folder else None
+
+
+def load_and_tell(iface, folder: str) -> dict[str, object] | None:
+    """Load `folder`, say what was loaded or why not; its layers (None when refused)."""
     try:
         loaded = load_monitoring_folder(folder)
     except NotAMonitoringFolder as exc:
         iface.messageBar().pushWarning("Sargasses", str(exc))
-        return
+        return None
     rafts, steps = loaded["rafts"].featureCount(), len(loaded["grid"])
     iface.messageBar().pushInfo(
         "Sargasses", f"{rafts} rafts and {steps} grid steps loaded: play the days with View > Temporal Controller"
     )
+    return loaded

@@ -6,6 +6,8 @@ Source tree: sargasses_qgis/ beside resources/, pyproject.toml and sargasses/.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
 
 from qgis.core import QgsApplication
@@ -70,3 +72,16 @@ def default_results_dir() -> Path:
 def venv_python(venv: Path) -> Path:
     windows = venv / "Scripts" / "python.exe"
     return windows if windows.exists() else venv / "bin" / "python"
+
+
+def new_run_folder(parent: Path, label: str, stamp: dt.datetime, fallback: str) -> Path:
+    """A run folder named by its start `stamp` and `label` (made safe for a file name; `fallback` when nothing of
+    it is), that no other run uses (two runs may start within the same second)."""
+    slug = re.sub(r"[^0-9A-Za-z_-]+", "_", label).strip("_")[:40] or fallback
+    name = f"{stamp:%Y%m%d_%H%M%S}_{slug}"
+    candidate, n = parent / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = parent / f"{name}_{n}"
+    candidate.mkdir(parents=True)
+    return candidate

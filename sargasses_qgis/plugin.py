@@ -64,7 +64,7 @@ class SargassesPlugin:
         self.iface.addPluginToRasterMenu(MENU, self.settings_action)
         self.monitor_action = QAction(icon, "Load a monitoring folder…", window)
         self.monitor_action.setObjectName("sargassesLoadMonitoring")
-        self.monitor_action.triggered.connect(self.load_monitoring)
+        self.monitor_action.triggered.connect(lambda: self.load_monitoring())
         self.iface.addPluginToRasterMenu(MENU, self.monitor_action)
         self.actions = [self.run_action, self.install_action, self.settings_action, self.monitor_action]
 
@@ -155,10 +155,14 @@ class SargassesPlugin:
         if self.dock is not None:
             self.dock.refresh_engine()
 
-    def load_monitoring(self) -> None:
-        from .monitor_folder import ask_and_load
+    def load_monitoring(self, folder: str | None = None) -> dict | None:
+        """Load a monitoring folder (asked for when not given) and show its plot and passes in the dock."""
+        from .monitor_folder import ask_and_load, load_and_tell
 
-        ask_and_load(self.iface)
+        loaded = load_and_tell(self.iface, folder) if folder else ask_and_load(self.iface)
+        if loaded is not None:
+            self.show_dock().monitor_box.show_folder(loaded)
+        return loaded
 
     def show_settings(self) -> None:
         self.iface.showOptionsDialog(self.iface.mainWindow(), currentPage="sargassesOptions")

@@ -15,7 +15,8 @@ set -euo pipefail
 
 ROOT=${SARGASSES_CHROOTS:-/var/cache/sargasses/chroots}
 MIRROR=${SARGASSES_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=qgis,python3-qgis,qgis-providers,xvfb,python3-venv,python3-pip,git,make,ca-certificates
+# nginx-light: the HTTP server of the STAC tests (tests/qgis/stac_servers.py), as on the host (scripts/setup_system.sh)
+PACKAGES=qgis,python3-qgis,qgis-providers,xvfb,python3-venv,python3-pip,git,make,ca-certificates,nginx-light
 TEST_VENV=/opt/sargasses-qgis-venv # QGIS's Python with the test tools, as the host's .venv-qgis
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 MOUNTED=()
@@ -65,9 +66,23 @@ copy_host_network_config() { # The host's apt settings for its mirror/proxy and 
     if [ -f /etc/pip.conf ]; then cp /etc/pip.conf "$dir/etc/pip.conf"; fi
 }
 
+install_packages() { # install_packages DIR: PACKAGES into the chroot at DIR
+    trap unmount_all EXIT
+    mount_system "$1"
+    chroot "$1" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c \
+        "apt-get update -qq && apt-get install -y -qq --no-install-recommends ${PACKAGES//,/ } >/dev/null"
+    unmount_all
+}
+
 build() {
     local suite=$1 dir=$ROOT/$1
-    [ -f "$dir/.sargasses-ready" ] && return 0
+    if [ -f "$dir/.sargasses-ready" ]; then # a chroot built with an older package list gets the new packages
+        [ "$(cat "$dir/.sargasses-ready")" = "$PACKAGES" ] && return 0
+        echo "qgis_chroot: adding packages to $suite..."
+        install_packages "$dir"
+        echo "$PACKAGES" >"$dir/.sargasses-ready"
+        return 0
+    fi
     if ! command -v debootstrap >/dev/null; then
         command -v apt-get >/dev/null || die "debootstrap is missing: install it with your package manager"
         echo "Installing debootstrap from Debian..."
@@ -81,15 +96,11 @@ build() {
     echo "qgis_chroot: building $suite in $partial (about 3 minutes)..."
     debootstrap --variant=minbase --include=ca-certificates "$suite" "$partial" "$MIRROR"
     copy_host_network_config "$partial"
-    trap unmount_all EXIT
-    mount_system "$partial"
-    chroot "$partial" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c \
-        "apt-get update -qq && apt-get install -y -qq --no-install-recommends ${PACKAGES//,/ } >/dev/null"
-    unmount_all
+    install_packages "$partial"
     chroot "$partial" /usr/bin/python3 -m venv --system-site-packages "$TEST_VENV"
     chroot "$partial" "$TEST_VENV/bin/python" -m pip install -q pytest pytest-qgis pytest-timeout
     chroot "$partial" qgis --version 2>/dev/null | head -1 || true
-    touch "$partial/.sargasses-ready"
+    echo "$PACKAGES" >"$partial/.sargasses-ready"
     mv "$partial" "$dir"
 }
 

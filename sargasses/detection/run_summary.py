@@ -13,6 +13,7 @@ from typing import Any
 from sargasses.detection.area import DetectionArea
 from sargasses.detection.method import Method
 from sargasses.detection.options import DetectOptions
+from sargasses.detection.shore import SETTINGS
 from sargasses.detection.sinks.assembly import RunSinks
 from sargasses.detection.stage_clock import StageClock
 from sargasses.detection.tiled_loop import RunStats
@@ -50,6 +51,7 @@ def build_summary(
         "min_area_m2": None if area.pixel_units or options.min_area is None else float(options.min_area),
         "min_raft_pixels": area.min_pixels,
         "rafts": len(rafts),
+        "rafts_by_setting": {name: sum(r.setting == name for r in rafts) for name in SETTINGS},
         **_area_fields(area.pixel_units, total_m2, water_m2, sinks),
         "coverage_method": cover.method if cover is not None else None,
         "water_share_covered": round(total_m2 / water_m2, 8) if water_m2 else 0.0,

@@ -15,6 +15,7 @@ so a straight filament N pixels long measures N pixels.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from affine import Affine
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
+
+from sargasses.detection.shore import setting
 
 EIGHT = np.ones((3, 3), dtype=bool)
 MAX_PATH_PIXELS = 400_000  # larger blobs (not filaments) take their bounding-box diagonal as length
@@ -41,6 +44,8 @@ class Raft:
     lat: float | None
     row: int = 0  # top row of the raft, for ordering
     col: int = 0
+    shore_m: float | None = None  # metres from its nearest pixel to the nearest land pixel (None: beyond the search)
+    setting: str = "open_water"  # open_water, nearshore or shoreline (sargasses.detection.shore.setting)
 
 
 @dataclass
@@ -202,15 +207,22 @@ class RaftCollector:
         self._row = 0  # first row held in the pending buffers
         self._mask = np.zeros((0, width), dtype=bool)
         self._score = np.zeros((0, width), dtype=np.float32)
+        self._shore: np.ndarray | None = None  # distances to land of the pending rows (None: no land near them)
 
-    def add(self, row: int, mask: np.ndarray, score: np.ndarray, last: bool = False) -> None:
-        """The strip starting at `row` (rows must arrive in order, without gaps)."""
+    def add(
+        self, row: int, mask: np.ndarray, score: np.ndarray, shore: np.ndarray | None = None, last: bool = False
+    ) -> None:
+        """The strip starting at `row` (rows must arrive in order, without gaps); `shore`: each pixel's metres to
+        the nearest land, inf beyond the search (shore.ShoreDistance), None when no land is near the strip."""
         if row != self._row + self._mask.shape[0]:
             raise ValueError(f"strip at row {row} does not follow row {self._row + self._mask.shape[0]}")
-        mask = np.concatenate([self._mask, mask.astype(bool, copy=False)]) if self._mask.size else mask.astype(bool)
+        pending = self._mask.shape[0]
+        shore = _joined(self._shore, pending, shore, mask.shape)
+        mask = np.concatenate([self._mask, mask.astype(bool, copy=False)]) if pending else mask.astype(bool)
         score = np.concatenate([self._score, score]) if self._score.size else score
         labels, count = _label(mask)
         top = self._row
+        self._shore = None
         if count == 0:
             self._row, self._mask, self._score = top + mask.shape[0], mask[:0], score[:0]
             return
@@ -221,7 +233,7 @@ class RaftCollector:
         closed[0] = False
         closed[open_ids] = False
         if closed.any():
-            self._finish(labels, slices, closed, score, top)
+            self._finish(labels, slices, closed, score, shore, top)
         if open_ids:
             start = min(slices[i - 1][0].start for i in open_ids)
             still_open = np.zeros(count + 1, dtype=bool)
@@ -230,44 +242,26 @@ class RaftCollector:
             self._row = top + start
             self._mask = keep
             self._score = np.where(keep, score[start:], 0.0).astype(np.float32)
+            self._shore = None if shore is None else np.where(keep, shore[start:], np.inf).astype(np.float32)
         else:
             self._row, self._mask, self._score = top + height, mask[:0], score[:0]
 
     def finish(self) -> list[Raft]:
         """Close what is still open (the last strip) and return every raft, top to bottom, left to right."""
         if self._mask.shape[0]:
-            row, mask, score = self._row, self._mask, self._score
-            self._row, self._mask, self._score = row, mask[:0], score[:0]
-            self.add(row, mask, score, last=True)
+            row, mask, score, shore = self._row, self._mask, self._score, self._shore
+            self._row, self._mask, self._score, self._shore = row, mask[:0], score[:0], None
+            self.add(row, mask, score, shore, last=True)
         self.rafts.sort(key=lambda r: (r.row, r.col))
         return self.rafts
 
     # ------------------------------------------------------------------ measuring and polygonizing
-    def _finish(self, labels: np.ndarray, slices: list, closed: np.ndarray, score: np.ndarray, top: int) -> None:
+    def _outlines(self, labels: np.ndarray, out: np.ndarray, count: int, top: int) -> np.ndarray:
+        """The polygons of rafts `out` (label order) of a strip whose first row is `top`: valid, simplified."""
         import shapely
         from rasterio.features import shapes
 
-        ids = np.nonzero(closed)[0]
-        # statistics over the labelled pixels only (rafts are a few % of a strip at most), without sorting
-        where = np.flatnonzero(labels)
-        raft_of = labels.ravel()[where]
-        raft_score = np.nan_to_num(score.ravel()[where], nan=0.0)
-        counts = np.bincount(raft_of, minlength=closed.size)
-        sums = np.bincount(raft_of, weights=raft_score, minlength=closed.size)
-        peak = np.full(closed.size, -np.inf, dtype=np.float64)
-        np.maximum.at(peak, raft_of, raft_score)
-        maxima = peak[ids]
-        centres = np.array(
-            [[(s[0].start + s[0].stop) / 2.0, (s[1].start + s[1].stop) / 2.0] for s in (slices[i - 1] for i in ids)]
-        )
-        step_x, step_y, pixel_area = self.metric.pixel_steps(centres[:, 0] + top - 0.5, centres[:, 1] - 0.5)
-        areas = counts[ids] * pixel_area
-        big = (areas >= self.min_area_m2) & (counts[ids] >= self.min_pixels)
-        self.dropped_small += int((~big).sum())
-        if not big.any():
-            return
-        out = ids[big]  # the rafts to output, in label order
-        wanted = np.zeros(closed.size, dtype=bool)
+        wanted = np.zeros(count, dtype=bool)
         wanted[out] = True
         burn = labels.copy()
         burn[~wanted[labels]] = 0
@@ -291,6 +285,43 @@ class RaftCollector:
             simplified = shapely.simplify(geometries, self.simplify_crs, preserve_topology=True)
             keep = ~shapely.is_empty(simplified) & shapely.is_valid(simplified)
             geometries[keep] = simplified[keep]
+        return geometries
+
+    def _finish(
+        self,
+        labels: np.ndarray,
+        slices: list,
+        closed: np.ndarray,
+        score: np.ndarray,
+        shore: np.ndarray | None,
+        top: int,
+    ) -> None:
+        import shapely
+
+        ids = np.nonzero(closed)[0]
+        # statistics over the labelled pixels only (rafts are a few % of a strip at most), without sorting
+        where = np.flatnonzero(labels)
+        raft_of = labels.ravel()[where]
+        raft_score = np.nan_to_num(score.ravel()[where], nan=0.0)
+        counts = np.bincount(raft_of, minlength=closed.size)
+        sums = np.bincount(raft_of, weights=raft_score, minlength=closed.size)
+        peak = np.full(closed.size, -np.inf, dtype=np.float64)
+        np.maximum.at(peak, raft_of, raft_score)
+        maxima = peak[ids]
+        nearest = np.full(closed.size, np.inf)  # metres from each raft's nearest pixel to land
+        if shore is not None:
+            np.minimum.at(nearest, raft_of, shore.ravel()[where])
+        centres = np.array(
+            [[(s[0].start + s[0].stop) / 2.0, (s[1].start + s[1].stop) / 2.0] for s in (slices[i - 1] for i in ids)]
+        )
+        step_x, step_y, pixel_area = self.metric.pixel_steps(centres[:, 0] + top - 0.5, centres[:, 1] - 0.5)
+        areas = counts[ids] * pixel_area
+        big = (areas >= self.min_area_m2) & (counts[ids] >= self.min_pixels)
+        self.dropped_small += int((~big).sum())
+        if not big.any():
+            return
+        out = ids[big]  # the rafts to output, in label order
+        geometries = self._outlines(labels, out, closed.size, top)
         lons = lats = None
         if self.metric.georeferenced:
             centroids = shapely.centroid(geometries)
@@ -311,9 +342,24 @@ class RaftCollector:
                 row=top + s[0].start,
                 col=s[1].start,
             )
+            if math.isfinite(nearest[label]):
+                raft.shore_m = round(float(nearest[label]), 1)
+            raft.setting = setting(raft.shore_m, max(float(step_x[k[n]]), float(step_y[k[n]])))
             self.rafts.append(raft)
             if self.on_raft is not None:
                 self.on_raft(raft)
+
+
+def _joined(
+    pending: np.ndarray | None, pending_rows: int, shore: np.ndarray | None, shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """The pending rows' distances to land and the new strip's, as one array (inf where one of them has none);
+    None when neither has any."""
+    if pending is None and shore is None:
+        return None
+    pending = np.full((pending_rows, shape[1]), np.inf, np.float32) if pending is None else pending
+    shore = np.full(shape, np.inf, np.float32) if shore is None else shore
+    return np.concatenate([pending, shore]) if pending_rows else shore
 
 
 def _assemble(rings: list, ring_piece: np.ndarray, piece_raft: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ RUNS = ("detect", "finetune")  # long requests: one at a time in the worker, can
 # The fields each command may carry besides `id` and `cmd`, and their types.
 FIELDS: dict[str, dict[str, Any]] = {
     "info": {"model": str | None, "method": str, "device": str | None},
-    "detect": {"options": dict},
+    "detect": {"options": dict, "token": str | None},  # token: a STAC catalogue's, kept out of the options
     "finetune": {"options": dict},
     "search": SEARCH_FIELDS,
     "cancel": {"target": str | int | None},

@@ -16,10 +16,12 @@ FIELDS = {
     "bbox": tuple[float, float, float, float],  # west, south, east, north in degrees
     "dates": str,
     "max_cloud": float | None,
+    "token": str | None,  # the catalogue's bearer token, from QGIS's authentication database; never logged
 }
 
 
 def search_result(fields: dict[str, Any]) -> dict[str, Any]:
+    from sargasses.reading.stac_http import request_token
     from sargasses.search.aoi import parse_bbox
     from sargasses.search.search import search_items
 
@@ -29,5 +31,6 @@ def search_result(fields: dict[str, Any]) -> dict[str, Any]:
             "degrees) and 'dates' (START/END)"
         )
     area = parse_bbox(",".join(str(v) for v in fields["bbox"]))
-    found = search_items(fields["stac"], area, fields["dates"], fields.get("collection"), fields.get("max_cloud"))
+    with request_token(fields.get("token")):
+        found = search_items(fields["stac"], area, fields["dates"], fields.get("collection"), fields.get("max_cloud"))
     return {"items": [f.as_dict() for f in found]}

@@ -90,6 +90,7 @@ class Job:
     options: DetectOptions | FinetuneOptions  # built and checked by parse_request when the request came
     cancel: threading.Event = field(default_factory=threading.Event)
     cmd: str = "detect"
+    token: str | None = field(default=None, repr=False)  # a STAC catalogue's bearer token for this run only
 
 
 def describe_device(requested: str = "auto") -> dict[str, Any]:
@@ -168,7 +169,7 @@ class Engine:
     def _dispatch(self, request: Request) -> bool:
         rid, cmd = request.id, request.cmd
         if cmd in RUNS:
-            job = Job(rid, request.fields["options"], cmd=cmd)
+            job = Job(rid, request.fields["options"], cmd=cmd, token=request.fields.get("token"))
             with self.lock:
                 if rid in self.pending:
                     raise RequestError(
@@ -257,9 +258,11 @@ class Engine:
 
     def _detect(self, job: Job) -> dict[str, Any]:
         from sargasses.detection.run import run_detection
+        from sargasses.reading.stac_http import request_token
 
         started = time.perf_counter()
-        summary = dict(run_detection(job.options, progress=self._progress(job), cancel=job.cancel) or {})
+        with request_token(job.token):
+            summary = dict(run_detection(job.options, progress=self._progress(job), cancel=job.cancel) or {})
         if job.cancel.is_set():
             raise DetectionCancelled("the run was cancelled")
         summary.setdefault("engine_seconds", round(time.perf_counter() - started, 3))

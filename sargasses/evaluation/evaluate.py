@@ -100,13 +100,20 @@ def check_scorable(scenes: list[EvalScene], what: Any) -> list[EvalScene]:
     return scenes
 
 
-def model_probability(loaded: Any, reflectance: np.ndarray) -> np.ndarray:
-    """Probability of a whole (small) scene in one pass; nodata fed as 0 as the engine does."""
+# test-time flips: the image as it is, mirrored left-right, upside down, and both (the axes of a (B, C, H, W) batch)
+FLIPS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
+
+
+def model_probability(loaded: Any, reflectance: np.ndarray, flips: int = 1) -> np.ndarray:
+    """Probability of a whole (small) scene in one pass; nodata fed as 0 as the engine does. flips > 1 averages
+    the first `flips` of FLIPS (test-time augmentation: the capacity study of docs/training.md)."""
     import torch
 
     x = torch.from_numpy(np.nan_to_num(reflectance, nan=0.0, posinf=0.0, neginf=0.0)[None].astype(np.float32))
+    passes = FLIPS[: max(1, flips)]
     with torch.inference_mode():
-        return loaded.module(x)[0, 0].float().numpy()
+        total = sum(torch.flip(loaded.module(torch.flip(x, axes)), axes) for axes in passes)
+    return (total[0, 0] / len(passes)).float().numpy()
 
 
 @dataclass

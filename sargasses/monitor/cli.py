@@ -16,7 +16,7 @@ from sargasses.monitor.periods import PERIODS
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sargasses monitor", description=__doc__.splitlines()[0])
-    p.add_argument("scenes", nargs="+", help="scene files or hrefs, glob patterns (quoted), or .txt files listing them")
+    p.add_argument("scenes", nargs="*", help="scene files or hrefs, glob patterns (quoted), or .txt files listing them")
     p.add_argument("-o", "--out", type=Path, required=True, help="the monitoring folder (made, or added to)")
     p.add_argument("--method", choices=("model", "afai", "fai"), default="model")
     p.add_argument("--model", help="model file (default: the bundled model); workers must see the same path")
@@ -29,6 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sector-field", help="the field naming each sector (default: name)")
     p.add_argument("--coast", type=Path, help="land polygons: sectors are the sea within 50 km of each")
     p.add_argument("--baseline", help="START:END dates (ISO) of the risk baseline (default: every pass)")
+    search = p.add_argument_group("scenes from a STAC search (each item read remotely over the area, docs/stac.md)")
+    search.add_argument("--stac", help="a STAC API URL, or earth-search / planetary-computer")
+    search.add_argument("--collection", help="the collection (default for a known catalogue: its Sentinel-2 L2A)")
+    area = search.add_mutually_exclusive_group()
+    area.add_argument("--bbox", metavar="W,S,E,N", help="the area in degrees")
+    area.add_argument("--aoi", metavar="FILE", help="the area: the polygons of a vector file")
+    search.add_argument("--dates", metavar="START/END", help="ISO dates, e.g. 2025-06-01/2025-06-07")
+    search.add_argument("--max-cloud", type=float, metavar="PCT", help="drop items cloudier than this (%%)")
     p.add_argument("--scheduler", help="tcp://HOST:PORT of a running Dask scheduler (default: a local cluster)")
     p.add_argument("--workers", type=int, help="local cluster workers (default: one per CPU)")
     p.add_argument("--threads", type=int, default=1, help="threads per local worker (default 1)")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sargasses.errors import SargassesError
+from sargasses.monitor.inputs import SceneInput
 from sargasses.monitor.scene_task import process_scene
 from sargasses.monitor.settings import MonitorSettings
 
@@ -87,12 +88,12 @@ def threads_per_scene(client: Any, settings_threads: int | None, local: bool) ->
     return max(1, (os.cpu_count() or 1) // running)
 
 
-def run_scenes(client: Any, scenes: list[str], settings: MonitorSettings) -> Iterator[dict[str, Any]]:
+def run_scenes(client: Any, scenes: list[SceneInput], settings: MonitorSettings) -> Iterator[dict[str, Any]]:
     """Each scene's result as it arrives (a scene that killed its workers comes back as failed)."""
     from distributed import as_completed
 
     futures = client.map(process_scene, scenes, settings=settings, pure=False)
-    owner = {f.key: s for f, s in zip(futures, scenes, strict=True)}
+    owner = {f.key: s.scene for f, s in zip(futures, scenes, strict=True)}
     for future in as_completed(futures):
         if future.status == "finished":
             yield future.result()

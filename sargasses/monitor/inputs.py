@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sargasses.errors import SargassesError
@@ -15,6 +16,23 @@ from sargasses.errors import SargassesError
 REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "/vsi")
 LIST_SUFFIXES = (".txt", ".lst")
 SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".safe", ".sen3", ".zip", ".nc")
+
+
+@dataclass(frozen=True)
+class SceneInput:
+    """One scene of a run: `scene` names it in the catalogue (a path or href; a STAC item's id), `source` is what
+    the detection reads, `datetime` the acquisition when known before reading (a STAC item's), `extent` the part
+    read (in the scene's CRS; None: all of it)."""
+
+    scene: str
+    source: str
+    datetime: str | None = None
+    extent: tuple[float, float, float, float] | None = None
+
+
+def file_inputs(items: list[str]) -> list[SceneInput]:
+    """`scene_inputs(items)`, each named by its path or href (none without items: a search may give them all)."""
+    return [SceneInput(scene, scene) for scene in scene_inputs(items)] if items else []
 
 
 def scene_inputs(items: Iterable[str]) -> list[str]:

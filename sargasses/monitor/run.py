@@ -10,7 +10,7 @@ from pathlib import Path
 from sargasses.errors import SargassesError
 from sargasses.monitor.catalogue import Catalogue
 from sargasses.monitor.cluster import ClusterOptions, dask_client, run_scenes, threads_per_scene
-from sargasses.monitor.inputs import scene_inputs
+from sargasses.monitor.inputs import SceneInput, file_inputs
 from sargasses.monitor.settings import MonitorSettings, coast_sectors, load_sectors, model_identity
 
 CATALOGUE = "catalogue.gpkg"
@@ -35,15 +35,28 @@ def settings_from(args: argparse.Namespace) -> MonitorSettings:
     )  # fmt: skip
 
 
-def pending_scenes(scenes: list[str], statuses: dict[str, tuple[str, str]], sha: str) -> list[str]:
+def run_inputs(args: argparse.Namespace) -> list[SceneInput]:
+    """The scenes named on the command line, then the items of the STAC search it asks for, each once."""
+    from sargasses.monitor.stac_inputs import search_options_given, stac_inputs
+
+    inputs = file_inputs(args.scenes)
+    if search_options_given(args):
+        inputs += stac_inputs(args)
+    elif not inputs:
+        raise SargassesError("no scene to monitor: give scene files, or a search (--stac, --aoi or --bbox, --dates)")
+    return list({i.scene: i for i in inputs}.values())
+
+
+def pending_scenes(scenes: list[SceneInput], statuses: dict[str, tuple[str, str]], sha: str) -> list[SceneInput]:
     """The scenes not yet finished with this model: new ones, failed ones, ones done with another model."""
-    return [s for s in scenes if not (s in statuses and statuses[s][0] in FINISHED and statuses[s][1] == sha)]
+    done = {s for s, (status, model) in statuses.items() if status in FINISHED and model == sha}
+    return [s for s in scenes if s.scene not in done]
 
 
 def run_monitor(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, int]:
     from tqdm import tqdm
 
-    scenes = scene_inputs(args.scenes)
+    scenes = run_inputs(args)
     settings = settings_from(args)
     baseline = _baseline(args.baseline)
     args.out.mkdir(parents=True, exist_ok=True)

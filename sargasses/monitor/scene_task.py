@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sargasses.errors import SargassesError
+from sargasses.monitor.inputs import SceneInput
 from sargasses.monitor.reproject import WGS84, geometries
 from sargasses.monitor.scene_measures import as_plain, measure_cover
 from sargasses.monitor.settings import MonitorSettings
@@ -25,16 +26,16 @@ THREADS_ENV = "SARGASSES_CPU_THREADS"  # read by sargasses/detection/devices.py'
 _SENSING = re.compile(r"_(\d{8}T\d{6})_")  # the sensing time in a Sentinel product name
 
 
-def process_scene(scene: str, settings: MonitorSettings) -> dict[str, Any]:
+def process_scene(scene: SceneInput, settings: MonitorSettings) -> dict[str, Any]:
     """Detect and measure `scene`; a failure is a result too (status "failed" and its one-line reason)."""
     started = time.perf_counter()
     if settings.threads_per_scene:
         os.environ[THREADS_ENV] = str(settings.threads_per_scene)
-    result: dict[str, Any] = {"scene": scene, "model_sha256": settings.model_sha256, "worker_pid": os.getpid()}
+    result: dict[str, Any] = {"scene": scene.scene, "model_sha256": settings.model_sha256, "worker_pid": os.getpid()}
     workdir = Path(tempfile.mkdtemp(prefix="sargasses-monitor-"))
     try:
         summary = _detect(scene, settings, workdir)
-        result.update(status="done", reason=None, summary=_summary_fields(summary))
+        result.update(status="done", reason=None, summary=_summary_fields(summary, scene.datetime))
         result["rafts"] = _rafts(workdir / "rafts.gpkg", summary)
         result["measures"] = as_plain(measure_cover(str(workdir / "cover.tif"), settings))
     except SargassesError as exc:
@@ -58,24 +59,24 @@ def _peak_rss_mb() -> float | None:
     return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
 
 
-def _detect(scene: str, settings: MonitorSettings, workdir: Path) -> dict[str, Any]:
+def _detect(scene: SceneInput, settings: MonitorSettings, workdir: Path) -> dict[str, Any]:
     from sargasses.detection.options import DetectOptions
     from sargasses.detection.run import run_detection
 
     options = DetectOptions.from_mapping(
-        {"input": scene, "output": str(workdir / "rafts.gpkg"), "coverage": str(workdir / "cover.tif"),
+        {"input": scene.source, "output": str(workdir / "rafts.gpkg"), "coverage": str(workdir / "cover.tif"),
          "method": settings.method, "model": settings.model, "threshold": settings.threshold,
-         "min_area": settings.min_area}
+         "min_area": settings.min_area, "extent": list(scene.extent) if scene.extent else None}
     )  # fmt: skip
     return dict(run_detection(options))
 
 
-def _summary_fields(summary: dict[str, Any]) -> dict[str, Any]:
-    """What the scenes layer keeps from the detection's summary."""
+def _summary_fields(summary: dict[str, Any], datetime: str | None = None) -> dict[str, Any]:
+    """What the scenes layer keeps from the detection's summary (`datetime`: the acquisition, when known before)."""
     pixels = summary["pixels"]
     total = max(1, pixels["width"] * pixels["height"])
     return {
-        "datetime": acquisition_datetime(summary.get("product_id"), summary.get("acquisition_date")),
+        "datetime": datetime or acquisition_datetime(summary.get("product_id"), summary.get("acquisition_date")),
         "sensor": summary.get("sensor"),
         "level": _level(summary.get("sensor")),
         "product": summary.get("product_id"),

@@ -32,6 +32,14 @@ class PixelCounts(TypedDict):
     detected: int  # scored at or above the threshold (before small rafts are dropped)
 
 
+class RaftSettings(TypedDict):
+    """The rafts written, by setting (sargasses/detection/shore.py: distance to the land of the scene's mask)."""
+
+    open_water: int
+    nearshore: int  # land within 1 km
+    shoreline: int  # touching land: Sargassum on a beach, or a waterline artefact
+
+
 class TileCounts(TypedDict):
     """How the area was cut into model tiles, and how many of them the model ran on."""
 
@@ -75,6 +83,7 @@ class _RequiredSummary(TypedDict):
     min_area_m2: float | None
     min_raft_pixels: int
     rafts: int
+    rafts_by_setting: RaftSettings
     total_area_km2: float | None
     covered_area_km2: float | None
     coverage_method: str | None

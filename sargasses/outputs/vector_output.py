@@ -35,6 +35,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "prob_max": ("float64", "maximum probability (index value for --method afai/fai)"),
     "lon": ("float64", "centroid longitude (WGS84)"),
     "lat": ("float64", "centroid latitude (WGS84)"),
+    "shore_m": ("float64", "metres from the raft to the nearest land pixel (null: none within 2 km or 200 px)"),
+    "setting": ("object", "open_water, nearshore (land within 1 km) or shoreline (touching land)"),
     "acq_date": ("object", "acquisition date (ISO 8601) when the input says it"),
     "sensor": ("object", "sensor profile of the input"),
     "product": ("object", "product id when the input says it"),
@@ -91,6 +93,8 @@ def rafts_table(rafts: Sequence[Any], crs: Any, attributes: dict[str, Any]) -> R
         "prob_max": floats([round(r.score_max, 5) for r in rafts]),
         "lon": floats([None if r.lon is None else round(r.lon, 7) for r in rafts]),
         "lat": floats([None if r.lat is None else round(r.lat, 7) for r in rafts]),
+        "shore_m": floats([r.shore_m for r in rafts]),
+        "setting": np.array([r.setting for r in rafts], dtype=object),
     }
     for name in ("acq_date", "sensor", "product", "model", "model_ver"):
         value = attributes.get(name)

@@ -3,33 +3,56 @@ failure, and every URL shown to the user with its query string (SAS tokens, sign
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from sargasses.errors import SargassesError
 
 TIMEOUT_S = 30
-# A bearer token for catalogues that need one, taken from the environment only (never from a file or a project).
+# A bearer token for catalogues that need one: from the environment (the command line), or for one engine request
+# (the plugin reads it from QGIS's authentication database and sends it over the pipe); never from a file.
 TOKEN_VARIABLE = "SARGASSES_STAC_TOKEN"
+_REQUEST_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar("sargasses_stac_token", default=None)
 _SECRET_QUERY = re.compile(r"\?[^\s'\")]*")
 _SECRET_WORDS = re.compile(r"(?i)(authorization|bearer|token|signature|sig|key|password)[=: ]+[^\s&'\")]+")
+
+
+@contextlib.contextmanager
+def request_token(token: str | None) -> Iterator[None]:
+    """Send `token` (when given) instead of the environment's in this thread's STAC requests, for one engine
+    request: concurrent requests (a search beside a detection) each keep their own."""
+    if not token:
+        yield
+        return
+    reset = _REQUEST_TOKEN.set(token)
+    try:
+        yield
+    finally:
+        _REQUEST_TOKEN.reset(reset)
+
+
+def current_token() -> str | None:
+    return _REQUEST_TOKEN.get() or os.environ.get(TOKEN_VARIABLE) or None
 
 
 def redact(text: str) -> str:
     """`text` with URL query strings and anything that looks like a token replaced by a placeholder."""
     text = _SECRET_QUERY.sub("?(query hidden)", text)
-    token = os.environ.get(TOKEN_VARIABLE)
-    if token:
-        text = text.replace(token, "(token hidden)")
+    for token in {_REQUEST_TOKEN.get(), os.environ.get(TOKEN_VARIABLE)}:
+        if token:
+            text = text.replace(token, "(token hidden)")
     return _SECRET_WORDS.sub(lambda m: f"{m.group(1)}=(hidden)", text)
 
 
 def auth_headers() -> dict[str, str]:
-    token = os.environ.get(TOKEN_VARIABLE)
+    token = current_token()
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
@@ -53,10 +76,13 @@ def fetch_json(url: str, what: str) -> dict[str, Any]:
 def http_error_line(what: str, url: str, status: int | None) -> str:
     """One line for an HTTP error status: what to do differs for 401/403, 404 and 5xx."""
     where = f"{what} at {redact(url)}"
+    if status in (401, 403) and current_token():
+        return f"{where} refused the token it was given (HTTP {status}): check that it is right and not expired"
     if status in (401, 403):
         return (
             f"{where} refused access (HTTP {status}): the catalogue needs credentials; set a token in the "
-            f"{TOKEN_VARIABLE} environment variable (or sign the URLs, see docs/stac.md)"
+            f"{TOKEN_VARIABLE} environment variable, or in QGIS choose its authentication in Find scenes (or sign "
+            "the URLs, see docs/stac.md)"
         )
     if status == 404:
         return f"{where} was not found (HTTP 404); check the URL, the collection and the item id"

@@ -137,7 +137,7 @@ def _open_remote(path: str, item_id: str) -> rasterio.DatasetReader:
         raise SargassesError(
             f"asset {redact(path)} of STAC item {item_id} could not be opened ({redact(str(exc))}); "
             "check that the item is still published (its assets may have moved) and that you may read it"
-        ) from exc
+        ) from None  # complete as it is: StacScene.read rewords only the failures of a read already begun
 
 
 def open_stac_item(

@@ -33,6 +33,8 @@ class FoundItem:
     href: str  # the item's self link: `sargasses detect HREF` reads it
     crs: str | None
     aoi_extent: list[float] | None  # the area's bounds in the item's CRS: `sargasses detect --extent`
+    thumbnail: str | None = None  # a small preview image's URL (the plugin's scene list shows it)
+    visual: str | None = None  # the true-colour COG's URL (the plugin adds it as a layer, for looking)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,7 +139,19 @@ def _found(item: dict[str, Any], aoi: BaseGeometry) -> FoundItem:
         href=_self_href(item),
         crs=code,
         aoi_extent=_extent_in(code, aoi) if code else None,
+        thumbnail=_asset_href(item, ("thumbnail", "rendered_preview", "preview"), "thumbnail"),
+        visual=_asset_href(item, ("visual", "tci", "TCI"), "visual"),
     )
+
+
+def _asset_href(item: dict[str, Any], keys: tuple[str, ...], role: str) -> str | None:
+    """The href of the first asset named by one of `keys`, else of the first with `role`."""
+    assets = item.get("assets") or {}
+    for key in keys:
+        if isinstance(assets.get(key), dict) and assets[key].get("href"):
+            return str(assets[key]["href"])
+    found = next((a for a in assets.values() if isinstance(a, dict) and role in (a.get("roles") or [])), None)
+    return str(found["href"]) if found and found.get("href") else None
 
 
 def _level(item: dict[str, Any]) -> str | None:

@@ -46,6 +46,7 @@ from ..results import RESULT_PROPERTY, covered_area_km2, raft_area_km2, style_ra
 from ..sensor_names import LEVELS
 from ..vector_export import attribute_indexes
 from .algorithm import SargassesAlgorithm, progress_to
+from .sink_file import check_written, kept_until_written, write_failure
 
 
 class RaftsStyler(QgsProcessingLayerPostProcessorInterface):
@@ -264,18 +265,16 @@ class DetectAlgorithm(SargassesAlgorithm):
         if not rafts.isValid():
             raise QgsProcessingException(f"The engine's output {outcome.output} cannot be read.")
         fields, kept = sink_fields(rafts)
-        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, rafts.wkbType(), rafts.crs())
-        if sink is None:
-            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-        count = 0
-        for feature in rafts.getFeatures():
-            if feedback.isCanceled():
-                break
-            copy = QgsFeature(fields)
-            copy.setGeometry(feature.geometry())
-            copy.setAttributes([feature.attribute(i) for i in kept])
-            sink.addFeature(copy, QgsFeatureSink.Flag.FastInsert)
-            count += 1
+        destination = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        with kept_until_written(destination) as written:
+            sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, rafts.wkbType(), rafts.crs())
+            if sink is None:
+                raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+            count, problem = _fill_sink(sink, rafts, fields, kept, written, feedback)
+            del sink  # closed here (nothing else holds it), before what it wrote is read back or removed
+            if problem is not None:
+                raise problem
+            check_written(written, count)
         return dest_id, count, rafts.crs()
 
     def processAlgorithm(
@@ -311,6 +310,24 @@ class DetectAlgorithm(SargassesAlgorithm):
             if outputs[name]:
                 results[key] = outputs[name]
         return results
+
+
+def _fill_sink(
+    sink, rafts: QgsVectorLayer, fields: QgsFields, kept: list[int], written: Path | None, feedback
+) -> tuple[int, QgsProcessingException | None]:
+    """Copy the rafts' features into the sink: how many, and why it stopped early (a cancel, a write the sink
+    refused), returned rather than raised so that no traceback keeps the sink, and its file, open."""
+    count = 0
+    for feature in rafts.getFeatures():
+        if feedback.isCanceled():
+            return count, QgsProcessingException("Cancelled: the run was cancelled")
+        copy = QgsFeature(fields)
+        copy.setGeometry(feature.geometry())
+        copy.setAttributes([feature.attribute(i) for i in kept])
+        if not sink.addFeature(copy, QgsFeatureSink.Flag.FastInsert):
+            return count, write_failure(written, sink.lastError())
+        count += 1
+    return count, None
 
 
 def sink_fields(rafts: QgsVectorLayer) -> tuple[QgsFields, list[int]]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import threading
-from pathlib import Path
 from typing import Any
 
 from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
@@ -28,6 +26,7 @@ from ..detection_task import DetectionTask
 from ..engine_client import EngineManager, EngineNotFound
 from ..log import log_error, log_info, log_warning
 from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M
+from ..paths import new_run_folder
 from ..raster_input import InputError, bands_missing_message, plan_input
 from ..results import add_result_layers, summary_text
 from . import messages
@@ -35,9 +34,11 @@ from .area_section import AreaSection
 from .bands_section import BandsSection
 from .engine_section import EngineSection
 from .export_dialog import export_with_dialog
+from .find_scenes_section import FindScenesSection
 from .finetune_box import FinetuneBox
 from .image_section import ImageSection
 from .model_section import ModelSection
+from .monitor_section import MonitorSection
 from .options_section import OptionsSection
 from .run_section import RunSection
 from .text import capitalized, error_html, fitting, without_folders
@@ -85,7 +86,10 @@ class SargassesDock(QgsDockWidget):
         self.area_box = AreaSection(self.iface)
         self.options_box = OptionsSection()
         self.run_box = RunSection()
+        self.monitor_box = MonitorSection()
         self.finetune_box = FinetuneBox(self.iface, self.manager, self.model_box.model_path, self.options_box.device)
+        self.scenes_box = FindScenesSection(self.iface, self.manager)
+        self.scenes_box.connect_runs(self.request, self.options_box.extra_rasters, self.start_job, self.runFinished)
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -93,6 +97,8 @@ class SargassesDock(QgsDockWidget):
             layout.addWidget(section)
         layout.addWidget(self.options_box)
         layout.addWidget(self.finetune_box)
+        layout.addWidget(self.scenes_box)
+        layout.addWidget(self.monitor_box)
         layout.addStretch(1)
         for combo in body.findChildren(QComboBox):  # long layer names must not widen the dock
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -138,6 +144,7 @@ class SargassesDock(QgsDockWidget):
             self.task.cancel()
         self.image_box.shutdown()
         self.finetune_box.shutdown()
+        self.scenes_box.shutdown()
 
     # ------------------------------------------------------------------ the request
     def request(self) -> DetectRequest:
@@ -187,8 +194,7 @@ class SargassesDock(QgsDockWidget):
         request = self.request()
         request.extent = area
         stamp = dt.datetime.now()
-        slug = re.sub(r"[^0-9A-Za-z_-]+", "_", layer.name()).strip("_")[:40] or "layer"
-        work_dir = _new_folder(settings.results_dir(), f"{stamp:%Y%m%d_%H%M%S}_{slug}")
+        work_dir = new_run_folder(settings.results_dir(), layer.name(), stamp, "layer")
         probabilities, coverage = self.options_box.extra_rasters(work_dir)
         return DetectionJob(
             layer_name=layer.name(),
@@ -216,8 +222,14 @@ class SargassesDock(QgsDockWidget):
             self._report(capitalized(str(exc)))
             return None
         self._save_settings()
+        return self.start_job(job, layer.id())
+
+    def start_job(self, job: DetectionJob, layer_id: str = "") -> DetectionTask | None:
+        """Run a prepared job (the dock's own, or a STAC item's from Find scenes); its results come as a run's."""
+        if self.task is not None:
+            return None
         task = DetectionTask(job, self.manager)
-        task.layer_id = layer.id()
+        task.layer_id = layer_id
         task.progressChanged.connect(lambda value: self.run_box.progress.setValue(int(value)))
         task.message.connect(self.run_box.status_label.setText)
         task.on_finished = self._finished
@@ -439,13 +451,3 @@ class SargassesDock(QgsDockWidget):
     def _save_settings(self) -> None:
         values = {"model_choice": self.model_box.model_choice(), "model_path": self.model_box.model_file.filePath()}
         settings.save_run_settings({**values, **self.options_box.values()})
-
-
-def _new_folder(parent: Path, name: str) -> Path:
-    """A run folder no other run uses (two runs may start within the same second)."""
-    candidate, n = parent / name, 1
-    while candidate.exists():
-        n += 1
-        candidate = parent / f"{name}_{n}"
-    candidate.mkdir(parents=True)
-    return candidate

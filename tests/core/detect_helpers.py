@@ -15,7 +15,15 @@ from affine import Affine
 from model_helpers import make_card, red_edge_weights
 
 from sargasses.model_file import build_network, save_model_file
-from sargasses.outputs.summary import ModelInfo, PixelCounts, RunSummary, TileCounts, Timing, summary_keys
+from sargasses.outputs.summary import (
+    ModelInfo,
+    PixelCounts,
+    RaftSettings,
+    RunSummary,
+    TileCounts,
+    Timing,
+    summary_keys,
+)
 from sargasses.reading.sensors import DEFAULT_BANDS
 
 CRS = "EPSG:32620"
@@ -89,9 +97,16 @@ def write_scene(
 
 
 def random_model(
-    path: Path, tile_size: int = 64, overlap: int = 16, seed: int = 0, filters: int = 8, gain: float = 300.0
+    path: Path,
+    tile_size: int = 64,
+    overlap: int = 16,
+    seed: int = 0,
+    filters: int = 8,
+    gain: float = 300.0,
+    **fields: Any,
 ) -> Path:
-    """Random weights; `gain` scales the last layer so probabilities spread over (0, 1) instead of sitting at 0.5."""
+    """Random weights; `gain` scales the last layer so probabilities spread over (0, 1) instead of sitting at 0.5;
+    `fields`: more of the card's (a threshold, say)."""
     card = make_card(
         "HalfUNet",
         {"num_filters": filters, "autopad_enabled": True},
@@ -101,6 +116,7 @@ def random_model(
         tile_overlap=overlap,
         name="test-random",
         version="0.1",
+        **fields,
     )
     torch.manual_seed(seed)
     state = build_network(card).state_dict()
@@ -142,7 +158,13 @@ def bright_model(path: Path, tile_size: int = 64, overlap: int = 16) -> Path:
     return save_model_file(path, red_edge_weights(card), card)
 
 
-SUMMARY_NESTED = {"model": ModelInfo, "pixels": PixelCounts, "tiles": TileCounts, "timing": Timing}
+SUMMARY_NESTED = {
+    "model": ModelInfo,
+    "pixels": PixelCounts,
+    "tiles": TileCounts,
+    "timing": Timing,
+    "rafts_by_setting": RaftSettings,
+}
 
 
 def assert_summary_shape(summary: dict[str, Any]) -> None:

@@ -136,7 +136,8 @@ def test_shapefile_reads_back_in_gdal_and_geopandas(planted, tmp_path):
     assert out.with_suffix(".cpg").read_text().strip().upper() in ("UTF-8", "UTF8")
     info = subprocess.run(["ogrinfo", "-so", "-al", str(out)], capture_output=True, text=True, check=True).stdout
     assert "Feature Count: 6" in info and "UTM zone 20N" in info
-    for field in ("id:", "area_m2:", "length_m:", "prob_mean:", "prob_max:", "lon:", "lat:", "acq_date:", "model_ver:"):
+    fields = ("id:", "area_m2:", "length_m:", "prob_mean:", "prob_max:", "lon:", "lat:", "shore_m:", "setting:")
+    for field in (*fields, "acq_date:", "model_ver:"):
         assert field in info, field
     frame = gpd.read_file(out)
     assert frame.crs.to_epsg() == 32620

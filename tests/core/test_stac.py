@@ -272,16 +272,27 @@ def test_a_catalogue_that_needs_a_token_says_so_and_the_token_never_shows(stac, 
     assert os.environ["SARGASSES_STAC_TOKEN"] == sh.TOKEN  # the token was there all along
 
 
-def test_the_engine_searches_and_detects_an_item_for_the_plugin(stac, tmp_path):
-    """The plugin's path: a `search` request to the real engine process, then a `detect` of the first item's href."""
+def _ready_engine(folder: Path):
+    """The real engine process (test_engine_fuzz.py's), once it said it is ready."""
     from test_engine_fuzz import EngineProcess
 
-    engine = EngineProcess(tmp_path)
+    engine = EngineProcess(folder)
+    assert engine.next_event(60)["event"] == "ready"
+    return engine
+
+
+def _search_request(stac: dict, role: str) -> dict:
+    """The engine's search request over the scene's week, in catalogue `role`."""
+    west, south, east, north = _lonlat_bounds(stac["scene"], shrink=2000)
+    search = {"id": 1, "cmd": "search", "stac": stac["servers"].url(role), "collection": COLLECTION}
+    return search | {"bbox": [west, south, east, north], "dates": "2024-06-20/2024-06-30"}
+
+
+def test_the_engine_searches_and_detects_an_item_for_the_plugin(stac, tmp_path):
+    """The plugin's path: a `search` request to the real engine process, then a `detect` of the first item's href."""
+    engine = _ready_engine(tmp_path)
     try:
-        assert engine.next_event(60)["event"] == "ready"
-        west, south, east, north = _lonlat_bounds(stac["scene"], shrink=2000)
-        search = {"id": 1, "cmd": "search", "stac": stac["servers"].url("api"), "collection": COLLECTION}
-        search |= {"bbox": [west, south, east, north], "dates": "2024-06-20/2024-06-30", "max_cloud": 50}
+        search = _search_request(stac, "api") | {"max_cloud": 50}
         reply = engine.reply(json.dumps(search).encode())
         assert reply["event"] == "result", reply
         items = reply["result"]["items"]
@@ -293,3 +304,30 @@ def test_the_engine_searches_and_detects_an_item_for_the_plugin(stac, tmp_path):
         assert bad["event"] == "error" and "HTTP 500" in bad["message"]
     finally:
         engine.close()
+
+
+def test_the_engine_sends_a_requests_own_token_and_never_shows_it(stac, tmp_path):
+    """The plugin's token (from QGIS's authentication database) comes in the request, for that request only."""
+    engine = _ready_engine(tmp_path)
+    try:
+        search = _search_request(stac, "private")
+        refused = engine.reply(json.dumps(search).encode())
+        assert refused["event"] == "error" and "needs credentials" in refused["message"], refused
+        wrong = engine.reply(json.dumps({**search, "id": 2, "token": "not-it"}).encode())
+        assert wrong["event"] == "error" and "refused the token" in wrong["message"], wrong
+        reply = engine.reply(json.dumps({**search, "id": 3, "token": sh.TOKEN}).encode())
+        assert [i["id"] for i in reply["result"]["items"]] == [ITEM, LATER], reply
+        out = tmp_path / "out"
+        detect = {"input": reply["result"]["items"][0]["href"], "output": str(out / "r.gpkg")}
+        result = engine.reply(json.dumps({"id": 4, "cmd": "detect", "options": detect, "token": sh.TOKEN}).encode())
+        assert result["event"] == "result" and result["summary"]["product_id"] == ITEM, result
+        gone = {"input": _item_url(stac, "no-such-item", "private"), "output": str(out / "x.gpkg")}
+        missing = engine.reply(json.dumps({"id": 5, "cmd": "detect", "options": gone, "token": sh.TOKEN}).encode())
+        assert missing["event"] == "error" and "HTTP 404" in missing["message"]
+        again = engine.reply(json.dumps({**search, "id": 6}).encode())  # the token went with its request
+        assert again["event"] == "error" and "needs credentials" in again["message"]
+    finally:
+        engine.close()
+    said = json.dumps([refused, wrong, reply, result, missing, again])
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]  # outputs and the engine's stderr
+    assert written and sh.TOKEN not in said and all(sh.TOKEN.encode() not in data for data in written)

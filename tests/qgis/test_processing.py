@@ -312,3 +312,34 @@ def test_processing_runs_a_model_trained_the_original_way(plugin, otci, image, t
     assert 0 < result["COVERED_KM2"] <= result["AREA_KM2"] * 1.05
     coverage = QgsRasterLayer(str(result["COVERAGE"]), "cover")
     assert coverage.isValid() and coverage.crs().authid() == "EPSG:4326" and coverage.width() == 192
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 40 KiB tmpfs: too small for the rafts' GeoPackage (root only; unmounted after the test)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = tmp_path / "full"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(disk)]).returncode != 0:
+        pytest.skip("no tmpfs could be mounted here")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_full_disk_at_the_output_fails_the_run_and_keeps_the_users_file(plugin, scene, small_disk) -> None:
+    """QGIS's sink says nothing when the disk fills: the run exited 0 with a GeoPackage without its tables (issue 21).
+    Now: one line naming the full disk, nothing under the output's name but the user's earlier file, intact."""
+    import processing
+    from qgis.core import QgsProcessingException
+
+    out = small_disk / "rafts.gpkg"
+    earlier = b"the user's earlier file"
+    out.write_bytes(earlier)
+    method = ["model", "afai", "fai"].index(scene.method)
+    with pytest.raises(QgsProcessingException) as failed:
+        processing.run("sargasses:detect", {"INPUT": str(scene.tif), "OUTPUT": str(out), "METHOD": method})
+    message = str(failed.value)
+    assert "No space left on device" in message and str(out) in message and "\n" not in message.strip()
+    assert out.read_bytes() == earlier
+    assert sorted(p.name for p in small_disk.iterdir()) == ["rafts.gpkg"]

@@ -1,7 +1,9 @@
-"""Sink "rafts": the masked strips grouped into raft polygons (vectorize.RaftCollector), written as the vector layer."""
+"""Sink "rafts": the masked strips grouped into raft polygons (vectorize.RaftCollector), each with its distance to the
+shore (shore.ShoreDistance, which answers a halo of rows later: the strips wait for it), written as the vector layer."""
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ from sargasses.detection.area import DetectionArea
 from sargasses.detection.detected import DetectedStrip
 from sargasses.detection.method import Method
 from sargasses.detection.options import DetectOptions
+from sargasses.detection.shore import ShoreDistance
 from sargasses.detection.stage_clock import StageClock
 from sargasses.detection.vectorize import Raft, RaftCollector
 
@@ -30,6 +33,8 @@ class RaftSink:
             area.transform, crs, area.width, options.min_area or 0.0, options.simplify, pixel_units=area.pixel_units,
             min_pixels=area.min_pixels,
         )  # fmt: skip
+        self.shore = ShoreDistance(area.metric, area.width, area.height)
+        self.waiting: deque[tuple[int, Any, Any]] = deque()  # (row, mask, score) of strips waiting for their distances
         self.crs = crs
         self.staged = staged
         self.final = final
@@ -38,11 +43,21 @@ class RaftSink:
 
     def add(self, detected: DetectedStrip) -> None:
         with self.clock("polygons_s"):
-            self.collector.add(detected.row, detected.mask, detected.strip.score)
+            self.waiting.append((detected.row, detected.mask, detected.strip.score))
+            self._collect(self.shore.add(detected.row, detected.strip.land, detected.mask))
 
     def finish(self) -> list[Raft]:
         with self.clock("polygons_s"):
+            self._collect(self.shore.finish())
             return self.collector.finish()
+
+    def _collect(self, distances: Any) -> None:
+        """The waiting strips whose distances to land came, to the collector."""
+        for row, distance in distances:
+            waited, mask, score = self.waiting.popleft()
+            if waited != row:
+                raise RuntimeError(f"shore distances for row {row} came for the strip at row {waited}")
+            self.collector.add(row, mask, score, distance)
 
     def close(self, rafts: list[Raft]) -> None:
         from sargasses.outputs.vector_output import rafts_table, write_layer
