@@ -28,6 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find Sargassum rafts on a raster and write them as polygons.",
         epilog="Example: sargasses detect scene.tif -o rafts.shp --probabilities prob.tif --quicklook look.png",
     )
+    _add_scene(p)
+    _add_detection_and_outputs(p)
+    _add_scorer(p)
+    _add_reading(p)
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _add_scene(p: argparse.ArgumentParser) -> None:
+    """The input: a raster or SAFE/SEN3 path, or a STAC item."""
     p.add_argument(
         "input",
         nargs="?",
@@ -38,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     stac.add_argument("--stac", help="the catalogue: a STAC API URL, earth-search or planetary-computer")
     stac.add_argument("--collection", help="the item's collection (default: the catalogue's Sentinel-2 L2A)")
     stac.add_argument("--id", dest="stac_id", metavar="ID", help="the item's id, as sargasses search lists it")
+
+
+def _add_detection_and_outputs(p: argparse.ArgumentParser) -> None:
+    """How rafts are told apart (model or index, threshold, smallest raft) and the files written."""
     p.add_argument(
         "-o", "--output", required=True, help="polygons; the extension picks the format: .gpkg .shp .geojson"
     )
@@ -64,10 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the fractional cover of each pixel (GeoTIFF, 0-1; for rafts smaller than a pixel)",
     )
     p.add_argument("--quicklook", metavar="FILE.png", help="also write a false-colour PNG with the rafts outlined")
+
+
+def _add_scorer(p: argparse.ArgumentParser) -> None:
+    """Where the model runs."""
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     p.add_argument(
         "--backend", choices=("auto", "torch", "onnx"), default="auto", help="auto: ONNX Runtime on CPU, torch on GPU"
     )
+
+
+def _add_reading(p: argparse.ArgumentParser) -> None:
+    """Which part of the input is read, and how (bands, box, sensor, land, units)."""
     p.add_argument("--bands", type=_bands, help="bands of the input to use, in the model's order, e.g. B02,B03,...")
     p.add_argument(
         "--extent",
@@ -91,10 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept a raster without a CRS: areas (and --min-area, --simplify) in pixels, no lon/lat",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    return p
 
 
 class ProgressBar:

@@ -265,22 +265,10 @@ def _rehearsal_scenes(folder: Path, count: int, band_names: list[str]) -> list[s
     ]
 
 
-def _train(
-    options: FinetuneOptions,
-    parent_path: Path,
-    card: Any,
-    rehearsal: list[str],
-    say: Progress,
-    cancel: threading.Event | None,
-) -> tuple[Any, Any, Any]:
-    """The DataModule (labels file + rehearsal scenes), the module started from the parent, the trainer, fitted."""
-    stop = cancel if cancel is not None else threading.Event()
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # its banners and tips give a user nothing to do
-    import lightning.pytorch as pl
-
+def _finetune_data(options: FinetuneOptions, parent_path: Path, card: Any, rehearsal: list[str]) -> Any:
+    """The labels file's scenes split by date, with the rehearsal scenes, on the parent model's bands and grid;
+    a SargassesError when the parent cannot take them or no scene is left to train on."""
     from sargasses.training.datamodule import SargassesDataModule
-    from sargasses.training.losses import BCEDiceLoss
-    from sargasses.training.plmodule import SargassesLightningModule
 
     data = SargassesDataModule(
         label_store=options.labels,
@@ -309,6 +297,26 @@ def _train(
         )
     if not any(s.label_key is not None for s in data.splits.get("train", [])):
         raise SargassesError(f"{options.labels} leaves no scene to train on; label one more scene (another date)")
+    return data
+
+
+def _train(
+    options: FinetuneOptions,
+    parent_path: Path,
+    card: Any,
+    rehearsal: list[str],
+    say: Progress,
+    cancel: threading.Event | None,
+) -> tuple[Any, Any, Any]:
+    """The DataModule (labels file + rehearsal scenes), the module started from the parent, the trainer, fitted."""
+    stop = cancel if cancel is not None else threading.Event()
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # its banners and tips give a user nothing to do
+    import lightning.pytorch as pl
+
+    from sargasses.training.losses import BCEDiceLoss
+    from sargasses.training.plmodule import SargassesLightningModule
+
+    data = _finetune_data(options, parent_path, card, rehearsal)
     module = SargassesLightningModule(
         model=None,
         loss=BCEDiceLoss(pos_weight=POS_WEIGHT),

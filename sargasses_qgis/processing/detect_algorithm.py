@@ -154,6 +154,10 @@ class DetectAlgorithm(SargassesAlgorithm):
                 self.LEVEL, "Level of the image", options=[label for _, label in LEVELS], defaultValue=0
             )
         )
+        self._add_outputs()
+
+    def _add_outputs(self) -> None:
+        """The rafts, the optional rasters, and the figures a Graphical Modeler model or a script reads after a run."""
         self.addParameter(
             QgsProcessingParameterFeatureSink(
                 self.OUTPUT, "Sargassum rafts", QgsProcessing.SourceType.TypeVectorPolygon
