@@ -1,22 +1,21 @@
 """`sargasses detect INPUT -o OUTPUT ...`: the command line over `sargasses.detection.run.run_detection`.
 
-Errors the user can act on print one line (`sargasses: error: ...`) and exit 1; Ctrl-C exits 130, SIGTERM 143. In
-every case nothing new is left and earlier files are intact (the outputs are one set: sargasses/outputs/output_set.py). A progress bar runs on stderr; the summary goes to stdout (`--json` for JSON).
+Errors the user can act on print one line (`sargasses: error: ...`) and exit 1; Ctrl-C exits 130, SIGTERM 143
+(sargasses/command_ending.py, as every long command). In every case nothing new is left and earlier files are intact (the outputs are one set: sargasses/outputs/output_set.py). A progress bar runs on stderr; the summary goes to stdout (`--json` for JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 from typing import Any
 
+from sargasses.command_ending import Endings, run_command
 from sargasses.detection.baseline import DEFAULT_THRESHOLDS
-from sargasses.errors import DetectionCancelled, SargassesError, warnings_in_one_line
+from sargasses.errors import SargassesError
 from sargasses.outputs.output_set import InterruptedAfterCommit
-from sargasses.signals import exit_status, terminate_as_interrupt
 
 
 def _bands(text: str) -> list[str]:
@@ -29,6 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find Sargassum rafts on a raster and write them as polygons.",
         epilog="Example: sargasses detect scene.tif -o rafts.shp --probabilities prob.tif --quicklook look.png",
     )
+    _add_scene(p)
+    _add_detection_and_outputs(p)
+    _add_scorer(p)
+    _add_reading(p)
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _add_scene(p: argparse.ArgumentParser) -> None:
+    """The input: a raster or SAFE/SEN3 path, or a STAC item."""
     p.add_argument(
         "input",
         nargs="?",
@@ -39,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     stac.add_argument("--stac", help="the catalogue: a STAC API URL, earth-search or planetary-computer")
     stac.add_argument("--collection", help="the item's collection (default: the catalogue's Sentinel-2 L2A)")
     stac.add_argument("--id", dest="stac_id", metavar="ID", help="the item's id, as sargasses search lists it")
+
+
+def _add_detection_and_outputs(p: argparse.ArgumentParser) -> None:
+    """How rafts are told apart (model or index, threshold, smallest raft) and the files written."""
     p.add_argument(
         "-o", "--output", required=True, help="polygons; the extension picks the format: .gpkg .shp .geojson"
     )
@@ -65,10 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the fractional cover of each pixel (GeoTIFF, 0-1; for rafts smaller than a pixel)",
     )
     p.add_argument("--quicklook", metavar="FILE.png", help="also write a false-colour PNG with the rafts outlined")
+
+
+def _add_scorer(p: argparse.ArgumentParser) -> None:
+    """Where the model runs."""
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     p.add_argument(
         "--backend", choices=("auto", "torch", "onnx"), default="auto", help="auto: ONNX Runtime on CPU, torch on GPU"
     )
+
+
+def _add_reading(p: argparse.ArgumentParser) -> None:
+    """Which part of the input is read, and how (bands, box, sensor, land, units)."""
     p.add_argument("--bands", type=_bands, help="bands of the input to use, in the model's order, e.g. B02,B03,...")
     p.add_argument(
         "--extent",
@@ -92,10 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept a raster without a CRS: areas (and --min-area, --simplify) in pixels, no lon/lat",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    return p
 
 
 class ProgressBar:
@@ -185,79 +204,35 @@ def _input(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    warnings_in_one_line()
     from sargasses.detection.options import DetectOptions
     from sargasses.detection.run import run_detection
 
     skip = ("quiet", "json", "no_background", "stac", "collection", "stac_id")
     values = {k: v for k, v in vars(args).items() if k not in skip}
-    try:
+    bar = ProgressBar(args.quiet)
+
+    def detect() -> dict[str, Any]:
         values["input"] = _input(args)
         options = DetectOptions.from_mapping({**values, "background": not args.no_background})
-    except SargassesError as exc:
-        print(f"sargasses: error: {exc}", file=sys.stderr)
-        return 1
-    bar = ProgressBar(args.quiet)
-    restore_term = terminate_as_interrupt()
-    try:
-        summary = run_detection(options, progress=bar, cancel=threading.Event())
-    except InterruptedAfterCommit:
-        bar.close()
-        print(
-            f"sargasses: interrupted after the outputs were complete; they are in place ({args.output})",
-            file=sys.stderr,
-        )
-        return 130
-    except DetectionCancelled as exc:
-        bar.close()
-        print(f"sargasses: cancelled: {exc}", file=sys.stderr)
-        return 130
-    except SargassesError as exc:
-        bar.close()
-        print(f"sargasses: error: {exc}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        bar.close()
-        print(
-            "sargasses: error: out of memory; use a smaller --batch-size or --tile-size, or --device cpu",
-            file=sys.stderr,
-        )
-        return 1
-    except OSError as exc:  # disk full, permissions changed during the run...
-        bar.close()
-        from sargasses.atomic import write_error
+        return run_detection(options, progress=bar, cancel=threading.Event())
 
-        print(f"sargasses: error: {write_error(exc.filename or args.output, exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:
-        bar.close()
-        print("sargasses: interrupted; no output was written", file=sys.stderr)
-        return exit_status(exc)
-    finally:
-        restore_term()
-    bar.close()
-    for warning in summary.get("warnings") or ():
-        print(f"sargasses: warning: {warning}", file=sys.stderr)
-    return _print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    def show(summary: dict[str, Any]) -> str:
+        for warning in summary.get("warnings") or ():
+            print(f"sargasses: warning: {warning}", file=sys.stderr)
+        return json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary)
 
+    def interrupted(exc: KeyboardInterrupt) -> str:
+        if isinstance(exc, InterruptedAfterCommit):
+            return f"interrupted after the outputs were complete; they are in place ({args.output})"
+        return "interrupted; no output was written"
 
-def _print(text: str) -> int:
-    """Print the summary; a reader that stops early (`| head`) or no stdout at all (`>&-`) is no error: the outputs
-    are written already."""
-    if sys.stdout is None:  # Python sets it to None when file descriptor 1 is closed
-        return 0
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python would report the pipe again when it flushes stdout at exit: point stdout at nothing instead
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except KeyboardInterrupt:
-        print("sargasses: interrupted; the outputs were complete and are in place", file=sys.stderr)
-        return 130
-    return 0
+    endings = Endings(
+        interrupted,
+        out_of_memory="out of memory; use a smaller --batch-size or --tile-size, or --device cpu",
+        writing=args.output,
+        interrupted_after="interrupted; the outputs were complete and are in place",
+    )
+    return run_command(detect, show, endings, stop_progress=bar.close)
 
 
 if __name__ == "__main__":

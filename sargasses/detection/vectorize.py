@@ -299,18 +299,8 @@ class RaftCollector:
         import shapely
 
         ids = np.nonzero(closed)[0]
-        # statistics over the labelled pixels only (rafts are a few % of a strip at most), without sorting
-        where = np.flatnonzero(labels)
-        raft_of = labels.ravel()[where]
-        raft_score = np.nan_to_num(score.ravel()[where], nan=0.0)
-        counts = np.bincount(raft_of, minlength=closed.size)
-        sums = np.bincount(raft_of, weights=raft_score, minlength=closed.size)
-        peak = np.full(closed.size, -np.inf, dtype=np.float64)
-        np.maximum.at(peak, raft_of, raft_score)
+        counts, sums, peak, nearest = _label_statistics(labels, score, shore, closed.size)
         maxima = peak[ids]
-        nearest = np.full(closed.size, np.inf)  # metres from each raft's nearest pixel to land
-        if shore is not None:
-            np.minimum.at(nearest, raft_of, shore.ravel()[where])
         centres = np.array(
             [[(s[0].start + s[0].stop) / 2.0, (s[1].start + s[1].stop) / 2.0] for s in (slices[i - 1] for i in ids)]
         )
@@ -348,6 +338,24 @@ class RaftCollector:
             self.rafts.append(raft)
             if self.on_raft is not None:
                 self.on_raft(raft)
+
+
+def _label_statistics(
+    labels: np.ndarray, score: np.ndarray, shore: np.ndarray | None, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per label: pixel count, score sum, score maximum, and metres from its nearest pixel to land (inf without a
+    shore). Over the labelled pixels only (rafts are a few % of a strip at most), without sorting."""
+    where = np.flatnonzero(labels)
+    raft_of = labels.ravel()[where]
+    raft_score = np.nan_to_num(score.ravel()[where], nan=0.0)
+    counts = np.bincount(raft_of, minlength=size)
+    sums = np.bincount(raft_of, weights=raft_score, minlength=size)
+    peak = np.full(size, -np.inf, dtype=np.float64)
+    np.maximum.at(peak, raft_of, raft_score)
+    nearest = np.full(size, np.inf)
+    if shore is not None:
+        np.minimum.at(nearest, raft_of, shore.ravel()[where])
+    return counts, sums, peak, nearest
 
 
 def _joined(

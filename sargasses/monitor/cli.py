@@ -8,10 +8,9 @@ is skipped, failed scenes are retried, the products are rebuilt from the whole c
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from sargasses.errors import SargassesError
+from sargasses.command_ending import Endings, print_out, run_command
 from sargasses.monitor.periods import PERIODS
 
 
@@ -48,14 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def monitor() -> None:
         from sargasses.monitor.run import run_monitor
 
-        run_monitor(args, say=print)
-    except SargassesError as exc:
-        print(f"sargasses: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("sargasses monitor: interrupted; the catalogue keeps every scene finished before", file=sys.stderr)
-        return 130
-    return 0
+        run_monitor(args, say=print_out)  # it says what it did, scene after scene
+
+    endings = Endings(lambda exc: "interrupted; the catalogue keeps every scene finished before")
+    return run_command(monitor, lambda _: None, endings)

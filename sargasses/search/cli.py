@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from sargasses.errors import SargassesError
+from sargasses.command_ending import Endings, run_command
 from sargasses.search.catalogues import CATALOGUES
-from sargasses.search.search import FoundItem
+from sargasses.search.search import FoundItem, search_items
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,15 +50,15 @@ def format_table(found: list[FoundItem]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sargasses.search.aoi import parse_bbox, read_aoi
-    from sargasses.search.search import search_items
-
     args = build_parser().parse_args(argv)
-    try:
+
+    def search() -> list[FoundItem]:
+        from sargasses.search.aoi import parse_bbox, read_aoi
+
         aoi = parse_bbox(args.bbox) if args.bbox else read_aoi(args.aoi)
-        found = search_items(args.stac, aoi, args.dates, args.collection, args.max_cloud)
-    except SargassesError as exc:
-        print(f"sargasses: error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps([f.as_dict() for f in found], indent=1) if args.json else format_table(found))
-    return 0
+        return search_items(args.stac, aoi, args.dates, args.collection, args.max_cloud)
+
+    def show(found: list[FoundItem]) -> str:
+        return json.dumps([f.as_dict() for f in found], indent=1) if args.json else format_table(found)
+
+    return run_command(search, show, Endings(lambda exc: "interrupted; nothing was written"))

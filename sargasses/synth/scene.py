@@ -97,6 +97,19 @@ def _streams(seed: int, kind: str) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(_STREAMS, children, strict=True)}
 
 
+@dataclass
+class _Draft:
+    """A scene being drawn: its random streams, the confounders it holds, the keywords of its Layers so far and
+    what was drawn of each confounder (for the JSON, in the order drawn)."""
+
+    rng: dict[str, np.random.Generator]
+    chosen: set[str]
+    shape: tuple[int, int]
+    wind: float
+    layers: dict[str, Any]
+    confounders: list[dict[str, Any]] = field(default_factory=list)
+
+
 def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticScene:
     """One synthetic Sentinel-2 L2A 20 m scene, size x size pixels, fully determined by (seed, kind).
 
@@ -112,28 +125,68 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
     chosen = choose_confounders(rng["plan"], kind)
     ident = draw_identity(rng["geo"], size)
     wind = ident.pop("wind_direction_rad")
-
-    kw: dict[str, Any] = {"shape": shape}
-    water_info = draw_water(rng["water"], shape, kw)
+    draft = _Draft(rng, chosen, shape, wind, {"shape": shape})
+    water_info = draw_water(rng["water"], shape, draft.layers)
     sarg, rafts, patches = plant_sargassum(rng["rafts"], shape, wind, kind)
-    confounders: list[dict[str, Any]] = []
+    coverage = _draw_floating_matter(draft, sarg, patches)
+    del sarg
+    noise_scale = _draw_sky_and_sensor(draft, kind)
+    layers = Layers(**draft.layers)
+    draft.layers.clear()
+
+    reflectance = mix_bands(layers, rng["jitter"], rng["noise"], noise_scale)
+    label, thick = make_labels(layers, coverage, reflectance)
+    classes = make_classes(layers, coverage, thick)
+    del thick
+    add_raft_stats(rafts, patches, label)
+    meta = {
+        **_identity_meta(seed, kind, size, ident, wind),
+        "water": water_info,
+        "labelling": {
+            "positive_coverage": POSITIVE_COVERAGE,
+            "not_scored_from_coverage": SCORABLE_MIN_COVERAGE,
+            "thick_cloud_opacity": THICK_CLOUD_OPACITY,
+            "values": {"0": "not Sargassum", "1": "Sargassum", "255": "not scorable"},
+        },
+        "rafts": rafts,
+        "confounders": draft.confounders,
+        "stats": scene_stats(coverage, label, classes),
+    }
+    return SyntheticScene(
+        int(seed), kind, reflectance, label, ident["transform"], ident["crs"], meta, classes, coverage
+    )
+
+
+def _draw_floating_matter(d: _Draft, sarg, patches) -> np.ndarray:
+    """The land (for its surf), slicks and foam, shared with the Sargassum as the floating layer; the coverage."""
+    rng, shape = d.rng, d.shape
     surf = None
-    if "land" in chosen:
-        info, surf = draw_land(rng["land"], shape, kw)
-        confounders.append(info)
-    slick = slick_bright = foam = None
-    if "slick" in chosen:
-        slick, slick_bright, info = draw_slicks(rng["slick"], shape, wind, patches)
-        confounders.append(info)
+    if "land" in d.chosen:
+        info, surf = draw_land(rng["land"], shape, d.layers)
+        d.confounders.append(info)
+    slick = slick_bright = None
+    if "slick" in d.chosen:
+        slick, slick_bright, info = draw_slicks(rng["slick"], shape, d.wind, patches)
+        d.confounders.append(info)
+    foam = _draw_foam(d, surf)
+    del surf
+    coverage, d.layers["floating"] = share_floating_matter(sarg, slick, slick_bright, foam, d.layers.get("land"), shape)
+    return coverage
+
+
+def _draw_foam(d: _Draft, surf: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray | None:
+    """Whitecaps, ship wakes and the surf on the beaches, as one foam plane (None where there is none)."""
+    rng, shape = d.rng, d.shape
+    foam = None
     foam_strokes: list[Stroke] = []
-    if "whitecaps" in chosen:
-        strokes, info = draw_whitecaps(rng["foam"], shape, wind)
+    if "whitecaps" in d.chosen:
+        strokes, info = draw_whitecaps(rng["foam"], shape, d.wind)
         foam_strokes += strokes
-        confounders.append(info)
-    if "ship" in chosen:
-        kw["ships"], wakes, infos = draw_ships(rng["ship"], shape)
+        d.confounders.append(info)
+    if "ship" in d.chosen:
+        d.layers["ships"], wakes, infos = draw_ships(rng["ship"], shape)
         foam_strokes += wakes
-        confounders += infos
+        d.confounders += infos
     if foam_strokes:
         patch = render(rng["foam"], foam_strokes, shape)
         if patch is not None:
@@ -142,31 +195,30 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
     if surf is not None and len(surf[0]):  # breaking waves along the beaches
         foam = np.zeros(shape, np.float32) if foam is None else foam
         foam.reshape(-1)[surf[0]] += surf[1]
-    del surf
-    coverage, kw["floating"] = share_floating_matter(sarg, slick, slick_bright, foam, kw.get("land"), shape)
-    del sarg, slick, slick_bright, foam
-    if "glint" in chosen:
-        confounders.append(draw_glint(rng["glint"], shape, kw))
-    if chosen & {"cloud", "cirrus"}:
-        confounders += draw_clouds(rng["cloud"], shape, kw, cirrus="cirrus" in chosen, cumulus="cloud" in chosen)
-    if "nodata" in chosen:
+    return foam
+
+
+def _draw_sky_and_sensor(d: _Draft, kind: str) -> float:
+    """Glint, clouds and their shadows, nodata, the detector stripes; returns the scale of the sensor noise."""
+    rng, shape, kw = d.rng, d.shape, d.layers
+    if "glint" in d.chosen:
+        d.confounders.append(draw_glint(rng["glint"], shape, kw))
+    if d.chosen & {"cloud", "cirrus"}:
+        d.confounders += draw_clouds(rng["cloud"], shape, kw, cirrus="cirrus" in d.chosen, cumulus="cloud" in d.chosen)
+    if "nodata" in d.chosen:
         kw["nodata"], info = draw_nodata(rng["nodata"], shape)
-        confounders.append(info)
+        d.confounders.append(info)
     noise_scale = float(rng["noise"].uniform(*NOISE_SCALE))
     if kind != "clean":
         kw["stripes"], kw["stripe_offsets"] = draw_detector_stripes(rng["noise"], shape)
-        confounders.append({"type": "detector_stripes", "detectors": int(kw["stripe_offsets"].shape[0])})
-    confounders.append({"type": "sensor_noise", "sigma": [round(float(s * noise_scale), 5) for s in NOISE_SIGMA]})
-    layers = Layers(**kw)
-    del kw
+        d.confounders.append({"type": "detector_stripes", "detectors": int(kw["stripe_offsets"].shape[0])})
+    d.confounders.append({"type": "sensor_noise", "sigma": [round(float(s * noise_scale), 5) for s in NOISE_SIGMA]})
+    return noise_scale
 
-    reflectance = mix_bands(layers, rng["jitter"], rng["noise"], noise_scale)
-    label, thick = make_labels(layers, coverage, reflectance)
-    classes = make_classes(layers, coverage, thick)
-    del thick
-    add_raft_stats(rafts, patches, label)
 
-    meta = {
+def _identity_meta(seed: int, kind: str, size: int, ident: dict[str, Any], wind: float) -> dict[str, Any]:
+    """The JSON's first part: the generator, the scene's grid and its identity (product id, date...)."""
+    return {
         "generator": f"sargasses.synth {GENERATOR_VERSION}",
         "synthetic": True,
         "seed": int(seed),
@@ -179,17 +231,4 @@ def make_scene(seed: int, size: int = 1024, kind: str = "mixed") -> SyntheticSce
         "transform": list(ident["transform"])[:6],
         **{k: v for k, v in ident.items() if k not in ("crs", "transform")},
         "wind_direction_deg": round(float(np.rad2deg(wind)), 1),
-        "water": water_info,
-        "labelling": {
-            "positive_coverage": POSITIVE_COVERAGE,
-            "not_scored_from_coverage": SCORABLE_MIN_COVERAGE,
-            "thick_cloud_opacity": THICK_CLOUD_OPACITY,
-            "values": {"0": "not Sargassum", "1": "Sargassum", "255": "not scorable"},
-        },
-        "rafts": rafts,
-        "confounders": confounders,
-        "stats": scene_stats(coverage, label, classes),
     }
-    return SyntheticScene(
-        int(seed), kind, reflectance, label, ident["transform"], ident["crs"], meta, classes, coverage
-    )

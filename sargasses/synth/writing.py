@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +36,6 @@ def write_scene(
 
     uint16 follows L2A (processing baseline >= 04.00): DN = reflectance * 10000 + 1000, nodata 0.
     """
-    import rasterio
-
     if dtype not in DTYPES:
         raise SargassesError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPES)}")
     outdir = Path(outdir)
@@ -46,11 +46,19 @@ def write_scene(
         raise SargassesError(
             f"{existing[0]} already exists: choose another folder or seed, or pass overwrite=True (--overwrite)"
         )
-    h, w = scene.height, scene.width
+    profile, tags = _image_profile(scene, dtype), _image_tags(scene, dtype)
+    _atomic(paths["image"], partial(_write_image, scene=scene, profile=profile, tags=tags))
+    _atomic(paths["label"], partial(_write_label, scene=scene, profile=profile, tags=tags))
+    _atomic(paths["meta"], partial(_write_meta, scene=scene))
+    return paths
+
+
+def _image_profile(scene: SyntheticScene, dtype: str) -> dict[str, Any]:
+    """The GeoTIFF of the image: tiled and compressed, float32 (NaN nodata) or uint16 (0 nodata)."""
     profile = {
         "driver": "GTiff",
-        "width": w,
-        "height": h,
+        "width": scene.width,
+        "height": scene.height,
         "count": len(scene.band_names),
         "crs": scene.crs,
         "transform": scene.transform,
@@ -65,6 +73,11 @@ def write_scene(
         profile.update(dtype="uint16", nodata=0, predictor=2)
     else:
         profile.update(dtype="float32", nodata=float("nan"), predictor=3)
+    return profile
+
+
+def _image_tags(scene: SyntheticScene, dtype: str) -> dict[str, str]:
+    """The tags a reader takes the sensor, date and product from (as a real L2A GeoTIFF export has them)."""
     tags = {
         "SENSOR": scene.meta.get("sensor", SENTINEL2_L2A.name),
         "PRODUCT_ID": scene.meta.get("product_id"),
@@ -79,34 +92,38 @@ def write_scene(
     tags = {key: value for key, value in tags.items() if value is not None}
     if dtype == "uint16":
         tags.update(BOA_ADD_OFFSET="-1000", BOA_QUANTIFICATION_VALUE="10000")
+    return tags
 
-    def write_image(tmp: Path) -> None:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.update_tags(**tags)
-            for i, name in enumerate(scene.band_names, start=1):
-                dst.set_band_description(i, name)
-                dst.update_tags(i, WAVELENGTH_NM=str(SENTINEL2_L2A.band(name).wavelength_nm))
-            step = 512
-            for r0 in range(0, h, step):  # by row blocks: a full tile never doubles in memory
-                block = scene.reflectance[:, r0 : r0 + step]
-                if dtype == "uint16":
-                    block = to_digital_numbers(block)
-                dst.write(block, window=((r0, r0 + block.shape[1]), (0, w)))
 
-    def write_label(tmp: Path) -> None:
-        label_profile = {**profile, "count": 1, "dtype": "uint8", "nodata": LABEL_IGNORE, "predictor": 2}
-        with rasterio.open(tmp, "w", **label_profile) as dst:
-            label_tags = {k: v for k, v in tags.items() if not k.startswith("BOA_")}  # labels are not DNs
-            dst.update_tags(LABEL_VALUES="1 Sargassum, 0 not Sargassum, 255 not scorable", **label_tags)
-            dst.set_band_description(1, "sargassum_label")
-            dst.write(scene.label, 1)
+def _write_image(tmp: Path, scene: SyntheticScene, profile: dict[str, Any], tags: dict[str, str]) -> None:
+    import rasterio
 
-    def write_meta(tmp: Path) -> None:
-        tmp.write_text(json.dumps(scene.meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    with rasterio.open(tmp, "w", **profile) as dst:
+        dst.update_tags(**tags)
+        for i, name in enumerate(scene.band_names, start=1):
+            dst.set_band_description(i, name)
+            dst.update_tags(i, WAVELENGTH_NM=str(SENTINEL2_L2A.band(name).wavelength_nm))
+        step = 512
+        for r0 in range(0, scene.height, step):  # by row blocks: a full tile never doubles in memory
+            block = scene.reflectance[:, r0 : r0 + step]
+            if profile["dtype"] == "uint16":
+                block = to_digital_numbers(block)
+            dst.write(block, window=((r0, r0 + block.shape[1]), (0, scene.width)))
 
-    for key, writer in (("image", write_image), ("label", write_label), ("meta", write_meta)):
-        _atomic(paths[key], writer)
-    return paths
+
+def _write_label(tmp: Path, scene: SyntheticScene, profile: dict[str, Any], tags: dict[str, str]) -> None:
+    import rasterio
+
+    label_profile = {**profile, "count": 1, "dtype": "uint8", "nodata": LABEL_IGNORE, "predictor": 2}
+    with rasterio.open(tmp, "w", **label_profile) as dst:
+        label_tags = {k: v for k, v in tags.items() if not k.startswith("BOA_")}  # labels are not DNs
+        dst.update_tags(LABEL_VALUES="1 Sargassum, 0 not Sargassum, 255 not scorable", **label_tags)
+        dst.set_band_description(1, "sargassum_label")
+        dst.write(scene.label, 1)
+
+
+def _write_meta(tmp: Path, scene: SyntheticScene) -> None:
+    tmp.write_text(json.dumps(scene.meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def to_digital_numbers(reflectance: np.ndarray) -> np.ndarray:

@@ -30,6 +30,43 @@ PathSpec = str | list[str] | None
 
 
 class SargassesDataModule(pl.LightningDataModule):
+    """The scenes of a training config, split and checked as the module is built.
+
+    LightningCLI shows each argument's help from here (`sargasses fit --help`).
+
+    Args:
+        images: scenes to split into train / val / test by `split_by` (a folder, a glob, a file, or a list).
+        labels: folder of the label files (default: beside each scene, named `<scene><label_suffix>.<ext>`).
+        label_store: a labels GeoPackage written by the QGIS plugin (sargasses.training.label_store): its scenes
+            are split like `images` (by `split_by`, into train / val / test), their labels rasterized from it.
+        train_images, val_images, test_images: explicit splits instead of `images` (e.g. synthetic seeds).
+        predict_images: scenes for `sargasses predict` (no label needed).
+        label_format: "auto" (raster, polygons or .npz found per scene) or "original" (Meteo-France layout:
+            `images` = folder of `<YYYYMMDD>*.png` OTCI images, `labels` = folder of `<YYYYMMDD>_*.npz` masks).
+        sensor: sensor profile name (sargasses.reading.sensors), which gives band names and normalization.
+        accepted_sensors: other profiles the model will take too, written in its card (e.g. sentinel2_l1c
+            beside sentinel2_l2a when the training data has both levels or `atmosphere_share` > 0).
+        bands: bands in model order (default: the sensor's model bands, DEFAULT_BANDS for Sentinel-2).
+        resolution: pixel size in metres that scenes are stacked at (None: each raster's own grid).
+        split_by: "scene" or "date" (scenes of one date stay in one split).
+        val_share, test_share: shares of scene groups for validation and test when `images` is split.
+        crop_size: side of training crops in pixels.
+        eval_crop_size: side of the validation / test / predict tiles (whole scenes are covered).
+        min_positive_share: share of Sargassum pixels a training crop must hold (0.01 = 1 %).
+        background_share: share of training crops drawn anywhere, without the Sargassum minimum.
+        crops_per_epoch: training crops per epoch (drawn afresh every epoch).
+        augment: random flips and 90-degree rotations of training crops.
+        atmosphere_share: share of surface-reflectance training crops seen through a random atmosphere
+            (top-of-atmosphere, as in L1C; sargasses.synth.atmosphere); 0 keeps them as they are.
+        rehearsal_share: with a `label_store`, the share of training crops taken from `train_images` (the
+            scenes rehearsed beside the labels); None: by their crop counts, as any other scenes.
+        all_touched: polygon labels mark every pixel they touch (default: pixels whose centre is inside).
+        class_column: polygon attribute holding 0 / 1 / 255 per polygon, when present.
+        preload: keep scenes in memory (fast; for small scenes) or read each crop from disk (whole tiles).
+        batch_size: training batch size; eval_batch_size for validation / test / predict (default: same).
+        num_workers: DataLoader worker processes.
+    """
+
     def __init__(
         self,
         images: PathSpec = None,
@@ -64,39 +101,6 @@ class SargassesDataModule(pl.LightningDataModule):
         eval_batch_size: int | None = None,
         num_workers: int = 2,
     ) -> None:
-        """
-        Args:
-            images: scenes to split into train / val / test by `split_by` (a folder, a glob, a file, or a list).
-            labels: folder of the label files (default: beside each scene, named `<scene><label_suffix>.<ext>`).
-            label_store: a labels GeoPackage written by the QGIS plugin (sargasses.training.label_store): its scenes
-                are split like `images` (by `split_by`, into train / val / test), their labels rasterized from it.
-            train_images, val_images, test_images: explicit splits instead of `images` (e.g. synthetic seeds).
-            predict_images: scenes for `sargasses predict` (no label needed).
-            label_format: "auto" (raster, polygons or .npz found per scene) or "original" (Meteo-France layout:
-                `images` = folder of `<YYYYMMDD>*.png` OTCI images, `labels` = folder of `<YYYYMMDD>_*.npz` masks).
-            sensor: sensor profile name (sargasses.reading.sensors), which gives band names and normalization.
-            accepted_sensors: other profiles the model will take too, written in its card (e.g. sentinel2_l1c
-                beside sentinel2_l2a when the training data has both levels or `atmosphere_share` > 0).
-            bands: bands in model order (default: the sensor's model bands, DEFAULT_BANDS for Sentinel-2).
-            resolution: pixel size in metres that scenes are stacked at (None: each raster's own grid).
-            split_by: "scene" or "date" (scenes of one date stay in one split).
-            val_share, test_share: shares of scene groups for validation and test when `images` is split.
-            crop_size: side of training crops in pixels.
-            eval_crop_size: side of the validation / test / predict tiles (whole scenes are covered).
-            min_positive_share: share of Sargassum pixels a training crop must hold (0.01 = 1 %).
-            background_share: share of training crops drawn anywhere, without the Sargassum minimum.
-            crops_per_epoch: training crops per epoch (drawn afresh every epoch).
-            augment: random flips and 90-degree rotations of training crops.
-            atmosphere_share: share of surface-reflectance training crops seen through a random atmosphere
-                (top-of-atmosphere, as in L1C; sargasses.synth.atmosphere); 0 keeps them as they are.
-            rehearsal_share: with a `label_store`, the share of training crops taken from `train_images` (the
-                scenes rehearsed beside the labels); None: by their crop counts, as any other scenes.
-            all_touched: polygon labels mark every pixel they touch (default: pixels whose centre is inside).
-            class_column: polygon attribute holding 0 / 1 / 255 per polygon, when present.
-            preload: keep scenes in memory (fast; for small scenes) or read each crop from disk (whole tiles).
-            batch_size: training batch size; eval_batch_size for validation / test / predict (default: same).
-            num_workers: DataLoader worker processes.
-        """
         super().__init__()
         self.save_hyperparameters()
         self.profile = get_profile(sensor)
@@ -106,19 +110,9 @@ class SargassesDataModule(pl.LightningDataModule):
         self.accepted_sensors = [get_profile(name).name for name in accepted_sensors or []]
         self.resolution = resolution
         self.normalization = profile_normalization(self.profile, self.bands)
-        for name, value in (("crop_size", crop_size), ("eval_crop_size", eval_crop_size)):
-            if value < 16 or value % 16:
-                raise SargassesError(f"data.{name}={value}: use a multiple of 16 (the networks pool four times)")
-        if not 0 <= min_positive_share < 1 or not 0 <= background_share <= 1:
-            raise SargassesError("data.min_positive_share must lie in [0, 1) and data.background_share in [0, 1]")
-        if not 0 <= atmosphere_share <= 1:
-            raise SargassesError(f"data.atmosphere_share={atmosphere_share}: give a share between 0 and 1")
-        if rehearsal_share is not None and not 0 <= rehearsal_share <= 1:
-            raise SargassesError(f"data.rehearsal_share={rehearsal_share}: give a share between 0 and 1")
+        self._check_sampling()
         self.splits = self._find_splits()
-        self.predict_scenes: list[LabelledScene] = []
-        if predict_images is not None:
-            self.predict_scenes = find_labelled_scenes(predict_images, require_labels=False, what="predict_images")
+        self.predict_scenes = self._find_predict_scenes()
         self.stores: dict[str, SceneStore] = {}
 
     # ------------------------------------------------------------------ what the model must know
@@ -142,7 +136,26 @@ class SargassesDataModule(pl.LightningDataModule):
             "trained_on": f"{len(train)} scenes ({', '.join(sorted({s.image.parent.name for s in train}))})",
         }
 
-    # ------------------------------------------------------------------ finding scenes
+    # ------------------------------------------------------------------ checking the config, finding scenes
+    def _check_sampling(self) -> None:
+        """Crop sizes and shares the config gives, before any scene is looked for."""
+        hp = self.hparams
+        for name in ("crop_size", "eval_crop_size"):
+            value = hp[name]
+            if value < 16 or value % 16:
+                raise SargassesError(f"data.{name}={value}: use a multiple of 16 (the networks pool four times)")
+        if not 0 <= hp.min_positive_share < 1 or not 0 <= hp.background_share <= 1:
+            raise SargassesError("data.min_positive_share must lie in [0, 1) and data.background_share in [0, 1]")
+        if not 0 <= hp.atmosphere_share <= 1:
+            raise SargassesError(f"data.atmosphere_share={hp.atmosphere_share}: give a share between 0 and 1")
+        if hp.rehearsal_share is not None and not 0 <= hp.rehearsal_share <= 1:
+            raise SargassesError(f"data.rehearsal_share={hp.rehearsal_share}: give a share between 0 and 1")
+
+    def _find_predict_scenes(self) -> list[LabelledScene]:
+        if self.hparams.predict_images is None:
+            return []
+        return find_labelled_scenes(self.hparams.predict_images, require_labels=False, what="predict_images")
+
     def _find(self, spec: PathSpec, what: str) -> list[LabelledScene]:
         hp = self.hparams
         if hp.label_format == "original":

@@ -28,8 +28,9 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sargasses.errors import DetectionCancelled, SargassesError, warnings_in_one_line
-from sargasses.signals import exit_status, raise_for, signals_deferred, terminate_as_interrupt
+from sargasses.command_ending import Endings, run_command
+from sargasses.errors import DetectionCancelled, SargassesError
+from sargasses.signals import raise_for, signals_deferred
 
 Progress = Callable[[float, str], None]
 # Synthetic training scenes of the default model (docs/training.md: seeds 1000-1099), rehearsed while fine-tuning
@@ -264,22 +265,10 @@ def _rehearsal_scenes(folder: Path, count: int, band_names: list[str]) -> list[s
     ]
 
 
-def _train(
-    options: FinetuneOptions,
-    parent_path: Path,
-    card: Any,
-    rehearsal: list[str],
-    say: Progress,
-    cancel: threading.Event | None,
-) -> tuple[Any, Any, Any]:
-    """The DataModule (labels file + rehearsal scenes), the module started from the parent, the trainer, fitted."""
-    stop = cancel if cancel is not None else threading.Event()
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # its banners and tips give a user nothing to do
-    import lightning.pytorch as pl
-
+def _finetune_data(options: FinetuneOptions, parent_path: Path, card: Any, rehearsal: list[str]) -> Any:
+    """The labels file's scenes split by date, with the rehearsal scenes, on the parent model's bands and grid;
+    a SargassesError when the parent cannot take them or no scene is left to train on."""
     from sargasses.training.datamodule import SargassesDataModule
-    from sargasses.training.losses import BCEDiceLoss
-    from sargasses.training.plmodule import SargassesLightningModule
 
     data = SargassesDataModule(
         label_store=options.labels,
@@ -308,6 +297,26 @@ def _train(
         )
     if not any(s.label_key is not None for s in data.splits.get("train", [])):
         raise SargassesError(f"{options.labels} leaves no scene to train on; label one more scene (another date)")
+    return data
+
+
+def _train(
+    options: FinetuneOptions,
+    parent_path: Path,
+    card: Any,
+    rehearsal: list[str],
+    say: Progress,
+    cancel: threading.Event | None,
+) -> tuple[Any, Any, Any]:
+    """The DataModule (labels file + rehearsal scenes), the module started from the parent, the trainer, fitted."""
+    stop = cancel if cancel is not None else threading.Event()
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # its banners and tips give a user nothing to do
+    import lightning.pytorch as pl
+
+    from sargasses.training.losses import BCEDiceLoss
+    from sargasses.training.plmodule import SargassesLightningModule
+
+    data = _finetune_data(options, parent_path, card, rehearsal)
     module = SargassesLightningModule(
         model=None,
         loss=BCEDiceLoss(pos_weight=POS_WEIGHT),
@@ -413,9 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         hold_out=args.hold_out,
         seed=args.seed,
     )
-    warnings_in_one_line()
-    restore_term = terminate_as_interrupt()
-    try:
+
+    def finetune() -> dict[str, Any]:
         report = run_finetune(options, progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
         if args.json is not None:
             from sargasses.atomic import atomic_write_text, write_error
@@ -424,18 +432,11 @@ def main(argv: list[str] | None = None) -> int:
                 atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
             except OSError as exc:
                 raise write_error(args.json, exc) from None
-    except SargassesError as exc:
-        print(f"sargasses: error: {exc}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        print("sargasses: error: out of memory; give a smaller --crop-size, or --device cpu", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:
+        return report
+
+    def interrupted(exc: KeyboardInterrupt) -> str:
         written = Path(options.output).exists()  # it did not exist before, and takes its name only when whole
-        done = "the new model was complete and is in place" if written else "no model was written"
-        print(f"sargasses: interrupted; {done}", file=sys.stderr)
-        return exit_status(exc)
-    finally:
-        restore_term()
-    print(summary_text(report))
-    return 0
+        return f"interrupted; {'the new model was complete and is in place' if written else 'no model was written'}"
+
+    out_of_memory = "out of memory; give a smaller --crop-size, or --device cpu"
+    return run_command(finetune, summary_text, Endings(interrupted, out_of_memory))

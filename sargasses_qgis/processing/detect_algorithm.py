@@ -19,7 +19,6 @@ from qgis.core import (
     QgsFields,
     QgsGeometry,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
@@ -36,18 +35,17 @@ from qgis.core import (
     QgsRectangle,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtGui import QIcon
 
 from ..detect_request import DEVICES, THRESHOLD_DECIMALS, THRESHOLD_RANGE, DetectRequest, threshold_problem
 from ..detection_run import DetectionCancelled, DetectionJob, execute
 from ..engine_client import EngineError, shared_engine
 from ..labelling import remember_run
 from ..model_defaults import DEFAULT_BANDS, DEFAULT_GSD_M, METHODS
-from ..paths import icon_path
 from ..raster_input import InputError, automatic_plan, layer_file
 from ..results import RESULT_PROPERTY, covered_area_km2, raft_area_km2, style_rafts, summary_text
 from ..sensor_names import LEVELS
 from ..vector_export import attribute_indexes
+from .algorithm import SargassesAlgorithm, progress_to
 from .sink_file import check_written, kept_until_written, write_failure
 
 
@@ -79,7 +77,7 @@ def rafts_styler(scene: str, date: str, area: QgsGeometry, area_crs: QgsCoordina
     return _STYLERS[-1]
 
 
-class DetectAlgorithm(QgsProcessingAlgorithm):
+class DetectAlgorithm(SargassesAlgorithm):
     INPUT = "INPUT"
     OUTPUT = "OUTPUT"
     MODEL = "MODEL"
@@ -95,39 +93,27 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
     RAFT_COUNT = "RAFT_COUNT"
     AREA_KM2 = "AREA_KM2"
 
-    def name(self) -> str:
-        return "detect"
-
-    def displayName(self) -> str:
-        return "Detect Sargassum rafts"
-
-    def shortHelpString(self) -> str:
-        """Plain text: the Processing dialog shows it as a paragraph, qgis_process prints it as it is (no HTML)."""
-        return (
-            "Finds Sargassum rafts on a multispectral image (by default Sentinel-2 bands B02-B12, Level-2A or Level-1C) with a "
-            "deep-learning segmentation model and returns them as polygons with their area, length, mean "
-            "probability, date and sensor.\n\n"
-            "Model: a sargasses model file; empty for the bundled default model.\n"
-            "Method: the model, or a spectral index (AFAI/FAI) as a baseline without a model.\n"
-            "Threshold: the probability above which a pixel is Sargassum, from 0.001 to 0.999; empty for the "
-            "model's own.\n"
-            "Minimum area: smaller rafts are dropped (m²).\n"
-            "Extent: only this part of the image.\n"
-            "Level: what the image is when its file does not say (a GeoTIFF without tags is read as Level-2A).\n"
-            "Probabilities: also write the probability raster.\n"
-            "Fractional cover: also write how much of each pixel the rafts cover (0-1), for images whose pixels are "
-            "larger than the rafts (Sentinel-3 OLCI, 300 m); the covered area is their sum.\n\n"
-            "An image without a coordinate reference system (a PNG) needs a world file (.pgw) and a .prj beside it."
-            "\n\n"
-            "Detection runs in the sargasses detection engine, a separate Python environment "
-            "(Settings > Options > Sargasses)."
-        )
-
-    def icon(self) -> QIcon:
-        return QIcon(icon_path())
-
-    def createInstance(self) -> DetectAlgorithm:
-        return DetectAlgorithm()
+    NAME = "detect"
+    DISPLAY_NAME = "Detect Sargassum rafts"
+    HELP = (
+        "Finds Sargassum rafts on a multispectral image (by default Sentinel-2 bands B02-B12, Level-2A or Level-1C) with a "
+        "deep-learning segmentation model and returns them as polygons with their area, length, mean "
+        "probability, date and sensor.\n\n"
+        "Model: a sargasses model file; empty for the bundled default model.\n"
+        "Method: the model, or a spectral index (AFAI/FAI) as a baseline without a model.\n"
+        "Threshold: the probability above which a pixel is Sargassum, from 0.001 to 0.999; empty for the "
+        "model's own.\n"
+        "Minimum area: smaller rafts are dropped (m²).\n"
+        "Extent: only this part of the image.\n"
+        "Level: what the image is when its file does not say (a GeoTIFF without tags is read as Level-2A).\n"
+        "Probabilities: also write the probability raster.\n"
+        "Fractional cover: also write how much of each pixel the rafts cover (0-1), for images whose pixels are "
+        "larger than the rafts (Sentinel-3 OLCI, 300 m); the covered area is their sum.\n\n"
+        "An image without a coordinate reference system (a PNG) needs a world file (.pgw) and a .prj beside it."
+        "\n\n"
+        "Detection runs in the sargasses detection engine, a separate Python environment "
+        "(Settings > Options > Sargasses)."
+    )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
         self.addParameter(
@@ -141,9 +127,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 fileFilter="sargasses model (*.sargasses);;old sargasses model, full engine only (*.pt)",
             )
         )
-        method = QgsProcessingParameterEnum(self.METHOD, "Method", options=METHODS, defaultValue=0)
-        method.setFlags(method.flags() | method.FlagAdvanced)
-        self.addParameter(method)
+        self.add_advanced_parameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=METHODS, defaultValue=0))
         threshold = QgsProcessingParameterNumber(
             self.THRESHOLD,
             "Probability threshold (empty: the model's own)",
@@ -165,11 +149,15 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         )
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Area (empty: the whole image)", optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", options=DEVICES, defaultValue=0))
-        level = QgsProcessingParameterEnum(
-            self.LEVEL, "Level of the image", options=[label for _, label in LEVELS], defaultValue=0
+        self.add_advanced_parameter(
+            QgsProcessingParameterEnum(
+                self.LEVEL, "Level of the image", options=[label for _, label in LEVELS], defaultValue=0
+            )
         )
-        level.setFlags(level.flags() | level.FlagAdvanced)
-        self.addParameter(level)
+        self._add_outputs()
+
+    def _add_outputs(self) -> None:
+        """The rafts, the optional rasters, and the figures a Graphical Modeler model or a script reads after a run."""
         self.addParameter(
             QgsProcessingParameterFeatureSink(
                 self.OUTPUT, "Sargassum rafts", QgsProcessing.SourceType.TypeVectorPolygon
@@ -195,9 +183,9 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
 
     def _threshold(self, parameters: dict[str, Any], context: QgsProcessingContext) -> float | None:
         """The threshold asked for (None: the model's own); QgsProcessingException when it is not a probability."""
-        if parameters.get(self.THRESHOLD) is None or parameters.get(self.THRESHOLD) == "":
+        value = self.optional_double(parameters, self.THRESHOLD, context)
+        if value is None:
             return None
-        value = self.parameterAsDouble(parameters, self.THRESHOLD, context)
         problem = threshold_problem(value)
         if problem:
             raise QgsProcessingException(problem)
@@ -231,15 +219,12 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
         area = None
         if parameters.get(self.EXTENT):
             area = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
-        min_area = None
-        if parameters.get(self.MIN_AREA) not in (None, ""):  # empty: the engine's default, 3 pixels
-            min_area = self.parameterAsDouble(parameters, self.MIN_AREA, context)
         request = DetectRequest(
             method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             model=self.parameterAsFile(parameters, self.MODEL, context) or None,
             threshold=self._threshold(parameters, context),  # checked again: a caller may skip the check
-            min_area=min_area,
+            min_area=self.optional_double(parameters, self.MIN_AREA, context),  # empty: the engine's, 3 pixels
             extent=area,
             sensor=LEVELS[self.parameterAsEnum(parameters, self.LEVEL, context)][0] or None,
         )
@@ -269,7 +254,7 @@ class DetectAlgorithm(QgsProcessingAlgorithm):
                 output=work_dir / "rafts.gpkg",
                 probabilities=Path(probabilities) if probabilities else None,
             )
-            return execute(job, manager, _progress_to(feedback), feedback.isCanceled, feedback)
+            return execute(job, manager, progress_to(feedback), feedback.isCanceled, feedback)
         except DetectionCancelled as exc:
             raise QgsProcessingException(f"Cancelled: {exc}") from None
         except (EngineError, InputError) as exc:
@@ -347,19 +332,6 @@ def _fill_sink(
             return count, write_failure(written, sink.lastError())
         count += 1
     return count, None
-
-
-def _progress_to(feedback: QgsProcessingFeedback):
-    """The run's progress as Processing shows it: the bar, and each new message once in the log."""
-    last = [""]
-
-    def progress(fraction: float, message: str) -> None:
-        feedback.setProgress(100.0 * fraction)
-        if message != last[0]:
-            last[0] = message
-            feedback.pushInfo(message)
-
-    return progress
 
 
 def sink_fields(rafts: QgsVectorLayer) -> tuple[QgsFields, list[int]]:

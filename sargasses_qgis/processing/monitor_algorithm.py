@@ -15,7 +15,6 @@ from typing import Any
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
@@ -28,32 +27,25 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..engine_finder import engine_environment, find_engine
+from ..engine_finder import engine_environment
+from .algorithm import SargassesAlgorithm, engine_python
 
 SCENE_PATTERNS = ("*.tif", "*.tiff", "*.SAFE", "*.SEN3", "*.zip")
 
 
-class MonitorAlgorithm(QgsProcessingAlgorithm):
+class MonitorAlgorithm(SargassesAlgorithm):
     LAYERS, FOLDER, OUTPUT, SECTORS, GRID_CRS, CELL, WORKERS = (
         "LAYERS", "FOLDER", "OUTPUT", "SECTORS", "GRID_CRS", "CELL", "WORKERS"
     )  # fmt: skip
     CATALOGUE, GRID = "CATALOGUE", "GRID"
 
-    def name(self) -> str:
-        return "monitor"
-
-    def displayName(self) -> str:
-        return "Monitor a region (many scenes to a time series)"
-
-    def shortHelpString(self) -> str:
-        return (
-            "Runs the detection on every scene (the layers given, and the scenes of a folder) on a local Dask "
-            "cluster, and writes a monitoring folder: catalogue.gpkg (rafts and scenes), grid.nc (cover per cell "
-            "and day), days.csv, sectors.csv and sectors.png. Run again with more scenes: only those run."
-        )
-
-    def createInstance(self) -> MonitorAlgorithm:
-        return MonitorAlgorithm()
+    NAME = "monitor"
+    DISPLAY_NAME = "Monitor a region (many scenes to a time series)"
+    HELP = (
+        "Runs the detection on every scene (the layers given, and the scenes of a folder) on a local Dask "
+        "cluster, and writes a monitoring folder: catalogue.gpkg (rafts and scenes), grid.nc (cover per cell "
+        "and day), days.csv, sectors.csv and sectors.png. Run again with more scenes: only those run."
+    )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:
         raster, polygons = QgsProcessing.SourceType.TypeRaster, QgsProcessing.SourceType.TypeVectorPolygon
@@ -78,11 +70,8 @@ class MonitorAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
-        lookup = find_engine()
-        if lookup.engine is None:
-            raise QgsProcessingException(lookup.explain())
         out = self.parameterAsString(parameters, self.OUTPUT, context)
-        command = [lookup.engine.python, "-m", "sargasses", "monitor", *self._scenes(parameters, context), "-o", out]
+        command = [engine_python(), "-m", "sargasses", "monitor", *self._scenes(parameters, context), "-o", out]
         command += self._options(parameters, context)
         feedback.pushInfo(" ".join(command))
         code = _run(command, feedback)

@@ -349,7 +349,10 @@ def test_command_line_in_a_real_process(planted, tmp_path):
     assert len(gpd.read_file(out)) == 6
 
 
-def test_ctrl_c_leaves_nothing(tmp_path):
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "kill"])
+def test_a_signal_stops_a_run_in_one_line_and_leaves_nothing(tmp_path, sig, status):
+    """Ctrl-C and `kill` end as a shell reports them (128 + the signal), with one line and no traceback
+    (sargasses/command_ending.py, shared by the long commands)."""
     # large enough that the run is still going when the signal comes, on a fast machine too
     scene = write_scene(tmp_path / "big.tif", water(1536, 1536, seed=9))
     model = random_model(tmp_path / "random.sargasses", tile_size=64, overlap=16)
@@ -371,8 +374,9 @@ def test_ctrl_c_leaves_nothing(tmp_path):
         assert process.poll() is None and time.time() < deadline, process.communicate()
         time.sleep(0.05)
     time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert "interrupted" in err.strip().splitlines()[-1]
+    assert process.returncode == status, err
+    assert err.strip().splitlines()[-1] == "sargasses: interrupted; no output was written", err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert list(outdir.iterdir()) == []

@@ -219,8 +219,10 @@ def test_a_write_that_fails_leaves_the_scene_as_it_was(run, tmp_path):
     )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "term", "kill"])
 def test_an_interrupted_run_keeps_whole_scenes_and_the_rerun_completes(run, series, tmp_path, sig):
+    """Ctrl-C exits 130 and `kill` 143 with one line (sargasses/command_ending.py, as detect); kill -9 says nothing:
+    in every case the catalogue holds whole scenes only, and the rerun completes it."""
     out = tmp_path / "monitoring"
     argv = monitor_argv(run["scenes"], out, series, *ONE_WORKER)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -231,9 +233,14 @@ def test_an_interrupted_run_keeps_whole_scenes_and_the_rerun_completes(run, seri
         time.sleep(0.2)
     assert proc.poll() is None, proc.stdout.read().decode()
     proc.send_signal(sig)
-    proc.wait(timeout=60)
+    said = proc.communicate(timeout=60)[0].decode()
     if sig == signal.SIGKILL:
         os.killpg(proc.pid, signal.SIGKILL)  # the local cluster's workers go with their client
+    else:
+        assert proc.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], said
+        last = "sargasses: interrupted; the catalogue keeps every scene finished before"
+        assert said.strip().splitlines()[-1] == last, said
+        assert "Traceback" not in said, said
     partial = consistent_scenes(out / "catalogue.gpkg")
     assert 1 <= len(partial) < len(run["scenes"])
     assert all(run["first"].get(s, n) == n for s, n in partial.items())
