@@ -7,6 +7,7 @@ GeoPackage, cover raster, summary) go to a temporary folder on the worker, remov
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sargasses.errors import SargassesError
+from sargasses.monitor.gpkg_time import gpkg_datetime, parse_gpkg_datetime
 from sargasses.monitor.inputs import SceneInput
 from sargasses.monitor.reproject import WGS84, geometries
 from sargasses.monitor.scene_measures import as_plain, measure_cover
@@ -97,9 +99,8 @@ def acquisition_datetime(product: str | None, date: str | None) -> str | None:
     else the date at 00:00 UTC."""
     match = _SENSING.search(product or "")
     if match:
-        t = match.group(1)
-        return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[9:11]}:{t[11:13]}:{t[13:15]}.000Z"
-    return f"{date[:10]}T00:00:00.000Z" if date else None
+        return gpkg_datetime(dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S"))
+    return parse_gpkg_datetime(date[:10]) if date else None
 
 
 def _level(sensor: str | None) -> str | None:
