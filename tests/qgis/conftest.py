@@ -183,6 +183,26 @@ def cancel_the_next_question(seen: list[str]) -> None:
     QTimer.singleShot(20, answer)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def python_owned_layers_go_before_qgis(qgis_app):
+    """Layers that Python still owns at the session's end are deleted while QGIS and GDAL are alive.
+
+    pytest-qgis calls exitQgis() at its last teardown; a layer a test or the plugin still referenced was then
+    destroyed by Python's own finalisation, after GDAL had gone, and its OGR dataset's close crashed the process
+    (SIGSEGV in GDALDataset::GetMetadata from ~QgsVectorLayer under Py_FinalizeEx) after every test had passed.
+    """
+    yield
+    import gc
+
+    from qgis.core import QgsMapLayer
+    from qgis.PyQt import sip
+
+    gc.collect()
+    left = [o for o in gc.get_objects() if isinstance(o, QgsMapLayer) and not sip.isdeleted(o) and sip.ispyowned(o)]
+    for layer in left:
+        sip.delete(layer)
+
+
 @pytest.fixture(scope="session")
 def engine_python() -> str:
     return engine_python_or_fail()
