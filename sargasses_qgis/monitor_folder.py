@@ -34,6 +34,12 @@ _BAND_TIME = re.compile(r"time=(-?\d+(?:\.\d+)?)")  # GDAL's band name: "Band 01
 EPOCH = dt.date(1970, 1, 1)
 COVER_TOP = 0.2
 COVER_RAMP = ((0.0, "#30123b", "0 (seen, no raft)"), (0.05, "#1fa187", "5 %"), (COVER_TOP, "#fde725", "20 % and more"))
+# QGIS's OGR provider shares one GDAL dataset among the layers of a GeoPackage opened with the same open options; on
+# that shared dataset, the count QGIS runs for a layer with a subset string fails in SQLite ("unable to open database
+# file": featureCount() -1, QGIS 3.22 / GDAL 3.6) once a second layer of the file is open, which "New since the
+# previous pass" needs. An open option (harmless: it only hides non-spatial tables from listings) gives the rafts
+# layer a dataset of its own.
+OWN_CONNECTION = "|option:LIST_ALL_TABLES=NO"
 
 
 class NotAMonitoringFolder(ValueError):
@@ -49,7 +55,7 @@ def load_monitoring_folder(folder: str, project: QgsProject | None = None) -> di
     group = project.layerTreeRoot().insertGroup(0, f"Monitoring: {os.path.basename(os.path.normpath(folder))}")
     scenes = _add(project, group, QgsVectorLayer(f"{catalogue}|layername=scenes", "scenes (by status)", "ogr"))
     _style_by_status(scenes)
-    rafts = _add(project, group, QgsVectorLayer(f"{catalogue}|layername=rafts", "rafts", "ogr"))
+    rafts = _add(project, group, QgsVectorLayer(f"{catalogue}|layername=rafts{OWN_CONNECTION}", "rafts", "ogr"))
     props = rafts.temporalProperties()
     props.setMode(Qgis.VectorTemporalMode.FeatureDateTimeInstantFromField)
     props.setStartField("datetime")

@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import struct
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sargasses.errors import SargassesError
+from sargasses.monitor.gpkg_time import now_gpkg
 
 SRS_ID = 4326
 RAFT_FIELDS = (  # detect's per-raft fields (sargasses/outputs/vector_output.py), then the scene's
@@ -160,7 +160,7 @@ def scene_row(result: dict[str, Any], key: str) -> dict[str, Any]:
     row.update(
         scene_key=key, scene=result["scene"], status=status, reason=reason, model_sha256=result["model_sha256"],
         elapsed_s=result.get("elapsed_s"), worker_pid=result.get("worker_pid"),
-        worker_peak_mb=result.get("worker_peak_mb"), updated=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        worker_peak_mb=result.get("worker_peak_mb"), updated=now_gpkg(),
         observed_km2=None if observed is None else observed / 1e6,
         covered_km2=None if observed is None else measures["covered_m2"] / 1e6,
     )  # fmt: skip

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sargasses.command_ending import Endings, print_out, run_command
 from sargasses.monitor.periods import PERIODS
+from sargasses.monitor.settings import WINDOW_HALO, WINDOW_SIZE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="threads per local worker (default 1)")
     p.add_argument("--memory-limit", default="auto", help="memory per local worker, e.g. 4GB (default: RAM / workers)")
     p.add_argument("--threads-per-scene", type=int, help="CPU threads of one scene's detection (default: CPUs / tasks)")
+    p.add_argument("--window-size", type=int, default=WINDOW_SIZE, help=f"a scene with a longer side (px) runs as "
+                   f"windows of at most this, one task each (default {WINDOW_SIZE}; 0: never)")  # fmt: skip
+    p.add_argument(
+        "--window-halo", type=int, default=WINDOW_HALO, help=f"px read around each window (default {WINDOW_HALO})"
+    )
     return p
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sargasses.errors import SargassesError
 from sargasses.monitor.inputs import SceneInput
 from sargasses.monitor.scene_task import process_scene
+from sargasses.monitor.scene_windows import merge_windows, scene_tasks
 from sargasses.monitor.settings import MonitorSettings
 
 ALLOWED_FAILURES = 3  # a scene whose worker dies this many times is recorded as failed (Dask's KilledWorker)
@@ -89,16 +90,28 @@ def threads_per_scene(client: Any, settings_threads: int | None, local: bool) ->
 
 
 def run_scenes(client: Any, scenes: list[SceneInput], settings: MonitorSettings) -> Iterator[dict[str, Any]]:
-    """Each scene's result as it arrives (a scene that killed its workers comes back as failed)."""
+    """Each scene's result as it arrives (a huge scene's once all its windows are in; a scene that killed its
+    workers comes back as failed)."""
     from distributed import as_completed
 
-    futures = client.map(process_scene, scenes, settings=settings, pure=False)
-    owner = {f.key: s.scene for f, s in zip(futures, scenes, strict=True)}
+    tasks = scene_tasks(scenes, settings)
+    futures = [client.submit(process_scene, scene, settings, window, pure=False) for scene, window in tasks]
+    owner = {f.key: task for f, task in zip(futures, tasks, strict=True)}
+    windows: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for future in as_completed(futures):
+        scene, window = owner[future.key]
         if future.status == "finished":
-            yield future.result()
+            result = future.result()
         else:
             exc = future.exception()
-            yield {"scene": owner[future.key], "model_sha256": settings.model_sha256, "status": "failed",
-                   "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}  # fmt: skip
+            result = {"scene": scene.scene, "model_sha256": settings.model_sha256, "status": "failed",
+                      "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}  # fmt: skip
         future.release()
+        if window is None:
+            yield result
+            continue
+        done = windows.setdefault(scene.scene, [])
+        done.append((window.index, result))
+        if len(done) == window.count:
+            yield merge_windows([r for _, r in sorted(done, key=lambda d: d[0])])
+            del windows[scene.scene]

@@ -32,6 +32,7 @@ def settings_from(args: argparse.Namespace) -> MonitorSettings:
     return MonitorSettings(
         method=args.method, model=model, model_sha256=sha, threshold=args.threshold, min_area=args.min_area,
         grid_crs=args.grid_crs, cell=args.cell, sectors=sectors, threads_per_scene=args.threads_per_scene,
+        window_size=args.window_size or None, window_halo=max(0, args.window_halo),
     )  # fmt: skip
 
 

@@ -31,27 +31,42 @@ class SceneMeasures:
     footprint_wkb: bytes | None = None  # the observed water, WGS84
 
 
-def measure_cover(cover_path: str, settings: MonitorSettings) -> SceneMeasures:
-    """The scene's cover raster, read by blocks of rows, summed per cell and sector; its observed footprint."""
+def measure_cover(cover_path: str, settings: MonitorSettings, core=None) -> SceneMeasures:
+    """The scene's cover raster (within `core`, xmin ymin xmax ymax in its CRS, when given: a window's own part,
+    scene_windows.py), read by blocks of rows, summed per cell and sector; its observed footprint."""
     import rasterio
 
     from sargasses.detection.vectorize import PixelMetric
 
     out = SceneMeasures(sectors={name: [0.0, 0.0, 0.0] for name in settings.sector_names()})
     with rasterio.open(cover_path) as src:
+        col0, row0, width, height = _core_window(src, core)
+        transform = src.window_transform(((row0, row0 + height), (col0, col0 + width)))
         to_grid = points(src.crs, settings.grid_crs)
-        metric = PixelMetric(src.transform, src.crs)
-        sector_ids = _sector_raster(src, settings)
-        coarse = np.zeros((-(-src.height // FOOTPRINT_STEP), -(-src.width // FOOTPRINT_STEP)), bool)
-        for row0 in range(0, src.height, ROWS_PER_BLOCK):
-            rows = min(ROWS_PER_BLOCK, src.height - row0)
-            cover = src.read(1, window=((row0, row0 + rows), (0, src.width))).astype(np.float64)
-            area = pixel_areas(metric, row0, rows, src.width)
+        metric = PixelMetric(transform, src.crs)
+        sector_ids = _sector_raster(src.crs, transform, height, width, settings)
+        coarse = np.zeros((-(-height // FOOTPRINT_STEP), -(-width // FOOTPRINT_STEP)), bool)
+        for top in range(0, height, ROWS_PER_BLOCK):
+            rows = min(ROWS_PER_BLOCK, height - top)
+            window = ((row0 + top, row0 + top + rows), (col0, col0 + width))
+            cover = src.read(1, window=window).astype(np.float64)
+            area = pixel_areas(metric, top, rows, width)
             seen = np.isfinite(cover)
-            _add_block(out, cover, area, seen, row0, src.transform, to_grid, settings, sector_ids)
-            _mark_coarse(coarse, seen, row0)
-        out.footprint_wkb = _footprint(coarse, src.transform, src.crs)
+            _add_block(out, cover, area, seen, top, transform, to_grid, settings, sector_ids)
+            _mark_coarse(coarse, seen, top)
+        out.footprint_wkb = _footprint(coarse, transform, src.crs)
     return out
+
+
+def _core_window(src, core) -> tuple[int, int, int, int]:
+    """(col, row, width, height) of the pixels whose centres lie in `core` (the whole raster without it)."""
+    if core is None:
+        return 0, 0, src.width, src.height
+    t = src.transform
+    col0, col1 = (round((x - t.c) / t.a) for x in (core[0], core[2]))
+    row0, row1 = (round((y - t.f) / t.e) for y in (core[3], core[1]))
+    col0, row0, col1, row1 = max(0, col0), max(0, row0), min(src.width, col1), min(src.height, row1)
+    return col0, row0, col1 - col0, row1 - row0
 
 
 def _add_block(out, cover, area, seen, row0, transform, to_grid, settings, sector_ids) -> None:
@@ -91,21 +106,19 @@ def pixel_areas(metric, row0: int, rows: int, width: int) -> np.ndarray:
     return np.repeat(np.asarray(area, np.float64)[:, None], width, axis=1)
 
 
-def _sector_raster(src, settings: MonitorSettings) -> np.ndarray | None:
+def _sector_raster(crs, transform, height: int, width: int, settings: MonitorSettings) -> np.ndarray | None:
     """(sectors, H, W) bool: which pixels' centres lie in each sector; None for the one default sector."""
     if not settings.sectors:
         return None
     import shapely
     from rasterio.features import rasterize
 
-    there = geometries(WGS84, src.crs)
-    out = np.zeros((len(settings.sectors), src.height, src.width), bool)
+    there = geometries(WGS84, crs)
+    out = np.zeros((len(settings.sectors), height, width), bool)
     for s, sector in enumerate(settings.sectors):
         geom = there(shapely.from_wkb(sector.wkb))
         if not geom.is_empty:
-            out[s] = (
-                rasterize([(geom, 1)], out_shape=(src.height, src.width), transform=src.transform, dtype="uint8") > 0
-            )
+            out[s] = rasterize([(geom, 1)], out_shape=(height, width), transform=transform, dtype="uint8") > 0
     return out
 
 

@@ -7,6 +7,7 @@ GeoPackage, cover raster, summary) go to a temporary folder on the worker, remov
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -17,27 +18,33 @@ from pathlib import Path
 from typing import Any
 
 from sargasses.errors import SargassesError
+from sargasses.monitor.gpkg_time import gpkg_datetime, parse_gpkg_datetime
 from sargasses.monitor.inputs import SceneInput
 from sargasses.monitor.reproject import WGS84, geometries
 from sargasses.monitor.scene_measures import as_plain, measure_cover
+from sargasses.monitor.scene_windows import SceneWindow
 from sargasses.monitor.settings import MonitorSettings
 
 THREADS_ENV = "SARGASSES_CPU_THREADS"  # read by sargasses/detection/devices.py's cpu_threads()
 _SENSING = re.compile(r"_(\d{8}T\d{6})_")  # the sensing time in a Sentinel product name
 
 
-def process_scene(scene: SceneInput, settings: MonitorSettings) -> dict[str, Any]:
-    """Detect and measure `scene`; a failure is a result too (status "failed" and its one-line reason)."""
+def process_scene(scene: SceneInput, settings: MonitorSettings, window: SceneWindow | None = None) -> dict[str, Any]:
+    """Detect and measure `scene` (or one `window` of it: its rafts and measures, scene_windows.merge_windows makes
+    the scene of them); a failure is a result too (status "failed" and its one-line reason)."""
     started = time.perf_counter()
     if settings.threads_per_scene:
         os.environ[THREADS_ENV] = str(settings.threads_per_scene)
     result: dict[str, Any] = {"scene": scene.scene, "model_sha256": settings.model_sha256, "worker_pid": os.getpid()}
     workdir = Path(tempfile.mkdtemp(prefix="sargasses-monitor-"))
     try:
-        summary = _detect(scene, settings, workdir)
+        summary = _detect(scene, settings, workdir, window.extent if window else scene.extent)
         result.update(status="done", reason=None, summary=_summary_fields(summary, scene.datetime))
-        result["rafts"] = _rafts(workdir / "rafts.gpkg", summary)
-        result["measures"] = as_plain(measure_cover(str(workdir / "cover.tif"), settings))
+        result["rafts"] = _rafts(workdir / "rafts.gpkg", summary, window)
+        core = window.core if window else None
+        result["measures"] = as_plain(measure_cover(str(workdir / "cover.tif"), settings, core))
+        if window:
+            _window_summary(result, summary, window)
     except SargassesError as exc:
         result.update(status="failed", reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except Exception as exc:  # anything else is a failed scene too, not a dead run: reported, retried next time
@@ -59,14 +66,14 @@ def _peak_rss_mb() -> float | None:
     return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
 
 
-def _detect(scene: SceneInput, settings: MonitorSettings, workdir: Path) -> dict[str, Any]:
+def _detect(scene: SceneInput, settings: MonitorSettings, workdir: Path, extent) -> dict[str, Any]:
     from sargasses.detection.options import DetectOptions
     from sargasses.detection.run import run_detection
 
     options = DetectOptions.from_mapping(
         {"input": scene.source, "output": str(workdir / "rafts.gpkg"), "coverage": str(workdir / "cover.tif"),
          "method": settings.method, "model": settings.model, "threshold": settings.threshold,
-         "min_area": settings.min_area, "extent": list(scene.extent) if scene.extent else None}
+         "min_area": settings.min_area, "extent": list(extent) if extent else None}
     )  # fmt: skip
     return dict(run_detection(options))
 
@@ -97,9 +104,8 @@ def acquisition_datetime(product: str | None, date: str | None) -> str | None:
     else the date at 00:00 UTC."""
     match = _SENSING.search(product or "")
     if match:
-        t = match.group(1)
-        return f"{t[:4]}-{t[4:6]}-{t[6:8]}T{t[9:11]}:{t[11:13]}:{t[13:15]}.000Z"
-    return f"{date[:10]}T00:00:00.000Z" if date else None
+        return gpkg_datetime(dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S"))
+    return parse_gpkg_datetime(date[:10]) if date else None
 
 
 def _level(sensor: str | None) -> str | None:
@@ -114,14 +120,32 @@ def _level(sensor: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def _rafts(path: Path, summary: dict[str, Any]) -> dict[str, Any]:
-    """The rafts as WGS84 WKB and their fields (what detect writes), or nothing when none was found."""
+def _rafts(path: Path, summary: dict[str, Any], window: SceneWindow | None = None) -> dict[str, Any]:
+    """The rafts (of the window: those it owns) as WGS84 WKB and their fields (what detect writes), or nothing."""
     if not summary["rafts"]:
         return {"fields": [], "values": [], "wkb": []}
     import pyogrio.raw
     import shapely
 
     meta, _, wkb, values = pyogrio.raw.read(str(path))
+    found = shapely.from_wkb(wkb)
+    keep = [window is None or window.owns(g.bounds) for g in found]
+    if window is not None and any(window.cut(g.bounds) for g, k in zip(found, keep, strict=True) if k):
+        summary.setdefault("warnings", []).append(
+            "a raft reaches the edge of its window's halo and may be cut there: raise the monitor's window halo"
+        )
     to = geometries(meta["crs"], WGS84)
-    geoms = [shapely.to_wkb(to(g)) for g in shapely.from_wkb(wkb)]
-    return {"fields": list(meta["fields"]), "values": [list(v) for v in values], "wkb": geoms}
+    geoms = [shapely.to_wkb(to(g)) for g, k in zip(found, keep, strict=True) if k]
+    kept = [[x for x, k in zip(v, keep, strict=True) if k] for v in values]
+    return {"fields": list(meta["fields"]), "values": kept, "wkb": geoms}
+
+
+def _window_summary(result: dict[str, Any], summary: dict[str, Any], window: SceneWindow) -> None:
+    """A window's own figures: its rafts and their area, its warnings, and its size (what its shares weigh)."""
+    rafts = result["rafts"]
+    areas = rafts["values"][rafts["fields"].index("area_m2")] if rafts["fields"] else []
+    result["summary"].update(
+        rafts=len(rafts["wkb"]), area_km2=sum(areas) / 1e6, warnings="; ".join(summary.get("warnings") or [])
+    )
+    result["window"] = window.index
+    result["window_pixels"] = summary["pixels"]["width"] * summary["pixels"]["height"]

@@ -17,6 +17,8 @@ from sargasses.monitor.reproject import WGS84, geometries
 
 COAST_BUFFER_M = 50_000.0  # AOML's inundation-risk product looks 50 km out from each coast
 ALL_SECTOR = "all observed"  # the one sector when none is given
+WINDOW_SIZE = 8192  # px: a Sentinel-2 tile (5490 px at 20 m) or an OLCI frame stays one task; larger ones are cut
+WINDOW_HALO = 256  # px (5 km at 20 m): more than the model's tile and the rafts monitored are long
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class MonitorSettings:
     cell: float = 0.05  # in grid_crs units: degrees for WGS84, metres for a projected CRS
     sectors: tuple[Sector, ...] = field(default_factory=tuple)  # none: one sector, everything observed
     threads_per_scene: int | None = None  # CPU threads a scene's detection uses on its worker
+    window_size: int | None = WINDOW_SIZE  # a scene with a longer side (pixels) runs as windows (scene_windows.py)
+    window_halo: int = WINDOW_HALO  # pixels each window reads beyond its core, on every side
 
     def identity(self) -> dict[str, object]:
         """The rules a folder keeps (the model and the threads may change from run to run)."""

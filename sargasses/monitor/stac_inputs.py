@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from sargasses.errors import SargassesError
+from sargasses.monitor.gpkg_time import parse_gpkg_datetime
 from sargasses.monitor.inputs import SceneInput
 
 
@@ -33,21 +34,9 @@ def stac_inputs(args: argparse.Namespace) -> list[SceneInput]:
     aoi = parse_bbox(args.bbox) if args.bbox else read_aoi(args.aoi)
     found = search_items(args.stac, aoi, args.dates, args.collection, args.max_cloud)
     return [
-        SceneInput(scene=f.id, source=f.href, datetime=gpkg_datetime(f.datetime), extent=_extent(f.aoi_extent))
+        SceneInput(scene=f.id, source=f.href, datetime=parse_gpkg_datetime(f.datetime), extent=_extent(f.aoi_extent))
         for f in found
     ]
-
-
-def gpkg_datetime(text: str) -> str | None:
-    """A STAC date-time (RFC 3339) in GeoPackage's form (milliseconds, Z), as the catalogue keeps them."""
-    import datetime as dt
-
-    if not text:
-        return None
-    when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def _extent(bounds: list[float] | None) -> tuple[float, float, float, float] | None:
