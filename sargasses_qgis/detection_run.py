@@ -53,6 +53,7 @@ class DetectionJob:
     clip_crs: QgsCoordinateReferenceSystem | None = None
     run_name: str = ""
     token: str | None = field(default=None, repr=False)  # a STAC catalogue's, sent beside the options, never logged
+    asker: str = "dock"  # whose words the engine's messages take: "dock" or "processing" (sargasses/option_words.py)
 
 
 @dataclass
@@ -90,7 +91,7 @@ def execute(
     if job.coverage is not None:
         options["coverage"] = str(job.coverage)
     log_info(f"run {job.run_name or job.layer_name}: detect {options}")
-    request = client.request("detect", options=options, **({"token": job.token} if job.token else {}))
+    request = client.request("detect", options=options, asker=job.asker, **({"token": job.token} if job.token else {}))
     event = follow_request(
         manager,
         client,

@@ -61,7 +61,7 @@ class FinetuneTask(EngineTask):
         self._progress(0.0, "Starting the engine" if self.manager.current() is None else "Sending the labels")
         client = self.manager.client()
         log_info(f"fine-tune: {self.job.options()}")
-        request = client.request("finetune", options=self.job.options())
+        request = client.request("finetune", options=self.job.options(), asker="dock")
         event = follow_request(self.manager, client, request, self._progress, self.isCanceled, "the fine-tune")
         self.report = dict(event.get("summary") or {})
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 from sargasses.checked_values import ValueTypeError, checked, short, shown
 from sargasses.engine.search_request import FIELDS as SEARCH_FIELDS
 from sargasses.errors import SargassesError
+from sargasses.option_words import PLACES, in_words_of
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a real request is under 2 KB; more is a runaway client
 MAX_DEPTH = 16  # JSON nesting; a real request nests 3 deep (request > options > extent)
@@ -26,9 +27,10 @@ COMMANDS = ("info", "detect", "finetune", "search", "cancel", "shutdown")
 RUNS = ("detect", "finetune")  # long requests: one at a time in the worker, cancellable, ids unique while open
 # The fields each command may carry besides `id` and `cmd`, and their types.
 FIELDS: dict[str, dict[str, Any]] = {
-    "info": {"model": str | None, "method": str, "device": str | None},
-    "detect": {"options": dict, "token": str | None},  # token: a STAC catalogue's, kept out of the options
-    "finetune": {"options": dict},
+    # asker: who shows the answers (option_words.PLACES: "processing", "dock"; none for the CLI's words)
+    "info": {"model": str | None, "method": str, "device": str | None, "asker": str | None},
+    "detect": {"options": dict, "token": str | None, "asker": str | None},  # token: a STAC catalogue's, not an option
+    "finetune": {"options": dict, "asker": str | None},
     "search": SEARCH_FIELDS,
     "cancel": {"target": str | int | None},
     "shutdown": {},
@@ -103,10 +105,16 @@ def parse_request(line: bytes) -> Request:
     for name, hint in allowed.items():
         if name in request:
             checked[name] = _checked(f"field {name!r} of {article} {cmd} request", request[name], hint, rid)
+    asker = checked.get("asker")
+    if asker is not None and asker not in PLACES:
+        raise RequestError(f"field 'asker' must be one of {', '.join(PLACES)} or null, not {shown(asker)}", rid)
     if cmd in RUNS:
         if "options" not in checked:
             raise RequestError(f"a {cmd} request needs an 'options' object", rid)
-        checked["options"] = (detect_options if cmd == "detect" else finetune_options)(checked["options"], rid)
+        try:
+            checked["options"] = (detect_options if cmd == "detect" else finetune_options)(checked["options"], rid)
+        except RequestError as exc:
+            raise RequestError(in_words_of(str(exc), asker), rid) from None
     return Request(rid, cmd, checked)
 
 

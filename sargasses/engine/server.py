@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sargasses.engine.requests import RUNS, Request, RequestError, parse_request, read_line
 from sargasses.errors import DetectionCancelled, SargassesError
+from sargasses.option_words import in_words_of
 
 if TYPE_CHECKING:
     from sargasses.detection.options import DetectOptions
@@ -91,6 +92,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     cmd: str = "detect"
     token: str | None = field(default=None, repr=False)  # a STAC catalogue's bearer token for this run only
+    asker: str | None = None  # who shows its messages: option_words.PLACES, or None for the CLI's words
 
 
 def describe_device(requested: str = "auto") -> dict[str, Any]:
@@ -169,7 +171,8 @@ class Engine:
     def _dispatch(self, request: Request) -> bool:
         rid, cmd = request.id, request.cmd
         if cmd in RUNS:
-            job = Job(rid, request.fields["options"], cmd=cmd, token=request.fields.get("token"))
+            fields = request.fields
+            job = Job(rid, fields["options"], cmd=cmd, token=fields.get("token"), asker=fields.get("asker"))
             with self.lock:
                 if rid in self.pending:
                     raise RequestError(
@@ -217,7 +220,7 @@ class Engine:
                     result["model"] = model_card_info(request.get("model"))
                     result["threshold"] = result["model"]["card"]["threshold"]
                 except SargassesError as exc:
-                    result["model_error"] = str(exc)  # the device is still worth showing
+                    result["model_error"] = in_words_of(str(exc), request.get("asker"))  # the device still shows
             elif method in DEFAULT_THRESHOLDS:
                 result["threshold"] = DEFAULT_THRESHOLDS[method]
             self.out.send({"id": rid, "event": "result", "result": _finite(result)})
@@ -251,7 +254,7 @@ class Engine:
             except DetectionCancelled as exc:
                 self.out.send({"id": job.id, "event": "cancelled", "message": str(exc) or "cancelled"})
             except Exception as exc:
-                self._error(job.id, exc)
+                self._error(job.id, exc, job.asker)
             finally:
                 with self.lock:
                     self.pending.pop(job.id, None)
@@ -268,6 +271,8 @@ class Engine:
         summary.setdefault("engine_seconds", round(time.perf_counter() - started, 3))
         summary["engine_run"] = self.runs + 1  # 1 on the first run of this process: the plugin shows warm runs
         summary["engine_pid"] = os.getpid()
+        if summary.get("warnings"):
+            summary["warnings"] = [in_words_of(str(w), job.asker) for w in summary["warnings"]]
         return summary
 
     def _progress(self, job: Job) -> Any:
@@ -299,9 +304,9 @@ class Engine:
 
         return run_finetune(job.options, progress=self._progress(job), cancel=job.cancel)
 
-    def _error(self, rid: Any, exc: BaseException) -> None:
+    def _error(self, rid: Any, exc: BaseException, asker: str | None = None) -> None:
         if isinstance(exc, SargassesError):
-            self.out.send({"id": rid, "event": "error", "message": str(exc)})
+            self.out.send({"id": rid, "event": "error", "message": in_words_of(str(exc), asker)})
             return
         trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         print(trace, file=sys.stderr, flush=True)

@@ -206,7 +206,7 @@ class DetectAlgorithm(SargassesAlgorithm):
         path = layer_file(layer)
         if method != "model" or (path is not None and layer.bandCount() > 1):
             return list(DEFAULT_BANDS), DEFAULT_GSD_M  # a multi-band file: the engine matches its bands itself
-        info = manager.client().call("info", method="model", **({"model": model} if model else {}))
+        info = manager.client().call("info", method="model", asker="processing", **({"model": model} if model else {}))
         if info.get("model_error"):
             raise EngineError(info["model_error"])
         card = info["model"]["card"]
@@ -253,6 +253,7 @@ class DetectAlgorithm(SargassesAlgorithm):
                 work_dir=work_dir,
                 output=work_dir / "rafts.gpkg",
                 probabilities=Path(probabilities) if probabilities else None,
+                asker="processing",
             )
             return execute(job, manager, progress_to(feedback), feedback.isCanceled, feedback)
         except DetectionCancelled as exc:

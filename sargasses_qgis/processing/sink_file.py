@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,19 +51,50 @@ def kept_until_written(destination: str) -> Iterator[Path | None]:
     if path is None:
         yield None
         return
-    kept = [(part, part.with_name(SET_ASIDE + part.name)) for part in _parts(path) if part.exists()]
-    for part, aside in kept:
-        part.replace(aside)
+    _check_writable(path)
+    kept = _set_aside(path)
     try:
         yield path
     except BaseException:
         for part in _parts(path):
-            part.unlink(missing_ok=True)
-        for part, aside in kept:
-            aside.replace(part)
+            if part.exists():  # (unlink fails on a read-only disk even for a file that is not there)
+                part.unlink()
+        _put_back(kept)
         raise
     for _, aside in kept:
         aside.unlink(missing_ok=True)
+
+
+def _check_writable(path: Path) -> None:
+    """Fail in one line, with the OS's reason, when `path`'s folder cannot take a file (read-only, no permission):
+    QGIS's sink would say only that OGR could not open a database."""
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise write_failure(path, str(exc), exc.errno) from None
+
+
+def _set_aside(path: Path) -> list[tuple[Path, Path]]:
+    """Rename the user's files of `path` aside: (file, its name aside) for each. A folder that cannot be written (a
+    read-only disk) fails in one line, every file back under its name (the rename was a traceback, issue 21)."""
+    kept: list[tuple[Path, Path]] = []
+    for part in _parts(path):
+        if not part.exists():
+            continue
+        aside = part.with_name(SET_ASIDE + part.name)
+        try:
+            part.replace(aside)
+        except OSError as exc:
+            _put_back(kept)
+            raise write_failure(path, str(exc), exc.errno) from None
+        kept.append((part, aside))
+    return kept
+
+
+def _put_back(kept: list[tuple[Path, Path]]) -> None:
+    for part, aside in kept:
+        aside.replace(part)
 
 
 def check_written(path: Path | None, count: int) -> None:
@@ -76,14 +108,20 @@ def check_written(path: Path | None, count: int) -> None:
     raise write_failure(path, "the file written is incomplete")
 
 
-def write_failure(path: Path | None, detail: str) -> QgsProcessingException:
-    """One line for a write that failed: a full disk said as such (GDAL's own words hold SQL), else `detail`."""
-    try:
-        full = path is not None and shutil.disk_usage(path.parent).free < 1 << 20
-    except OSError:
-        full = False
+def write_failure(path: Path | None, detail: str, error: int | None = None) -> QgsProcessingException:
+    """One line for a write that failed: a full disk said as such (GDAL's own words hold SQL), the OS's words for
+    another known `error` (errno: a read-only disk), else `detail`."""
+    if error is None:
+        try:
+            full = path is not None and shutil.disk_usage(path.parent).free < 1 << 20
+        except OSError:
+            full = False
+    else:
+        full = error == errno.ENOSPC
     if full:
         reason = f"{os.strerror(errno.ENOSPC)}; free some space or choose another folder"
+    elif error is not None:
+        reason = f"{os.strerror(error)}; choose another folder"
     else:
         first = (detail.strip().splitlines() or ["unknown error"])[0][:160]
         reason = f"{first}; check the disk, or choose another folder"

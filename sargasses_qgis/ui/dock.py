@@ -338,7 +338,7 @@ class SargassesDock(QgsDockWidget):
         def work() -> None:
             try:
                 client = self.manager.client()
-                self._relay.info.emit(generation, client.call("info", timeout=180.0, **options))
+                self._relay.info.emit(generation, client.call("info", timeout=180.0, asker="dock", **options))
             except EngineNotFound as exc:
                 self._relay.failed.emit(generation, "no_engine", str(exc))
             except Exception as exc:

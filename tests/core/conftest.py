@@ -200,21 +200,6 @@ def make_safe() -> Callable[..., tuple[Path, dict[tuple[str, float], np.ndarray]
 def small_disks(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     """`small_disks("70k")`: a new tmpfs of that size (writes past it fail with ENOSPC, as on a full disk),
     unmounted after the test; the test is skipped where mounting is not permitted (it needs root)."""
-    import subprocess
+    from tmpfs_disks import mounted_disks
 
-    mounted: list[Path] = []
-
-    def mount(size: str) -> Path:
-        disk = tmp_path / f"disk{len(mounted)}-{size}"
-        disk.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True)
-        if result.returncode != 0:
-            pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {result.stderr.decode().strip()}")
-        mounted.append(disk)
-        return disk
-
-    try:
-        yield mount
-    finally:
-        for disk in mounted:
-            subprocess.run(["umount", str(disk)], check=False)
+    yield from mounted_disks(tmp_path)

@@ -1,7 +1,9 @@
-"""Hostile model files, crafted for real (issue 21): zip bombs, an array header that lies, ONNX external data.
+"""Hostile model files, crafted for real (issue 21): zip bombs, an array header that lies, ONNX external data, NaN
+weights.
 
 Each is a `.sargasses` zip whose manifest hashes its members right, so only the size and content checks can refuse
-it. Used by tests/core/test_fault_sweep.py and by benchmarks/hostile_model_files.py (imported by path).
+it. Used by tests/core/test_fault_sweep.py, tests/core/test_inference.py, benchmarks/hostile_model_files.py and
+tests/qgis/make_faulty_files.py (imported by path).
 """
 
 from __future__ import annotations
@@ -96,3 +98,21 @@ def write_external_data(path: Path, location: str = "../../../../etc/passwd") ->
         entry = tensor.external_data.add()
         entry.key, entry.value = key, value
     return _write(path, {**members, GRAPH: graph.SerializeToString()})
+
+
+def write_nan_model(path: Path, card) -> Path:
+    """A model file whose graph and weights hold a NaN (its manifest hashes right, as a damaged export's would):
+    written by hand, since save_model_file refuses NaN weights."""
+    import torch
+
+    from sargasses.detection.onnx_export import onnx_bytes
+    from sargasses.model_archive import write_model_archive
+    from sargasses.model_file import LoadedModel, build_network, probability_model
+
+    network = build_network(card)
+    with torch.no_grad():
+        next(iter(network.parameters())).view(-1)[0] = float("nan")
+    graph = onnx_bytes(LoadedModel(card=card, module=probability_model(card, network)))
+    weights = {k: v.numpy() for k, v in network.state_dict().items()}
+    write_model_archive(path, card.to_dict(), graph, weights, "test")
+    return path

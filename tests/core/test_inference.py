@@ -344,30 +344,16 @@ def test_tiles_scored_at_once_are_placed_where_they_belong(parallel, batch_size)
     assert scorer.most_at_once == parallel
 
 
-def _nan_model(path, card) -> None:
-    """A model file whose graph and weights hold a NaN (its manifest hashes right, as a damaged export's would):
-    written by hand, since save_model_file refuses NaN weights."""
-    from sargasses.detection.onnx_export import onnx_bytes
-    from sargasses.model_archive import write_model_archive
-    from sargasses.model_file import LoadedModel, build_network, probability_model
-
-    network = build_network(card)
-    with torch.no_grad():
-        next(iter(network.parameters())).view(-1)[0] = float("nan")
-    graph = onnx_bytes(LoadedModel(card=card, module=probability_model(card, network)))
-    weights = {k: v.numpy() for k, v in network.state_dict().items()}
-    write_model_archive(path, card.to_dict(), graph, weights, "test")
-
-
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_a_model_that_gives_nan_is_an_error_never_zero_rafts(scene_with_nodata, tmp_path, backend):
     from detect_helpers import make_card
+    from hostile_files import write_nan_model
 
     from sargasses.errors import SargassesError
 
     scene, _ = scene_with_nodata
     model = tmp_path / "nan.sargasses"
-    _nan_model(model, make_card(tile_size=64, tile_overlap=16))
+    write_nan_model(model, make_card(tile_size=64, tile_overlap=16))
     options = DetectOptions(
         str(scene), str(tmp_path / "out.gpkg"), model=str(model), probabilities=str(tmp_path / "p.tif"), device="cpu"
     )

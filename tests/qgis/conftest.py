@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # sargasses_qgis, as QGIS finds it in its plugins folder
 sys.path.append("/usr/share/qgis/python/plugins")  # QGIS's `processing` package
+sys.path.append(str(HERE.parent / "core"))  # tmpfs_disks (standard library only), after this folder's modules
+
+from tmpfs_disks import mounted_disks  # noqa: E402
 
 ENGINE_PYTHON = os.environ.get("SARGASSES_PYTHON", "")
 
@@ -98,6 +101,7 @@ def wait_for(condition, timeout: float = 120.0, step_ms: int = 20) -> bool:
 
 
 QGIS_DESKTOP = shutil.which("qgis")
+QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/lib/qgis/qgis_process.bin"
 XVFB = shutil.which("Xvfb")
 
 
@@ -352,3 +356,27 @@ def run_core_script(script: str, folder: Path, timeout: float = 300) -> dict:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def qgis_process_env(engine_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of a `qgis_process` as a user runs it: a QGIS profile of its own, with the plugin installed
+    (build_plugin.py --dev) and enabled, SARGASSES_PYTHON as its engine."""
+    config = tmp_path_factory.mktemp("qgis_process")
+    plugins = config / "profiles" / "default" / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "--dev", str(plugins)], check=True)
+    env = {
+        **os.environ,
+        "QGIS_CUSTOM_CONFIG_PATH": str(config),
+        "QT_QPA_PLATFORM": "offscreen",
+        "SARGASSES_PYTHON": engine_python,
+    }
+    subprocess.run([QGIS_PROCESS, "plugins", "enable", "sargasses_qgis"], env=env, check=True, capture_output=True)
+    return env
+
+
+@pytest.fixture
+def small_disks(tmp_path: Path):
+    """`small_disks("40k")`: a new tmpfs of that size under the test's folder (tests/core/tmpfs_disks.py)."""
+    yield from mounted_disks(tmp_path)

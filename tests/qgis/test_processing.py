@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Scene, scene_with_infinite_values, score
+from conftest import QGIS_PROCESS, Scene, scene_with_infinite_values, score
 from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsRasterLayer, QgsVectorLayer
 
 
@@ -72,22 +70,9 @@ def test_processing_extent_limits_the_search(plugin, scene, tmp_path: Path) -> N
     assert west.extent().xMaximum() <= full.center().x() + 1e-6
 
 
-QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/lib/qgis/qgis_process.bin"
-
-
 @pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed")
-def test_qgis_process_writes_a_shapefile(scene, engine_python, tmp_path: Path) -> None:
-    config = tmp_path / "config"
-    plugins = config / "profiles" / "default" / "python" / "plugins"
-    plugins.mkdir(parents=True)
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_plugin.py"), "--dev", str(plugins)], check=True)
-    env = {
-        **os.environ,
-        "QGIS_CUSTOM_CONFIG_PATH": str(config),
-        "QT_QPA_PLATFORM": "offscreen",
-        "SARGASSES_PYTHON": engine_python,
-    }
-    subprocess.run([QGIS_PROCESS, "plugins", "enable", "sargasses_qgis"], env=env, check=True, capture_output=True)
+def test_qgis_process_writes_a_shapefile(scene, qgis_process_env, tmp_path: Path) -> None:
+    env = qgis_process_env
     out = tmp_path / "rafts.shp"
     done = subprocess.run(
         [
@@ -314,25 +299,13 @@ def test_processing_runs_a_model_trained_the_original_way(plugin, otci, image, t
     assert coverage.isValid() and coverage.crs().authid() == "EPSG:4326" and coverage.width() == 192
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 40 KiB tmpfs: too small for the rafts' GeoPackage (root only; unmounted after the test)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    disk = tmp_path / "full"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(disk)]).returncode != 0:
-        pytest.skip("no tmpfs could be mounted here")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
-def test_a_full_disk_at_the_output_fails_the_run_and_keeps_the_users_file(plugin, scene, small_disk) -> None:
+def test_a_full_disk_at_the_output_fails_the_run_and_keeps_the_users_file(plugin, scene, small_disks) -> None:
     """QGIS's sink says nothing when the disk fills: the run exited 0 with a GeoPackage without its tables (issue 21).
     Now: one line naming the full disk, nothing under the output's name but the user's earlier file, intact."""
     import processing
     from qgis.core import QgsProcessingException
 
+    small_disk = small_disks("40k")  # too small for the rafts' GeoPackage
     out = small_disk / "rafts.gpkg"
     earlier = b"the user's earlier file"
     out.write_bytes(earlier)
