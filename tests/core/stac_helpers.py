@@ -38,6 +38,7 @@ EARTH_SEARCH_ASSETS = {
     "B11": ("swir16", "swir16", 1.61, 20),
     "B12": ("swir22", "swir22", 2.19, 20),
 }
+FOOTPRINT_DATE = "2024-07-10"  # footprint_items' date, away from the other items'
 ROLES = ("cogs", "api", "broken", "private")
 TOKEN = "loopback-secret-7f3a9c"  # what the private catalogue wants; it must never appear in an output
 
@@ -163,6 +164,25 @@ def earth_search_item(
         "links": [],
         "assets": assets,
     }
+
+
+def footprint_items(scene_tif: Path, cogs: dict[str, Path], href: Callable[[Path], str]) -> list[dict[str, Any]]:
+    """Two items of 2024-07-10 (FOOTPRINT_DATE) whose footprints are parts of the scene's lon/lat box: its
+    north-east quarter and its west half (their pixels are the scene's): for searches by polygon."""
+    with rasterio.open(scene_tif) as src:
+        west, south, east, north = Transformer.from_crs(src.crs, "EPSG:4326", always_xy=True).transform_bounds(
+            *src.bounds
+        )
+    mid_x, mid_y = (west + east) / 2, (south + north) / 2
+    parts = {"north-east": (mid_x, mid_y, east, north), "west-half": (west, south, mid_x, north)}
+    found = []
+    for item_id, (w, s, e, n) in parts.items():
+        item = earth_search_item(item_id, scene_tif, cogs, href)
+        item["geometry"] = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+        item["bbox"] = [w, s, e, n]
+        item["properties"]["datetime"] = f"{FOOTPRINT_DATE}T14:45:45Z"
+        found.append(item)
+    return found
 
 
 def nginx_binary() -> str | None:

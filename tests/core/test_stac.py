@@ -70,7 +70,7 @@ def stac(tmp_path_factory):
     big = sh.earth_search_item("large", large, large_cogs, servers.href)
     for item in (missing, no_bands, dropped, big):
         item["properties"]["datetime"] = "2023-01-01T00:00:00Z"  # outside the searches of the scene's week
-    servers.start([items[0], later, missing, no_bands, dropped, big])
+    servers.start([items[0], later, missing, no_bands, dropped, big, *sh.footprint_items(scene, cogs, servers.href)])
     try:
         yield {"servers": servers, "scene": scene, "large": large, "cogs": cogs, "large_cogs": large_cogs}
     finally:
@@ -138,6 +138,30 @@ def test_search_takes_the_polygons_of_a_vector_file_in_any_crs(stac, tmp_path, c
     gpd.GeoDataFrame(geometry=[line], crs=crs).to_file(tmp_path / "line.gpkg")
     assert search_cli.main([*argv[:4], "--aoi", str(tmp_path / "line.gpkg"), "--dates", "2024-06-22/.."]) == 1
     assert "holds no polygon" in capsys.readouterr().err
+
+
+def test_an_aoi_polygon_is_searched_as_a_polygon_not_as_its_bbox(stac, tmp_path, capsys):
+    """An L-shaped coast (the scene less its north-east quarter): the item over that quarter lies inside the L's
+    bbox but not on the L, so it is not listed; the west half's item covers about 2/3 of the L, 1/2 of its bbox.
+    (The cut is 1 km wider than the quarter: the item's footprint is a lon/lat box, the L is drawn in UTM.)"""
+    with rasterio.open(stac["scene"]) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+    mid_x, mid_y = (left + right) / 2, (bottom + top) / 2
+    ell = box(left, bottom, right, top).difference(box(mid_x - 1000, mid_y - 1000, right + 1, top + 1))
+    gpd.GeoDataFrame(geometry=[ell], crs=crs).to_file(tmp_path / "ell.gpkg")
+    argv = ["--stac", stac["servers"].url("api"), "--collection", COLLECTION, "--aoi", str(tmp_path / "ell.gpkg")]
+    assert search_cli.main([*argv, "--dates", "2024-07-10/2024-07-10", "--json"]) == 0
+    found = {f["id"]: f["aoi_share"] for f in json.loads(capsys.readouterr().out)}
+    assert set(found) == {"west-half"}, found
+    west_half = (left + right) / 2 - left  # of the L's area: all of it but the cut's 1 km strip over the west half
+    cut = (right - mid_x + 1000) * (top - mid_y + 1000)
+    expected = (west_half * (top - bottom) - 1000 * (top - mid_y + 1000)) / ((right - left) * (top - bottom) - cut)
+    assert found["west-half"] == pytest.approx(expected, abs=0.01) and expected > 0.6
+    bbox = ",".join(f"{v:.6f}" for v in gpd.read_file(tmp_path / "ell.gpkg").to_crs(4326).total_bounds)
+    assert search_cli.main([*argv[:4], f"--bbox={bbox}", "--dates", "2024-07-10/2024-07-10", "--json"]) == 0
+    by_bbox = {f["id"]: f["aoi_share"] for f in json.loads(capsys.readouterr().out)}
+    assert set(by_bbox) == {"north-east", "west-half"} and by_bbox["west-half"] == pytest.approx(0.5, abs=0.02)
 
 
 def _rafts(path: Path) -> list[tuple[float, ...]]:
@@ -300,6 +324,17 @@ def test_the_engine_searches_and_detects_an_item_for_the_plugin(stac, tmp_path):
         detect = {"id": 2, "cmd": "detect", "options": {"input": items[0]["href"], "output": str(tmp_path / "r.gpkg")}}
         result = engine.reply(json.dumps(detect).encode())
         assert result["event"] == "result" and result["summary"]["product_id"] == ITEM, result
+        west, south, east, north = search["bbox"]  # the box less its north-east quarter (and a margin): an L
+        mid_x, mid_y = (west + east) / 2 - 0.05 * (east - west), (south + north) / 2 - 0.05 * (north - south)
+        ell = box(west, south, east, north).difference(box(mid_x, mid_y, east, north))
+        by_area = {
+            **search,
+            "id": 4,
+            "area": ell.__geo_interface__,
+            "dates": f"{sh.FOOTPRINT_DATE}/{sh.FOOTPRINT_DATE}",
+        }
+        by_area = engine.reply(json.dumps(by_area, default=list).encode())
+        assert [i["id"] for i in by_area["result"]["items"]] == ["west-half"], by_area
         bad = engine.reply(json.dumps({**search, "id": 3, "stac": stac["servers"].url("broken")}).encode())
         assert bad["event"] == "error" and "HTTP 500" in bad["message"]
     finally:
