@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[full,stac,monitor,dev]"
+	$(PY) -m pip install -q -e ".[full,stac,monitor,dev,planetary-computer]"
 	@touch $@
 
 # The QGIS test environment: QGIS's own Python (system: numpy 1.x on Debian 12, 2.x on 13) plus pure-Python test tools.

@@ -33,6 +33,7 @@ from sargasses.reading.sensors import (
     SensorProfile,
     get_profile,
 )
+from sargasses.reading.signing import signed_item
 from sargasses.reading.stac_http import fetch_json, redact
 
 # GDAL's HTTP options for reading COGs: no directory listing on open (one request per file instead of a dozen),
@@ -151,6 +152,7 @@ def open_stac_item(
             f"{redact(str(path))} is not a STAC item (no Feature with assets); give an item's URL or JSON"
         )
     item_id = str(item.get("id", "?"))
+    item = signed_item(item)  # Planetary Computer's blob hrefs get their SAS token here, in memory only
     profile = get_profile(sensor) if sensor else item_profile(item)
     names = list(DEFAULT_BANDS) if bands is None else [profile.canonical_band(b) for b in bands]
     found = band_assets(item, profile)

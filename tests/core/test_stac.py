@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,6 +31,7 @@ from sargasses.synth import cli as synth_cli
 ITEM = "S2A_20PPB_20240622_0_L2A"
 LATER = "S2B_20PPB_20240625_0_L2A"  # the same pixels three days later, cloudier
 COLLECTION = "sentinel-2-c1-l2a"
+PC_ITEM = "S2A_MSIL2A_20240801_PC"  # its assets in "Azure Blob Storage": nginx serves them with the SAS only
 
 
 def _servers_available() -> None:
@@ -58,6 +61,7 @@ def stac(tmp_path_factory):
     large_cogs = sh.write_cog_set(large, root / "cogs" / "large", blocksize=256)
     servers = sh.LoopbackServers(root=root / "cogs", work=root / "servers")
     dropping = sh.DroppingServer(root / "cogs")
+    tokens = sh.SasTokenServer()
     items = [sh.earth_search_item(ITEM, scene, cogs, servers.href)]
     items[0]["properties"]["datetime"] = "2024-06-22T14:45:45Z"
     later = sh.earth_search_item(LATER, scene, cogs, servers.href)
@@ -68,14 +72,26 @@ def stac(tmp_path_factory):
     no_bands["assets"] = {k: v for k, v in no_bands["assets"].items() if k in ("thumbnail", "red")}
     dropped = sh.earth_search_item("dropped", scene, cogs, lambda p: f"{dropping.url}/{p.relative_to(root / 'cogs')}")
     big = sh.earth_search_item("large", large, large_cogs, servers.href)
+    signed = sh.earth_search_item(PC_ITEM, scene, cogs, servers.blob_href)
+    signed["properties"]["datetime"] = "2024-08-01T14:45:45Z"
     for item in (missing, no_bands, dropped, big):
         item["properties"]["datetime"] = "2023-01-01T00:00:00Z"  # outside the searches of the scene's week
-    servers.start([items[0], later, missing, no_bands, dropped, big, *sh.footprint_items(scene, cogs, servers.href)])
+    servers.start(
+        [items[0], later, missing, no_bands, dropped, big, signed, *sh.footprint_items(scene, cogs, servers.href)]
+    )
     try:
-        yield {"servers": servers, "scene": scene, "large": large, "cogs": cogs, "large_cogs": large_cogs}
+        yield {
+            "servers": servers,
+            "scene": scene,
+            "large": large,
+            "cogs": cogs,
+            "large_cogs": large_cogs,
+            "tokens": tokens,
+        }
     finally:
         servers.stop()
         dropping.stop()
+        tokens.stop()
 
 
 def _item_url(stac: dict, item_id: str, role: str = "api") -> str:
@@ -294,6 +310,79 @@ def test_a_catalogue_that_needs_a_token_says_so_and_the_token_never_shows(stac, 
     assert written and all(sh.TOKEN.encode() not in data for data in written)
     assert sh.TOKEN not in said.out + said.err and "HTTP 404" in said.err
     assert os.environ["SARGASSES_STAC_TOKEN"] == sh.TOKEN  # the token was there all along
+
+
+@pytest.fixture
+def planetary_computer_on_loopback(stac, monkeypatch):
+    """The `planetary-computer` package's settings pointed at the loopback token endpoint, GDAL's reads of the
+    blob host sent to nginx's "blob" server; the package's settings and token caches emptied before and after."""
+    pytest.importorskip("planetary_computer", reason="the [planetary-computer] extra is not installed")
+    from planetary_computer.sas import TOKEN_CACHE
+    from planetary_computer.settings import Settings
+
+    monkeypatch.setenv("PC_SDK_SAS_URL", stac["tokens"].url)
+    monkeypatch.setenv("PC_SDK_SUBSCRIPTION_KEY", sh.SUBSCRIPTION_KEY)
+    monkeypatch.setenv("GDAL_HTTP_PROXY", stac["servers"].blob_proxy)
+    Settings.get.cache_clear()
+    TOKEN_CACHE.clear()
+    yield
+    Settings.get.cache_clear()
+    TOKEN_CACHE.clear()
+
+
+def _blob_status(stac: dict, query: str) -> int:
+    """What nginx's blob server answers for B02 with `query`: the gate that makes the signing necessary."""
+    proxy = urllib.request.ProxyHandler({"http": "http://" + stac["servers"].blob_proxy})
+    url = stac["servers"].blob_href(stac["cogs"]["B02"]) + query
+    try:
+        with urllib.request.build_opener(proxy).open(urllib.request.Request(url, headers={"Range": "bytes=0-99"})) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_planetary_computer_item_is_signed_by_the_package_and_its_token_never_shows(
+    stac, planetary_computer_on_loopback, tmp_path, monkeypatch, capfd
+):
+    """The package's own path (sign -> get_token -> PC_SDK_SAS_URL) signs the blob hrefs when the item is read:
+    the same rafts as the file on disk; the signature and the key appear in no output, summary or message."""
+    from sargasses.detection import cli as detect_cli
+
+    assert _blob_status(stac, "") == 403 and _blob_status(stac, f"?sr=c&sig={sh.SAS_SIG}") == 206
+    out = tmp_path / "out"
+    assert detect_cli.main([_item_url(stac, PC_ITEM), "-o", str(out / "signed.gpkg"), "--json", "-q"]) == 0
+    remote = json.loads(capfd.readouterr().out)
+    local = run_detection(DetectOptions(input=str(stac["scene"]), output=str(tmp_path / "disk.gpkg")))
+    assert remote["rafts"] == local["rafts"] > 10 and remote["product_id"] == PC_ITEM
+    assert _rafts(out / "signed.gpkg") == _rafts(tmp_path / "disk.gpkg")
+    assert stac["tokens"].asked == [f"/api/sas/v1/token/{sh.BLOB_ACCOUNT}/{sh.BLOB_CONTAINER}"]  # one per container
+    found = search_items(
+        stac["servers"].url("api"), box(*_lonlat_bounds(stac["scene"])), "2024-08-01/2024-08-01", COLLECTION
+    )
+    assert [f.id for f in found] == [PC_ITEM] and sh.SAS_SIG not in json.dumps([f.as_dict() for f in found])
+
+    monkeypatch.setenv("PC_SDK_SUBSCRIPTION_KEY", "not-the-key")  # the endpoint refuses: one line, nothing written
+    from planetary_computer.sas import TOKEN_CACHE
+    from planetary_computer.settings import Settings
+
+    Settings.get.cache_clear()
+    TOKEN_CACHE.clear()
+    assert detect_cli.main([_item_url(stac, PC_ITEM), "-o", str(out / "refused.gpkg"), "-q"]) == 1
+    said = capfd.readouterr()
+    assert "signing the assets of STAC item" in said.err and "HTTP 401: check PC_SDK_SUBSCRIPTION_KEY" in said.err
+    assert (
+        said.err.count("sargasses: error:") == 1 and said.err.count("\n") == 1 and not (out / "refused.gpkg").exists()
+    )
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    for secret in (sh.SAS_SIG, sh.SUBSCRIPTION_KEY, "not-the-key"):
+        assert secret not in json.dumps(remote) + said.out + said.err
+        assert all(secret.encode() not in data for data in written)
+
+
+def test_an_item_to_sign_without_the_signing_package_says_what_to_install(stac, monkeypatch, out_dir):
+    monkeypatch.setitem(sys.modules, "planetary_computer", None)  # what `import` sees when it is not installed
+    message = _refused(out_dir, _item_url(stac, PC_ITEM), "need signed URLs")
+    assert "pip install 'sargasses[planetary-computer]'" in message
 
 
 def _ready_engine(folder: Path):
