@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 QGIS_VENV := .venv-qgis
+S3_VENV := .venv-s3
 PY := $(VENV)/bin/python
 QGIS_PY := $(QGIS_VENV)/bin/python
 # The torch build this project is tested with; installed first so that pip does not pick another one.
@@ -23,7 +24,7 @@ help:
 	@echo "make format     format the code with ruff"
 	@echo "make test-qgis-versions  the QGIS tests on this QGIS, QGIS 3.40 (Debian 13) and 3.44 (sid), in chroots"
 
-setup: system-deps $(VENV)/.installed $(QGIS_VENV)/.installed
+setup: system-deps $(VENV)/.installed $(QGIS_VENV)/.installed $(S3_VENV)/.installed
 
 system-deps:
 	@bash scripts/setup_system.sh
@@ -42,6 +43,13 @@ $(QGIS_VENV)/.installed: system-deps
 	@test -f $@ || $(QGIS_PY) -m pip install -q pytest pytest-qgis pytest-timeout
 	@touch $@
 
+# The S3 server the CDSE-style tests start on loopback (moto's server mode, tests/core/s3_server.py), apart: its
+# botocore pins python-dateutil below what the core environment has.
+$(S3_VENV)/.installed:
+	@test -x $(S3_VENV)/bin/python || $(PYTHON) -m venv $(S3_VENV)
+	$(S3_VENV)/bin/python -m pip install -q "moto[s3,server]>=5.0"
+	@touch $@
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
@@ -51,7 +59,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test-core: $(VENV)/.installed
+test-core: $(VENV)/.installed $(S3_VENV)/.installed
 	$(PY) -m pytest tests/core
 
 test-qgis: setup

@@ -51,6 +51,12 @@ COG_GDAL_OPTIONS = {
     "VSI_CACHE_SIZE": str(16 * 1024 * 1024),
 }
 
+S3_HINT = (
+    "the S3 keys: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, with AWS_S3_ENDPOINT for a store other than AWS "
+    "(CDSE: eodata.dataspace.copernicus.eu, AWS_VIRTUAL_HOSTING=FALSE), in the environment or in QGIS's "
+    "authentication (docs/stac.md)"
+)
+
 # Earth Search's and Planetary Computer's asset keys and the STAC common names, as Sentinel-2 bands.
 _S2_NAMES = {
     "coastal": "B01",
@@ -135,9 +141,10 @@ def _open_remote(path: str, item_id: str) -> rasterio.DatasetReader:
     try:
         return rasterio.open(path)
     except RasterioIOError as exc:
+        check = S3_HINT if path.startswith("/vsis3/") else "that you may read it"
         raise SargassesError(
             f"asset {redact(path)} of STAC item {item_id} could not be opened ({redact(str(exc))}); "
-            "check that the item is still published (its assets may have moved) and that you may read it"
+            f"check that the item is still published (its assets may have moved) and {check}"
         ) from None  # complete as it is: StacScene.read rewords only the failures of a read already begun
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -383,6 +384,75 @@ def test_an_item_to_sign_without_the_signing_package_says_what_to_install(stac, 
     monkeypatch.setitem(sys.modules, "planetary_computer", None)  # what `import` sees when it is not installed
     message = _refused(out_dir, _item_url(stac, PC_ITEM), "need signed URLs")
     assert "pip install 'sargasses[planetary-computer]'" in message
+
+
+def _s3_python() -> str:
+    """The S3 environment's Python (make setup's .venv-s3, or SARGASSES_S3_PYTHON): moto's server mode."""
+    python = os.environ.get("SARGASSES_S3_PYTHON") or str(Path(__file__).resolve().parents[2] / ".venv-s3/bin/python")
+    if not Path(python).exists():
+        pytest.fail(f"{python} missing: run `make setup` (its .venv-s3 holds moto[s3,server], the loopback S3 server)")
+    return python
+
+
+@pytest.fixture(scope="session")
+def s3(stac, tmp_path_factory):
+    """moto's S3 server on loopback (s3_server.py) holding ITEM's COGs under {BUCKET}/ITEM/, checking every
+    request's signature; its JSON line (endpoint, bucket, the key pair)."""
+    log = tmp_path_factory.mktemp("s3") / "s3.log"
+    command = [_s3_python(), str(Path(__file__).with_name("s3_server.py")), str(stac["cogs"]["B02"].parents[1])]
+    with open(log, "wb") as err:
+        process = subprocess.Popen(
+            [*command, str(sh.free_port())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("{"), f"s3_server.py did not start: {log.read_text()[-2000:]}"
+        yield json.loads(line) | {"log": log}
+    finally:
+        process.stdin.close()
+        process.wait(30)
+
+
+def _s3_item(stac: dict, s3: dict, folder: Path) -> Path:
+    """ITEM as a CDSE-style item JSON file whose band assets are s3:// hrefs into the S3 server's bucket."""
+    item = sh.earth_search_item(
+        "S2A_CDSE", stac["scene"], stac["cogs"], lambda p: f"s3://{s3['bucket']}/{ITEM}/{p.name}"
+    )
+    path = folder / "cdse_item.json"
+    path.write_text(json.dumps(item))
+    return path
+
+
+def test_s3_assets_are_read_through_vsis3_with_the_keys_of_the_environment(stac, s3, tmp_path, monkeypatch, capfd):
+    """CDSE's shape: s3:// assets, GDAL's AWS_* variables (AWS_S3_ENDPOINT, no TLS, path-style) and keys that the
+    server checks: the same rafts as the file on disk, a wrong secret one line, no key in any output or message."""
+    from sargasses.detection import cli as detect_cli
+
+    item = _s3_item(stac, s3, tmp_path)
+    monkeypatch.setenv("AWS_S3_ENDPOINT", s3["endpoint"])
+    monkeypatch.setenv("AWS_HTTPS", "NO")
+    monkeypatch.setenv("AWS_VIRTUAL_HOSTING", "FALSE")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3["aws_secret_access_key"])
+    out = tmp_path / "out"
+    assert detect_cli.main([str(item), "-o", str(out / "s3.gpkg"), "--json", "-q"]) == 0
+    remote = json.loads(capfd.readouterr().out)
+    local = run_detection(DetectOptions(input=str(stac["scene"]), output=str(tmp_path / "disk.gpkg")))
+    assert remote["rafts"] == local["rafts"] > 10 and remote["product_id"] == "S2A_CDSE"
+    assert _rafts(out / "s3.gpkg") == _rafts(tmp_path / "disk.gpkg")
+    assert f"GET /{s3['bucket']}/{ITEM}/B02.tif" in s3["log"].read_text()  # read from the S3 server
+
+    # The server checks the signature: a wrong secret is refused. In a fresh process: GDAL caches what it read.
+    env = os.environ | {"AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    command = [sys.executable, "-m", "sargasses", "detect", str(item), "-o", str(out / "refused.gpkg"), "-q"]
+    said = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert said.returncode == 1, said.stderr
+    assert said.stderr.count("sargasses: error:") == 1 and "AWS_SECRET_ACCESS_KEY" in said.stderr
+    assert "signature" in said.stderr and not (out / "refused.gpkg").exists()
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    for secret in (s3["aws_access_key_id"], s3["aws_secret_access_key"], "not-the-secret"):
+        assert secret not in json.dumps(remote) + said.stdout + said.stderr
+        assert all(secret.encode() not in data for data in written)
 
 
 def _ready_engine(folder: Path):
