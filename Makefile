@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 QGIS_VENV := .venv-qgis
+S3_VENV := .venv-s3
 PY := $(VENV)/bin/python
 QGIS_PY := $(QGIS_VENV)/bin/python
 # The torch build this project is tested with; installed first so that pip does not pick another one.
@@ -23,7 +24,7 @@ help:
 	@echo "make format     format the code with ruff"
 	@echo "make test-qgis-versions  the QGIS tests on this QGIS, QGIS 3.40 (Debian 13) and 3.44 (sid), in chroots"
 
-setup: system-deps $(VENV)/.installed $(QGIS_VENV)/.installed
+setup: system-deps $(VENV)/.installed $(QGIS_VENV)/.installed $(S3_VENV)/.installed
 
 system-deps:
 	@bash scripts/setup_system.sh
@@ -33,13 +34,20 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[full,stac,monitor,dev]"
+	$(PY) -m pip install -q -e ".[full,stac,monitor,dev,planetary-computer]"
 	@touch $@
 
 # The QGIS test environment: QGIS's own Python (system: numpy 1.x on Debian 12, 2.x on 13) plus pure-Python test tools.
 $(QGIS_VENV)/.installed: system-deps
 	@test -x $(QGIS_PY) || /usr/bin/python3 -m venv --system-site-packages $(QGIS_VENV)
 	@test -f $@ || $(QGIS_PY) -m pip install -q pytest pytest-qgis pytest-timeout
+	@touch $@
+
+# The S3 server the CDSE-style tests start on loopback (moto's server mode, tests/core/s3_server.py), apart: its
+# botocore pins python-dateutil below what the core environment has.
+$(S3_VENV)/.installed:
+	@test -x $(S3_VENV)/bin/python || $(PYTHON) -m venv $(S3_VENV)
+	$(S3_VENV)/bin/python -m pip install -q "moto[s3,server]>=5.0"
 	@touch $@
 
 lint: $(VENV)/.installed
@@ -51,7 +59,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test-core: $(VENV)/.installed
+test-core: $(VENV)/.installed $(S3_VENV)/.installed
 	$(PY) -m pytest tests/core
 
 test-qgis: setup

@@ -9,11 +9,19 @@ the area's windows of its COGs are read.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsGeometry,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+)
 
 from . import settings
 from .detect_request import DetectRequest
@@ -61,6 +69,19 @@ def lonlat_box(extent: QgsRectangle, crs: QgsCoordinateReferenceSystem) -> list[
     wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
     box = QgsCoordinateTransform(crs, wgs84, QgsProject.instance()).transformBoundingBox(extent)
     return [round(v, 6) for v in (box.xMinimum(), box.yMinimum(), box.xMaximum(), box.yMaximum())]
+
+
+def lonlat_polygons(layer: QgsVectorLayer) -> dict[str, Any] | None:
+    """The union of the layer's selected polygons (all of them when none is selected) as GeoJSON in lon/lat: the
+    engine searches this shape itself (STAC `intersects`), so an item touching only its bbox is not listed."""
+    features = layer.getSelectedFeatures() if layer.selectedFeatureCount() else layer.getFeatures()
+    union = QgsGeometry.unaryUnion([f.geometry() for f in features if f.hasGeometry()])
+    if union.isNull() or union.isEmpty():
+        return None
+    union.transform(
+        QgsCoordinateTransform(layer.crs(), QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance())
+    )
+    return json.loads(union.asJson(7))
 
 
 def item_job(

@@ -19,6 +19,14 @@ TIMEOUT_S = 30
 # A bearer token for catalogues that need one: from the environment (the command line), or for one engine request
 # (the plugin reads it from QGIS's authentication database and sends it over the pipe); never from a file.
 TOKEN_VARIABLE = "SARGASSES_STAC_TOKEN"
+# Credentials other parts read from the environment (GDAL's S3 keys, the Planetary Computer subscription key).
+SECRET_VARIABLES = (
+    TOKEN_VARIABLE,
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "PC_SDK_SUBSCRIPTION_KEY",
+)
 _REQUEST_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar("sargasses_stac_token", default=None)
 _SECRET_QUERY = re.compile(r"\?[^\s'\")]*")
 _SECRET_WORDS = re.compile(r"(?i)(authorization|bearer|token|signature|sig|key|password)[=: ]+[^\s&'\")]+")
@@ -45,7 +53,7 @@ def current_token() -> str | None:
 def redact(text: str) -> str:
     """`text` with URL query strings and anything that looks like a token replaced by a placeholder."""
     text = _SECRET_QUERY.sub("?(query hidden)", text)
-    for token in {_REQUEST_TOKEN.get(), os.environ.get(TOKEN_VARIABLE)}:
+    for token in {_REQUEST_TOKEN.get(), *(os.environ.get(name) for name in SECRET_VARIABLES)}:
         if token:
             text = text.replace(token, "(token hidden)")
     return _SECRET_WORDS.sub(lambda m: f"{m.group(1)}=(hidden)", text)

@@ -33,6 +33,7 @@ from sargasses.reading.sensors import (
     SensorProfile,
     get_profile,
 )
+from sargasses.reading.signing import signed_item
 from sargasses.reading.stac_http import fetch_json, redact
 
 # GDAL's HTTP options for reading COGs: no directory listing on open (one request per file instead of a dozen),
@@ -49,6 +50,12 @@ COG_GDAL_OPTIONS = {
     "VSI_CACHE": "TRUE",
     "VSI_CACHE_SIZE": str(16 * 1024 * 1024),
 }
+
+S3_HINT = (
+    "the S3 keys: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, with AWS_S3_ENDPOINT for a store other than AWS "
+    "(CDSE: eodata.dataspace.copernicus.eu, AWS_VIRTUAL_HOSTING=FALSE), in the environment or in QGIS's "
+    "authentication (docs/stac.md)"
+)
 
 # Earth Search's and Planetary Computer's asset keys and the STAC common names, as Sentinel-2 bands.
 _S2_NAMES = {
@@ -134,9 +141,10 @@ def _open_remote(path: str, item_id: str) -> rasterio.DatasetReader:
     try:
         return rasterio.open(path)
     except RasterioIOError as exc:
+        check = S3_HINT if path.startswith("/vsis3/") else "that you may read it"
         raise SargassesError(
             f"asset {redact(path)} of STAC item {item_id} could not be opened ({redact(str(exc))}); "
-            "check that the item is still published (its assets may have moved) and that you may read it"
+            f"check that the item is still published (its assets may have moved) and {check}"
         ) from None  # complete as it is: StacScene.read rewords only the failures of a read already begun
 
 
@@ -151,6 +159,7 @@ def open_stac_item(
             f"{redact(str(path))} is not a STAC item (no Feature with assets); give an item's URL or JSON"
         )
     item_id = str(item.get("id", "?"))
+    item = signed_item(item)  # Planetary Computer's blob hrefs get their SAS token here, in memory only
     profile = get_profile(sensor) if sensor else item_profile(item)
     names = list(DEFAULT_BANDS) if bands is None else [profile.canonical_band(b) for b in bands]
     found = band_assets(item, profile)

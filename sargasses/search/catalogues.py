@@ -9,14 +9,12 @@ from dataclasses import dataclass
 class Catalogue:
     url: str
     collection: str  # the default collection: Sentinel-2 Level-2A COGs
-    signed: bool = False  # assets need signed URLs (the `planetary-computer` package signs them)
 
 
 CATALOGUES = {
     "earth-search": Catalogue("https://earth-search.aws.element84.com/v1", "sentinel-2-c1-l2a"),
-    "planetary-computer": Catalogue(
-        "https://planetarycomputer.microsoft.com/api/stac/v1", "sentinel-2-l2a", signed=True
-    ),
+    # its assets need signed URLs: reading/signing.py signs an item when it is read
+    "planetary-computer": Catalogue("https://planetarycomputer.microsoft.com/api/stac/v1", "sentinel-2-l2a"),
 }
 
 

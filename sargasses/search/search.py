@@ -59,7 +59,7 @@ def search_items(
     if not collection:
         raise SargassesError(f"give the collection to search in {redact(url)} with --collection (e.g. sentinel-2-l2a)")
     try:
-        client = Client.open(url, headers=auth_headers(), modifier=_signer(known))
+        client = Client.open(url, headers=auth_headers())  # unsigned: detect signs an item it reads
         search = client.search(
             collections=[collection], intersects=aoi.__geo_interface__, datetime=dates, max_items=max_items
         )
@@ -110,17 +110,6 @@ def item_href(stac: str, item_id: str, collection: str | None = None) -> str:
 def item_hrefs(*args: Any, **kwargs: Any) -> list[str]:
     """The hrefs of `search_items(...)`, for a batch of detections."""
     return [found.href for found in search_items(*args, **kwargs)]
-
-
-def _signer(known: Any) -> Any:
-    """Planetary Computer's SAS signing when the catalogue needs it and its package is installed."""
-    if known is None or not known.signed:
-        return None
-    try:
-        import planetary_computer
-    except ImportError:
-        return None
-    return planetary_computer.sign_inplace
 
 
 def _found(item: dict[str, Any], aoi: BaseGeometry) -> FoundItem:

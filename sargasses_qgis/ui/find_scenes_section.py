@@ -41,7 +41,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..credentials import CredentialError, bearer_token
 from ..log import log_info, log_warning
-from ..scene_search import SearchTask, item_job, lonlat_box
+from ..scene_search import SearchTask, item_job, lonlat_box, lonlat_polygons
 from ..thumbnails import SIDE, ThumbnailLoader
 from . import messages
 from .text import capitalized
@@ -75,11 +75,11 @@ class FindScenesSection(QGroupBox):
         self.auth_select.setToolTip("A catalogue that needs a token: its authentication configuration (kept by QGIS)")
         self.area_combo = QComboBox()
         self.area_combo.addItem("Map view", "canvas")
-        self.area_combo.addItem("A polygon layer's extent", "polygons")
+        self.area_combo.addItem("A polygon layer", "polygons")
         self.polygon_combo = QgsMapLayerComboBox()
         self.polygon_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
         self.polygon_combo.setEnabled(False)
-        self.polygon_combo.setToolTip("The extent of its selected polygons, or of all of them when none is selected")
+        self.polygon_combo.setToolTip("Its selected polygons, or all of them when none is selected")
         self.area_combo.currentIndexChanged.connect(
             lambda: self.polygon_combo.setEnabled(self.area_combo.currentData() == "polygons")
         )
@@ -168,6 +168,8 @@ class FindScenesSection(QGroupBox):
         if start > end:
             raise ValueError("the first date is after the last one; swap them")
         fields: dict[str, Any] = {"stac": catalogue, "bbox": self._bbox(), "max_cloud": float(self.cloud_spin.value())}
+        if self.area_combo.currentData() == "polygons":
+            fields["area"] = lonlat_polygons(self.polygon_combo.currentLayer())
         fields["dates"] = f"{start.toString('yyyy-MM-dd')}T00:00:00Z/{end.toString('yyyy-MM-dd')}T23:59:59Z"
         if self.collection_edit.text().strip():
             fields["collection"] = self.collection_edit.text().strip()
@@ -179,7 +181,7 @@ class FindScenesSection(QGroupBox):
             return lonlat_box(canvas.extent(), canvas.mapSettings().destinationCrs())
         layer = self.polygon_combo.currentLayer()
         if not isinstance(layer, QgsVectorLayer):
-            raise ValueError("choose the polygon layer whose extent is the area to search")
+            raise ValueError("choose the polygon layer that is the area to search")
         extent = layer.boundingBoxOfSelected() if layer.selectedFeatureCount() else layer.extent()
         if extent.isEmpty():
             raise ValueError(f"the layer {layer.name()!r} has no polygon to search over")
@@ -200,7 +202,10 @@ class FindScenesSection(QGroupBox):
         self.task = task
         self.search_button.setEnabled(False)
         self.status_label.setText("Searching…")
-        log_info(f"search {fields}")
+        log_info(
+            f"search { ({k: v for k, v in fields.items() if k != 'area'}) }"
+            + (" over the layer's polygons" if "area" in fields else "")
+        )
         QgsApplication.taskManager().addTask(task)
         return task
 

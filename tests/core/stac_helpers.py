@@ -38,8 +38,14 @@ EARTH_SEARCH_ASSETS = {
     "B11": ("swir16", "swir16", 1.61, 20),
     "B12": ("swir22", "swir22", 2.19, 20),
 }
+FOOTPRINT_DATE = "2024-07-10"  # footprint_items' date, away from the other items'
 ROLES = ("cogs", "api", "broken", "private")
 TOKEN = "loopback-secret-7f3a9c"  # what the private catalogue wants; it must never appear in an output
+# Planetary Computer's shape on loopback: a blob account (nginx's "blob" server, reached through GDAL_HTTP_PROXY,
+# serves only with the SAS signature) and the token endpoint's answer (SasTokenServer, wants the subscription key).
+BLOB_ACCOUNT, BLOB_CONTAINER = "sargassestest", "sentinel2-l2"
+SAS_SIG = "loopback-sas-sig-51d0e2"
+SUBSCRIPTION_KEY = "loopback-pc-key-8c1b94"
 
 
 def _die_with_parent() -> None:
@@ -165,6 +171,25 @@ def earth_search_item(
     }
 
 
+def footprint_items(scene_tif: Path, cogs: dict[str, Path], href: Callable[[Path], str]) -> list[dict[str, Any]]:
+    """Two items of 2024-07-10 (FOOTPRINT_DATE) whose footprints are parts of the scene's lon/lat box: its
+    north-east quarter and its west half (their pixels are the scene's): for searches by polygon."""
+    with rasterio.open(scene_tif) as src:
+        west, south, east, north = Transformer.from_crs(src.crs, "EPSG:4326", always_xy=True).transform_bounds(
+            *src.bounds
+        )
+    mid_x, mid_y = (west + east) / 2, (south + north) / 2
+    parts = {"north-east": (mid_x, mid_y, east, north), "west-half": (west, south, mid_x, north)}
+    found = []
+    for item_id, (w, s, e, n) in parts.items():
+        item = earth_search_item(item_id, scene_tif, cogs, href)
+        item["geometry"] = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+        item["bbox"] = [w, s, e, n]
+        item["properties"]["datetime"] = f"{FOOTPRINT_DATE}T14:45:45Z"
+        found.append(item)
+    return found
+
+
 def nginx_binary() -> str | None:
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
 
@@ -189,6 +214,17 @@ class LoopbackServers:
 
     def __post_init__(self) -> None:
         self.ports = {r: free_port() for r in ROLES} | {f"{r}-rustac": free_port() for r in ROLES[1:]}
+        self.ports["blob"] = free_port()
+
+    def blob_href(self, path: Path) -> str:
+        """The file `path` (under `root`) as a Planetary Computer asset href: served by nginx's "blob" server
+        (GDAL_HTTP_PROXY=`blob_proxy`) with the SAS signature only. http, not https: nginx cannot be a CONNECT proxy."""
+        rel = path.relative_to(self.root).as_posix()
+        return f"http://{BLOB_ACCOUNT}.blob.core.windows.net/{BLOB_CONTAINER}/{rel}"
+
+    @property
+    def blob_proxy(self) -> str:
+        return f"127.0.0.1:{self.ports['blob']}"
 
     def href(self, path: Path) -> str:
         """The URL nginx serves the file `path` (under `root`) at."""
@@ -256,6 +292,8 @@ server {{ listen 127.0.0.1:{self.ports["cogs"]};
 {proxy("api")}
 {proxy("broken", "location = /search { return 500; }")}
 {proxy("private", f'if ($http_authorization != "Bearer {TOKEN}") {{ return 401; }}')}
+server {{ listen 127.0.0.1:{self.ports["blob"]}; server_name {BLOB_ACCOUNT}.blob.core.windows.net;
+  location /{BLOB_CONTAINER}/ {{ if ($arg_sig != "{SAS_SIG}") {{ return 403; }} alias {self.root}/; }} }}
 }}
 """
 
@@ -264,7 +302,7 @@ server {{ listen 127.0.0.1:{self.ports["cogs"]};
         total = 0
         for line in self.access_log.read_text().splitlines():
             port, _, uri, _, sent = line.split(" ")[:5]
-            if port == str(self.ports["cogs"]) and uri.startswith(prefix):
+            if port in (str(self.ports["cogs"]), str(self.ports["blob"])) and uri.startswith(prefix):
                 total += int(sent)
         return total
 
@@ -277,6 +315,48 @@ server {{ listen 127.0.0.1:{self.ports["cogs"]};
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+
+
+class SasTokenServer:
+    """Planetary Computer's SAS token endpoint on loopback: GET {url}/{account}/{container} answers the package's
+    response shape ({"msft:expiry", "token"}) when the subscription key header is SUBSCRIPTION_KEY, else 401.
+    `asked` lists the paths asked for."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        asked: list[str] = []
+        self.asked = asked
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                asked.append(self.path)
+                if self.headers.get("Ocp-Apim-Subscription-Key") != SUBSCRIPTION_KEY:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                token = (
+                    f"st=2024-01-01T00%3A00%3A00Z&se=2099-01-01T00%3A00%3A00Z&sp=rl&sv=2024-05-04&sr=c&sig={SAS_SIG}"
+                )
+                body = json.dumps({"msft:expiry": "2099-01-01T00:00:00Z", "token": token}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/sas/v1/token"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class DroppingServer:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,6 +32,7 @@ from sargasses.synth import cli as synth_cli
 ITEM = "S2A_20PPB_20240622_0_L2A"
 LATER = "S2B_20PPB_20240625_0_L2A"  # the same pixels three days later, cloudier
 COLLECTION = "sentinel-2-c1-l2a"
+PC_ITEM = "S2A_MSIL2A_20240801_PC"  # its assets in "Azure Blob Storage": nginx serves them with the SAS only
 
 
 def _servers_available() -> None:
@@ -58,6 +62,7 @@ def stac(tmp_path_factory):
     large_cogs = sh.write_cog_set(large, root / "cogs" / "large", blocksize=256)
     servers = sh.LoopbackServers(root=root / "cogs", work=root / "servers")
     dropping = sh.DroppingServer(root / "cogs")
+    tokens = sh.SasTokenServer()
     items = [sh.earth_search_item(ITEM, scene, cogs, servers.href)]
     items[0]["properties"]["datetime"] = "2024-06-22T14:45:45Z"
     later = sh.earth_search_item(LATER, scene, cogs, servers.href)
@@ -68,14 +73,26 @@ def stac(tmp_path_factory):
     no_bands["assets"] = {k: v for k, v in no_bands["assets"].items() if k in ("thumbnail", "red")}
     dropped = sh.earth_search_item("dropped", scene, cogs, lambda p: f"{dropping.url}/{p.relative_to(root / 'cogs')}")
     big = sh.earth_search_item("large", large, large_cogs, servers.href)
+    signed = sh.earth_search_item(PC_ITEM, scene, cogs, servers.blob_href)
+    signed["properties"]["datetime"] = "2024-08-01T14:45:45Z"
     for item in (missing, no_bands, dropped, big):
         item["properties"]["datetime"] = "2023-01-01T00:00:00Z"  # outside the searches of the scene's week
-    servers.start([items[0], later, missing, no_bands, dropped, big])
+    servers.start(
+        [items[0], later, missing, no_bands, dropped, big, signed, *sh.footprint_items(scene, cogs, servers.href)]
+    )
     try:
-        yield {"servers": servers, "scene": scene, "large": large, "cogs": cogs, "large_cogs": large_cogs}
+        yield {
+            "servers": servers,
+            "scene": scene,
+            "large": large,
+            "cogs": cogs,
+            "large_cogs": large_cogs,
+            "tokens": tokens,
+        }
     finally:
         servers.stop()
         dropping.stop()
+        tokens.stop()
 
 
 def _item_url(stac: dict, item_id: str, role: str = "api") -> str:
@@ -138,6 +155,30 @@ def test_search_takes_the_polygons_of_a_vector_file_in_any_crs(stac, tmp_path, c
     gpd.GeoDataFrame(geometry=[line], crs=crs).to_file(tmp_path / "line.gpkg")
     assert search_cli.main([*argv[:4], "--aoi", str(tmp_path / "line.gpkg"), "--dates", "2024-06-22/.."]) == 1
     assert "holds no polygon" in capsys.readouterr().err
+
+
+def test_an_aoi_polygon_is_searched_as_a_polygon_not_as_its_bbox(stac, tmp_path, capsys):
+    """An L-shaped coast (the scene less its north-east quarter): the item over that quarter lies inside the L's
+    bbox but not on the L, so it is not listed; the west half's item covers about 2/3 of the L, 1/2 of its bbox.
+    (The cut is 1 km wider than the quarter: the item's footprint is a lon/lat box, the L is drawn in UTM.)"""
+    with rasterio.open(stac["scene"]) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+    mid_x, mid_y = (left + right) / 2, (bottom + top) / 2
+    ell = box(left, bottom, right, top).difference(box(mid_x - 1000, mid_y - 1000, right + 1, top + 1))
+    gpd.GeoDataFrame(geometry=[ell], crs=crs).to_file(tmp_path / "ell.gpkg")
+    argv = ["--stac", stac["servers"].url("api"), "--collection", COLLECTION, "--aoi", str(tmp_path / "ell.gpkg")]
+    assert search_cli.main([*argv, "--dates", "2024-07-10/2024-07-10", "--json"]) == 0
+    found = {f["id"]: f["aoi_share"] for f in json.loads(capsys.readouterr().out)}
+    assert set(found) == {"west-half"}, found
+    west_half = (left + right) / 2 - left  # of the L's area: all of it but the cut's 1 km strip over the west half
+    cut = (right - mid_x + 1000) * (top - mid_y + 1000)
+    expected = (west_half * (top - bottom) - 1000 * (top - mid_y + 1000)) / ((right - left) * (top - bottom) - cut)
+    assert found["west-half"] == pytest.approx(expected, abs=0.01) and expected > 0.6
+    bbox = ",".join(f"{v:.6f}" for v in gpd.read_file(tmp_path / "ell.gpkg").to_crs(4326).total_bounds)
+    assert search_cli.main([*argv[:4], f"--bbox={bbox}", "--dates", "2024-07-10/2024-07-10", "--json"]) == 0
+    by_bbox = {f["id"]: f["aoi_share"] for f in json.loads(capsys.readouterr().out)}
+    assert set(by_bbox) == {"north-east", "west-half"} and by_bbox["west-half"] == pytest.approx(0.5, abs=0.02)
 
 
 def _rafts(path: Path) -> list[tuple[float, ...]]:
@@ -272,6 +313,148 @@ def test_a_catalogue_that_needs_a_token_says_so_and_the_token_never_shows(stac, 
     assert os.environ["SARGASSES_STAC_TOKEN"] == sh.TOKEN  # the token was there all along
 
 
+@pytest.fixture
+def planetary_computer_on_loopback(stac, monkeypatch):
+    """The `planetary-computer` package's settings pointed at the loopback token endpoint, GDAL's reads of the
+    blob host sent to nginx's "blob" server; the package's settings and token caches emptied before and after."""
+    pytest.importorskip("planetary_computer", reason="the [planetary-computer] extra is not installed")
+    from planetary_computer.sas import TOKEN_CACHE
+    from planetary_computer.settings import Settings
+
+    monkeypatch.setenv("PC_SDK_SAS_URL", stac["tokens"].url)
+    monkeypatch.setenv("PC_SDK_SUBSCRIPTION_KEY", sh.SUBSCRIPTION_KEY)
+    monkeypatch.setenv("GDAL_HTTP_PROXY", stac["servers"].blob_proxy)
+    Settings.get.cache_clear()
+    TOKEN_CACHE.clear()
+    yield
+    Settings.get.cache_clear()
+    TOKEN_CACHE.clear()
+
+
+def _blob_status(stac: dict, query: str) -> int:
+    """What nginx's blob server answers for B02 with `query`: the gate that makes the signing necessary."""
+    proxy = urllib.request.ProxyHandler({"http": "http://" + stac["servers"].blob_proxy})
+    url = stac["servers"].blob_href(stac["cogs"]["B02"]) + query
+    try:
+        with urllib.request.build_opener(proxy).open(urllib.request.Request(url, headers={"Range": "bytes=0-99"})) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_planetary_computer_item_is_signed_by_the_package_and_its_token_never_shows(
+    stac, planetary_computer_on_loopback, tmp_path, monkeypatch, capfd
+):
+    """The package's own path (sign -> get_token -> PC_SDK_SAS_URL) signs the blob hrefs when the item is read:
+    the same rafts as the file on disk; the signature and the key appear in no output, summary or message."""
+    from sargasses.detection import cli as detect_cli
+
+    assert _blob_status(stac, "") == 403 and _blob_status(stac, f"?sr=c&sig={sh.SAS_SIG}") == 206
+    out = tmp_path / "out"
+    assert detect_cli.main([_item_url(stac, PC_ITEM), "-o", str(out / "signed.gpkg"), "--json", "-q"]) == 0
+    remote = json.loads(capfd.readouterr().out)
+    local = run_detection(DetectOptions(input=str(stac["scene"]), output=str(tmp_path / "disk.gpkg")))
+    assert remote["rafts"] == local["rafts"] > 10 and remote["product_id"] == PC_ITEM
+    assert _rafts(out / "signed.gpkg") == _rafts(tmp_path / "disk.gpkg")
+    assert stac["tokens"].asked == [f"/api/sas/v1/token/{sh.BLOB_ACCOUNT}/{sh.BLOB_CONTAINER}"]  # one per container
+    found = search_items(
+        stac["servers"].url("api"), box(*_lonlat_bounds(stac["scene"])), "2024-08-01/2024-08-01", COLLECTION
+    )
+    assert [f.id for f in found] == [PC_ITEM] and sh.SAS_SIG not in json.dumps([f.as_dict() for f in found])
+
+    monkeypatch.setenv("PC_SDK_SUBSCRIPTION_KEY", "not-the-key")  # the endpoint refuses: one line, nothing written
+    from planetary_computer.sas import TOKEN_CACHE
+    from planetary_computer.settings import Settings
+
+    Settings.get.cache_clear()
+    TOKEN_CACHE.clear()
+    assert detect_cli.main([_item_url(stac, PC_ITEM), "-o", str(out / "refused.gpkg"), "-q"]) == 1
+    said = capfd.readouterr()
+    assert "signing the assets of STAC item" in said.err and "HTTP 401: check PC_SDK_SUBSCRIPTION_KEY" in said.err
+    assert (
+        said.err.count("sargasses: error:") == 1 and said.err.count("\n") == 1 and not (out / "refused.gpkg").exists()
+    )
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    for secret in (sh.SAS_SIG, sh.SUBSCRIPTION_KEY, "not-the-key"):
+        assert secret not in json.dumps(remote) + said.out + said.err
+        assert all(secret.encode() not in data for data in written)
+
+
+def test_an_item_to_sign_without_the_signing_package_says_what_to_install(stac, monkeypatch, out_dir):
+    monkeypatch.setitem(sys.modules, "planetary_computer", None)  # what `import` sees when it is not installed
+    message = _refused(out_dir, _item_url(stac, PC_ITEM), "need signed URLs")
+    assert "pip install 'sargasses[planetary-computer]'" in message
+
+
+def _s3_python() -> str:
+    """The S3 environment's Python (make setup's .venv-s3, or SARGASSES_S3_PYTHON): moto's server mode."""
+    python = os.environ.get("SARGASSES_S3_PYTHON") or str(Path(__file__).resolve().parents[2] / ".venv-s3/bin/python")
+    if not Path(python).exists():
+        pytest.fail(f"{python} missing: run `make setup` (its .venv-s3 holds moto[s3,server], the loopback S3 server)")
+    return python
+
+
+@pytest.fixture(scope="session")
+def s3(stac, tmp_path_factory):
+    """moto's S3 server on loopback (s3_server.py) holding ITEM's COGs under {BUCKET}/ITEM/, checking every
+    request's signature; its JSON line (endpoint, bucket, the key pair)."""
+    log = tmp_path_factory.mktemp("s3") / "s3.log"
+    command = [_s3_python(), str(Path(__file__).with_name("s3_server.py")), str(stac["cogs"]["B02"].parents[1])]
+    with open(log, "wb") as err:
+        process = subprocess.Popen(
+            [*command, str(sh.free_port())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("{"), f"s3_server.py did not start: {log.read_text()[-2000:]}"
+        yield json.loads(line) | {"log": log}
+    finally:
+        process.stdin.close()
+        process.wait(30)
+
+
+def _s3_item(stac: dict, s3: dict, folder: Path) -> Path:
+    """ITEM as a CDSE-style item JSON file whose band assets are s3:// hrefs into the S3 server's bucket."""
+    item = sh.earth_search_item(
+        "S2A_CDSE", stac["scene"], stac["cogs"], lambda p: f"s3://{s3['bucket']}/{ITEM}/{p.name}"
+    )
+    path = folder / "cdse_item.json"
+    path.write_text(json.dumps(item))
+    return path
+
+
+def test_s3_assets_are_read_through_vsis3_with_the_keys_of_the_environment(stac, s3, tmp_path, monkeypatch, capfd):
+    """CDSE's shape: s3:// assets, GDAL's AWS_* variables (AWS_S3_ENDPOINT, no TLS, path-style) and keys that the
+    server checks: the same rafts as the file on disk, a wrong secret one line, no key in any output or message."""
+    from sargasses.detection import cli as detect_cli
+
+    item = _s3_item(stac, s3, tmp_path)
+    monkeypatch.setenv("AWS_S3_ENDPOINT", s3["endpoint"])
+    monkeypatch.setenv("AWS_HTTPS", "NO")
+    monkeypatch.setenv("AWS_VIRTUAL_HOSTING", "FALSE")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3["aws_secret_access_key"])
+    out = tmp_path / "out"
+    assert detect_cli.main([str(item), "-o", str(out / "s3.gpkg"), "--json", "-q"]) == 0
+    remote = json.loads(capfd.readouterr().out)
+    local = run_detection(DetectOptions(input=str(stac["scene"]), output=str(tmp_path / "disk.gpkg")))
+    assert remote["rafts"] == local["rafts"] > 10 and remote["product_id"] == "S2A_CDSE"
+    assert _rafts(out / "s3.gpkg") == _rafts(tmp_path / "disk.gpkg")
+    assert f"GET /{s3['bucket']}/{ITEM}/B02.tif" in s3["log"].read_text()  # read from the S3 server
+
+    # The server checks the signature: a wrong secret is refused. In a fresh process: GDAL caches what it read.
+    env = os.environ | {"AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    command = [sys.executable, "-m", "sargasses", "detect", str(item), "-o", str(out / "refused.gpkg"), "-q"]
+    said = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert said.returncode == 1, said.stderr
+    assert said.stderr.count("sargasses: error:") == 1 and "AWS_SECRET_ACCESS_KEY" in said.stderr
+    assert "signature" in said.stderr and not (out / "refused.gpkg").exists()
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    for secret in (s3["aws_access_key_id"], s3["aws_secret_access_key"], "not-the-secret"):
+        assert secret not in json.dumps(remote) + said.stdout + said.stderr
+        assert all(secret.encode() not in data for data in written)
+
+
 def _ready_engine(folder: Path):
     """The real engine process (test_engine_fuzz.py's), once it said it is ready."""
     from test_engine_fuzz import EngineProcess
@@ -300,6 +483,17 @@ def test_the_engine_searches_and_detects_an_item_for_the_plugin(stac, tmp_path):
         detect = {"id": 2, "cmd": "detect", "options": {"input": items[0]["href"], "output": str(tmp_path / "r.gpkg")}}
         result = engine.reply(json.dumps(detect).encode())
         assert result["event"] == "result" and result["summary"]["product_id"] == ITEM, result
+        west, south, east, north = search["bbox"]  # the box less its north-east quarter (and a margin): an L
+        mid_x, mid_y = (west + east) / 2 - 0.05 * (east - west), (south + north) / 2 - 0.05 * (north - south)
+        ell = box(west, south, east, north).difference(box(mid_x, mid_y, east, north))
+        by_area = {
+            **search,
+            "id": 4,
+            "area": ell.__geo_interface__,
+            "dates": f"{sh.FOOTPRINT_DATE}/{sh.FOOTPRINT_DATE}",
+        }
+        by_area = engine.reply(json.dumps(by_area, default=list).encode())
+        assert [i["id"] for i in by_area["result"]["items"]] == ["west-half"], by_area
         bad = engine.reply(json.dumps({**search, "id": 3, "stac": stac["servers"].url("broken")}).encode())
         assert bad["event"] == "error" and "HTTP 500" in bad["message"]
     finally:

@@ -64,7 +64,7 @@ def main(folder: Path) -> None:
         item["assets"]["thumbnail"]["href"] = servers.href(thumb)
         item["assets"]["visual"] = {"href": servers.href(visual), "type": "image/tiff", "roles": ["visual"]}
         items.append(item)
-    servers.start(items)
+    servers.start([*items, *sh.footprint_items(scene, cogs, servers.href)])
     with rasterio.open(scene) as src:
         bounds, crs = src.bounds, src.crs
     lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform_bounds(*bounds)
@@ -77,6 +77,7 @@ def main(folder: Path) -> None:
         "scene": str(scene),
         "visual": str(visual),
         "lonlat": list(lonlat),
+        "footprint_date": sh.FOOTPRINT_DATE,
         "access_log": str(servers.access_log),
     }
     print(json.dumps(world), flush=True)

@@ -64,29 +64,34 @@ def log_lines():
     QgsApplication.messageLog().messageReceived.disconnect(collect)
 
 
-def _area_layer(world) -> QgsVectorLayer:
-    """A polygon a little inside the scene, in lon/lat: the area to search."""
+def _area_layer(world, shape: str = "square") -> QgsVectorLayer:
+    """A polygon a little inside the scene, in lon/lat: the area to search; the "L" shape is the scene's lon/lat
+    box less a little more than its north-east quarter (stac_servers.py's "north-east" item)."""
     west, south, east, north = world["lonlat"]
     dx, dy = (east - west) / 10, (north - south) / 10
     layer = QgsVectorLayer("Polygon?crs=EPSG:4326", "my coast", "memory")
     feature = QgsFeature()
-    feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(west + dx, south + dy, east - dx, north - dy)))
+    area = QgsGeometry.fromRect(QgsRectangle(west + dx, south + dy, east - dx, north - dy))
+    if shape == "L":
+        quarter = QgsRectangle((west + east) / 2 - dx, (south + north) / 2 - dy, east, north)
+        area = area.difference(QgsGeometry.fromRect(quarter))
+    feature.setGeometry(area)
     layer.dataProvider().addFeatures([feature])
     layer.updateExtents()
     QgsProject.instance().addMapLayer(layer)
     return layer
 
 
-def _search(dock, world, catalogue: str, auth_id: str = ""):
-    """Fill Find scenes (the area, the week of the items) and press Search; the finished task."""
+def _search(dock, world, catalogue: str, auth_id: str = "", shape: str = "square", day: str = ""):
+    """Fill Find scenes (the area, the week of the items or one `day`) and press Search; the finished task."""
     box = dock.scenes_box
     box.catalogue_combo.setCurrentText(world[catalogue])
     box.collection_edit.setText(world["collection"])
     box.auth_select.setConfigId(auth_id)
     box.area_combo.setCurrentIndex(box.area_combo.findData("polygons"))
-    box.polygon_combo.setLayer(_area_layer(world))
-    box.start_date.setDate(box.start_date.date().fromString("2024-06-20", "yyyy-MM-dd"))
-    box.end_date.setDate(box.end_date.date().fromString("2024-06-30", "yyyy-MM-dd"))
+    box.polygon_combo.setLayer(_area_layer(world, shape))
+    box.start_date.setDate(box.start_date.date().fromString(day or "2024-06-20", "yyyy-MM-dd"))
+    box.end_date.setDate(box.end_date.date().fromString(day or "2024-06-30", "yyyy-MM-dd"))
     box.cloud_spin.setValue(100)
     box.search_button.click()
     task = box.task
@@ -132,6 +137,18 @@ def test_search_lists_the_week_by_date_with_thumbnails(dock, world) -> None:
     size = tree.topLevelItem(0).icon(0).availableSizes()[0]
     assert max(size.width(), size.height()) == 64
     assert world["items"][0] in tree.topLevelItem(0).toolTip(0)
+
+
+def test_a_polygon_layer_is_searched_as_its_polygon_not_its_extent(dock, world) -> None:
+    """The L-shaped layer's extent holds the north-east item's footprint, the L does not: only the west half's
+    item is listed, covering about 2/3 of the L (1/2 of its extent)."""
+    task = _search(dock, world, "api", shape="L", day=world["footprint_date"])
+    assert task.items is not None, task.error
+    assert [item["id"] for item in task.items] == ["west-half"]
+    assert 0.6 < task.items[0]["aoi_share"] < 0.7
+    assert task.fields["area"]["type"] == "Polygon" and len(task.fields["area"]["coordinates"][0]) == 7
+    square = _search(dock, world, "api", day=world["footprint_date"])
+    assert [item["id"] for item in square.items] == ["north-east", "west-half"]
 
 
 def test_detect_on_the_selected_item_finds_the_rafts_of_the_file_on_disk(dock, world, engine_python, tmp_path) -> None:
