@@ -3,8 +3,8 @@ token in each href's query string. The `planetary-computer` package (extra `[pla
 endpoint for one per storage container and appends it; it reads its settings from the environment:
 PC_SDK_SAS_URL (the endpoint, Microsoft's by default) and PC_SDK_SUBSCRIPTION_KEY (optional).
 
-Signing happens when an item is opened for reading, never at search time, so that no listed href (`sargasses search
---json`, the plugin's scene list, a layer in a QGIS project) carries a token; the signed hrefs live in memory only
+Signing happens when an item is opened for reading, never at search time, so that no listed href (the JSON of
+`sargasses search`, the plugin's scene list, a layer in a QGIS project) carries a token; the signed hrefs live in memory only
 and every message shows them through `redact`.
 """
 

@@ -86,7 +86,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 FLOORS = (
     # 0: what every part shares
     ("sargasses.errors", "sargasses.signals", "sargasses.atomic", "sargasses.checked_values", "sargasses.raft_size",
-     "sargasses.model_archive", "sargasses.command_ending"),
+     "sargasses.model_archive", "sargasses.command_ending", "sargasses.option_words"),
     ("sargasses.reading",),  # 1: scenes, sensors, labels, masks
     ("sargasses.outputs", "sargasses.synth", "sargasses.figures", "sargasses.search"),  # 2: written files, test worlds
     ("sargasses.detection", "sargasses.model_file"),  # 3: one scene's detection, the model file it reads
