@@ -8,6 +8,7 @@ every server has one (Earth Search and Planetary Computer do, in different diale
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ def search_items(
     from pystac_client import Client
     from pystac_client.exceptions import APIError
 
+    _check_dates(dates)
     url = catalogue_url(stac)
     known = resolve(stac)
     collection = collection or (known.collection if known else None)
@@ -75,6 +77,18 @@ def search_items(
     if max_cloud is not None:
         found = [f for f in found if f.cloud_pct is None or f.cloud_pct <= max_cloud]
     return sorted(found, key=lambda f: (f.datetime, f.id))
+
+
+_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?)?)?")
+
+
+def _check_dates(dates: str) -> None:
+    """Dates that are not dates are said before any catalogue is asked (it would answer a network error, or 400)."""
+    ends = str(dates).split("/")
+    if len(ends) > 2 or not all(end == ".." or _DATE.fullmatch(end.strip()) for end in ends):
+        raise SargassesError(
+            f"the dates {dates!r} are not START/END in ISO 8601: give e.g. 2025-06-01/2025-06-07 ('..' for an open end)"
+        )
 
 
 def _unreachable(url: str, exc: Exception) -> str:
